@@ -1,0 +1,156 @@
+//! The validated, typed result of parsing bwrap's command line.
+//!
+//! This module owns no behaviour: it is the contract between `cli` (which
+//! builds a [`Config`] from argv, purely) and `sandbox` (which carries it out).
+//! Paths and environment values stay `OsString` end to end; numbers, modes and
+//! capability names are already parsed. Filesystem operations live in one
+//! ordered `Vec<SetupOp>`, exactly in command-line order.
+
+use std::ffi::OsString;
+
+/// A file descriptor number given on the command line. It is only a number
+/// here; `sys::fd::claim_fd` turns it into an owned descriptor at run time.
+pub type FdNum = i32;
+
+/// How a bind mount treats devices and writes (`--bind`, `--ro-bind`, `--dev-bind`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BindKind {
+    /// `--bind`: `nosuid,nodev` on every submount.
+    ReadWrite,
+    /// `--ro-bind`: `nosuid,nodev,ro` on every submount.
+    ReadOnly,
+    /// `--dev-bind`: `nosuid` only, device nodes usable.
+    Devices,
+}
+
+/// Which overlay op closes an `--overlay-src` run.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum OverlayKind {
+    /// `--overlay RWSRC WORKDIR DEST`
+    ReadWrite { rwsrc: OsString, workdir: OsString },
+    /// `--tmp-overlay DEST`: upper and work dirs on the invisible setup tmpfs.
+    Tmp,
+    /// `--ro-overlay DEST`: lowerdir only.
+    ReadOnly,
+}
+
+/// One filesystem (or hostname) operation, applied in command-line order.
+///
+/// Names follow bubblewrap's `SetupOpType` so the code can be read next to
+/// `bubblewrap.c`. `dest` is always as typed by the user (relative to the new
+/// root whether or not it starts with `/`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SetupOp {
+    /// `--bind`, `--ro-bind`, `--dev-bind` and their `-try` forms.
+    Bind { src: OsString, dest: OsString, kind: BindKind, allow_notexist: bool },
+    /// `--bind-fd FD DEST` / `--ro-bind-fd FD DEST`.
+    BindFd { fd: FdNum, dest: OsString, readonly: bool },
+    /// `--remount-ro DEST`.
+    RemountRo { dest: OsString },
+    /// `--overlay-src ...` followed by `--overlay`, `--tmp-overlay` or `--ro-overlay`.
+    /// `srcs` are in command-line order: the first is the bottom layer.
+    Overlay { srcs: Vec<OsString>, kind: OverlayKind, dest: OsString },
+    /// `--proc DEST`.
+    Proc { dest: OsString },
+    /// `--dev DEST`.
+    Dev { dest: OsString },
+    /// `--tmpfs DEST` with optional `--perms` / `--size`.
+    Tmpfs { dest: OsString, perms: Option<u32>, size: Option<u64> },
+    /// `--mqueue DEST`.
+    Mqueue { dest: OsString },
+    /// `--dir DEST` with optional `--perms`.
+    Dir { dest: OsString, perms: Option<u32> },
+    /// `--file FD DEST` with optional `--perms` (default 0666).
+    File { fd: FdNum, dest: OsString, perms: Option<u32> },
+    /// `--bind-data FD DEST` / `--ro-bind-data FD DEST` with optional `--perms` (default 0600).
+    BindData { fd: FdNum, dest: OsString, perms: Option<u32>, readonly: bool },
+    /// `--symlink TARGET DEST`.
+    Symlink { target: OsString, dest: OsString },
+    /// `--chmod OCTAL PATH`.
+    Chmod { mode: u32, path: OsString },
+}
+
+/// `--setenv`, `--unsetenv`, `--clearenv`, in command-line order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum EnvOp {
+    Set { var: OsString, value: OsString },
+    Unset { var: OsString },
+    Clear,
+}
+
+/// `--cap-add` / `--cap-drop`, in command-line order. `None` means `ALL`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CapOp {
+    Add(Option<u8>),
+    Drop(Option<u8>),
+}
+
+/// nestwrap extension `--proc-fallback` / `NESTWRAP_PROC_FALLBACK`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ProcFallback {
+    /// Fall back and say so with one warning line (default).
+    #[default]
+    Auto,
+    /// Fall back silently (still recorded in the JSON status).
+    Quiet,
+    /// Reproduce bwrap's failure exactly.
+    Never,
+}
+
+/// Namespaces requested on the command line (before the implicit user namespace).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Unshare {
+    pub user: bool,
+    pub user_try: bool,
+    pub ipc: bool,
+    pub pid: bool,
+    pub net: bool,
+    pub uts: bool,
+    pub cgroup: bool,
+    pub cgroup_try: bool,
+}
+
+/// Everything the command line asked for.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Config {
+    /// `--level-prefix` was given (affects diagnostics printed after it).
+    pub level_prefix: bool,
+    pub unshare: Unshare,
+    pub userns_fd: Option<FdNum>,
+    pub userns2_fd: Option<FdNum>,
+    pub pidns_fd: Option<FdNum>,
+    pub disable_userns: bool,
+    pub assert_userns_disabled: bool,
+    pub uid: Option<u32>,
+    pub gid: Option<u32>,
+    /// `--hostname NAME`: bwrap queues it after every filesystem op.
+    pub hostname: Option<OsString>,
+    pub chdir: Option<OsString>,
+    pub env_ops: Vec<EnvOp>,
+    pub lock_files: Vec<OsString>,
+    pub sync_fds: Vec<FdNum>,
+    pub block_fd: Option<FdNum>,
+    pub userns_block_fd: Option<FdNum>,
+    pub info_fd: Option<FdNum>,
+    pub json_status_fd: Option<FdNum>,
+    /// `--seccomp FD`: read late, in the child.
+    pub seccomp_fd: Option<FdNum>,
+    /// `--add-seccomp-fd FD`: read at parse time, in order; each is raw BPF.
+    pub add_seccomp: Vec<Vec<u8>>,
+    pub exec_label: Option<OsString>,
+    pub file_label: Option<OsString>,
+    pub new_session: bool,
+    pub die_with_parent: bool,
+    pub as_pid_1: bool,
+    pub caps: Vec<CapOp>,
+    pub argv0: Option<OsString>,
+    pub not_a_security_boundary: bool,
+    /// `--proc-fallback` if given on the command line (the environment
+    /// variable is consulted at run time when this is `None`).
+    pub proc_fallback: Option<ProcFallback>,
+    pub forward_signals: bool,
+    /// Filesystem ops in command-line order.
+    pub ops: Vec<SetupOp>,
+    /// COMMAND and its arguments (never empty in a parsed config).
+    pub command: Vec<OsString>,
+}

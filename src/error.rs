@@ -1,0 +1,122 @@
+//! Error types. Their `Display` is exactly the text after `bwrap: `.
+//!
+//! * [`CliError`]: usage errors; the message is all of it.
+//! * [`SetupError`]: kernel work that failed; it names the step (bwrap's
+//!   wording, e.g. `Can't mount proc on /newroot/proc`), optionally the path,
+//!   and the errno, rendered like C's `strerror`.
+//!
+//! Exit status for any of them is 1, as bwrap.
+
+use std::ffi::OsString;
+use std::fmt;
+
+use nix::errno::Errno;
+
+/// A command-line error.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum CliError {
+    /// No COMMAND: print usage on stderr, exit 1 (no `bwrap:` line).
+    #[error("usage")]
+    Usage,
+    /// A plain message (`Unknown option --foo`).
+    #[error("{0}")]
+    Msg(String),
+    /// A message followed by `: strerror(errno)` (`Can't read --args data: Bad file descriptor`).
+    #[error("{msg}: {}", errno.desc())]
+    Errno { msg: String, errno: Errno },
+}
+
+impl CliError {
+    pub fn msg(s: impl Into<String>) -> Self {
+        CliError::Msg(s.into())
+    }
+}
+
+/// What follows the step text in a setup error.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Detail {
+    /// Nothing (bwrap's `die()`).
+    None,
+    /// `: strerror(errno)` (bwrap's `die_with_error()`).
+    Errno(Errno),
+    /// A mount(2) failure: like `Errno`, but ENOSPC gets bwrap's mount-max hint.
+    Mount(Errno),
+    /// `: <stage>[: strerror]` as in bwrap's bind-mount errors.
+    Stage(String, Option<Errno>),
+}
+
+/// A failed setup step.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SetupError {
+    /// Short machine-readable step name for `--json-status-fd` (`"mount-proc"`).
+    pub step: &'static str,
+    /// The path the step acted on, when there is one.
+    pub path: Option<OsString>,
+    /// bwrap's message text, already formatted with the path.
+    pub message: String,
+    pub detail: Detail,
+}
+
+impl SetupError {
+    pub fn new(step: &'static str, message: impl Into<String>, detail: Detail) -> Self {
+        SetupError { step, path: None, message: message.into(), detail }
+    }
+
+    pub fn with_path(mut self, path: impl Into<OsString>) -> Self {
+        self.path = Some(path.into());
+        self
+    }
+
+    /// The errno behind this error, if any.
+    pub fn errno(&self) -> Option<Errno> {
+        match &self.detail {
+            Detail::None => None,
+            Detail::Errno(e) | Detail::Mount(e) => Some(*e),
+            Detail::Stage(_, e) => *e,
+        }
+    }
+}
+
+/// bwrap's `mount_strerror`: ENOSPC on mount gets a hint about mount-max.
+pub fn mount_strerror(errno: Errno) -> &'static str {
+    match errno {
+        Errno::ENOSPC => {
+            "Limit exceeded (ENOSPC). (Hint: Check that /proc/sys/fs/mount-max is sufficient, typically 100000)"
+        }
+        e => e.desc(),
+    }
+}
+
+impl fmt::Display for SetupError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)?;
+        match &self.detail {
+            Detail::None => Ok(()),
+            Detail::Errno(e) => write!(f, ": {}", e.desc()),
+            Detail::Mount(e) => write!(f, ": {}", mount_strerror(*e)),
+            Detail::Stage(stage, None) => write!(f, ": {stage}"),
+            Detail::Stage(stage, Some(e)) => write!(f, ": {stage}: {}", mount_strerror(*e)),
+        }
+    }
+}
+
+impl std::error::Error for SetupError {}
+
+/// Any failure of nestwrap itself.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error(transparent)]
+    Cli(#[from] CliError),
+    #[error(transparent)]
+    Setup(#[from] SetupError),
+}
+
+/// Shorthand for `SetupError::new(step, msg, Detail::Errno(errno))`.
+pub fn setup_errno(step: &'static str, msg: impl Into<String>, errno: Errno) -> SetupError {
+    SetupError::new(step, msg, Detail::Errno(errno))
+}
+
+/// Shorthand for a plain message without errno.
+pub fn setup_msg(step: &'static str, msg: impl Into<String>) -> SetupError {
+    SetupError::new(step, msg, Detail::None)
+}

@@ -1,0 +1,1 @@
+//! Command-line tests against the real binary (filled in by the parser work).

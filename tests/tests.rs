@@ -1,0 +1,8 @@
+//! The one integration test binary (autotests = false, as ripgrep does).
+//! Every test that needs namespaces spawns the real binary: namespace code
+//! never runs inside this multi-threaded harness process.
+
+mod util;
+
+mod cli;
+mod sandbox;
