@@ -84,7 +84,8 @@ fn run(plan: &Plan, fds: ChildFds) -> Result<Never, SetupError> {
         net::loopback_setup()?;
     }
 
-    if plan.new_userns {
+    // With --userns-block-fd the caller writes the maps (newuidmap).
+    if plan.new_userns && config.userns_block_fd.is_none() {
         write_uid_gid_map(plan)?;
     }
 

@@ -7,6 +7,7 @@ pub mod monitor;
 pub mod net;
 pub mod prepare;
 pub mod setup;
+pub mod status;
 
 use std::ffi::OsString;
 
@@ -96,15 +97,6 @@ pub fn unsupported_option(config: &Config) -> Option<&'static str> {
     if config.assert_userns_disabled {
         return Some("--assert-userns-disabled");
     }
-    if config.userns_block_fd.is_some() {
-        return Some("--userns-block-fd");
-    }
-    if config.info_fd.is_some() {
-        return Some("--info-fd");
-    }
-    if config.json_status_fd.is_some() {
-        return Some("--json-status-fd");
-    }
     if config.exec_label.is_some() {
         return Some("--exec-label");
     }
@@ -183,7 +175,7 @@ fn spawn(config: Config) -> Result<i32, SetupError> {
     let original_ppid = nix::unistd::getppid();
 
     let (go_read, go_write) = pipe()?;
-    let status = if plan.needs_reaper && plan.new_pidns || plan.needs_reaper {
+    let status = if plan.needs_reaper {
         let (r, w) = pipe()?;
         nix::fcntl::fcntl(&r, nix::fcntl::FcntlArg::F_SETFL(OFlag::O_NONBLOCK))
             .map_err(|e| setup_errno("pipe", "pipe2()", e))?;
@@ -202,6 +194,13 @@ fn spawn(config: Config) -> Result<i32, SetupError> {
         }
     }
 
+    let (setup_read, setup_write) = match plan.config.json_status_fd {
+        Some(_) => {
+            let (a, b) = sys::cred_socketpair().map_err(|e| setup_errno("socketpair", "socketpair()", e))?;
+            (Some(a), Some(b))
+        }
+        None => (None, None),
+    };
     let (status_read, status_write) = match status {
         Some((r, w)) => (Some(r), Some(w)),
         None => (None, None),
@@ -210,12 +209,14 @@ fn spawn(config: Config) -> Result<i32, SetupError> {
         None => {
             drop(go_write);
             drop(status_read);
-            child::child_main(&plan, child::ChildFds { go_read, status_write, setup_finished: None })
+            drop(setup_read);
+            child::child_main(&plan, child::ChildFds { go_read, status_write, setup_finished: setup_write })
         }
         Some(pid) => {
             drop(go_read);
             drop(status_write);
-            let fds = monitor::MonitorFds { go_write, status_read, setup_finished_read: None };
+            drop(setup_write);
+            let fds = monitor::MonitorFds { go_write, status_read, setup_finished: setup_read };
             monitor::run(plan, pid, fds, original_ppid)
         }
     }

@@ -14,6 +14,7 @@ use nix::unistd::Pid;
 
 use super::init::exit_code;
 use super::prepare::Plan;
+use super::status;
 use crate::error::{setup_errno, SetupError};
 use crate::sys;
 
@@ -21,12 +22,20 @@ use crate::sys;
 pub struct MonitorFds {
     pub go_write: OwnedFd,
     pub status_read: Option<OwnedFd>,
-    pub setup_finished_read: Option<OwnedFd>,
+    /// Receiving end of the COMMAND → monitor socket (`--json-status-fd`):
+    /// one message just before exec, a second one if exec failed.
+    pub setup_finished: Option<OwnedFd>,
 }
 
 /// Release the child and wait. Returns nestwrap's exit status.
 pub fn run(plan: Plan, child: Pid, fds: MonitorFds, original_ppid: Pid) -> Result<i32, SetupError> {
     let config = &plan.config;
+    // Read the namespace ids while we still may (bwrap does it first).
+    let ids = if config.info_fd.is_some() || config.json_status_fd.is_some() {
+        status::namespace_ids(&plan, child)
+    } else {
+        Vec::new()
+    };
     // The monitor needs no privileges.
     match sys::caps::capset(sys::caps::CapSets::default()) {
         Ok(()) => {}
@@ -42,16 +51,87 @@ pub fn run(plan: Plan, child: Pid, fds: MonitorFds, original_ppid: Pid) -> Resul
         }
     }
 
+    if let Some(fd) = config.info_fd {
+        let out = sys::fd::claim_fd(fd).map_err(|e| setup_errno("info-fd", "Write to info_fd", e))?;
+        status::write_all(&out, &status::info_json(child, &ids))
+            .map_err(|e| setup_errno("info-fd", "Write to info_fd", e))?;
+    }
+    let json = match config.json_status_fd {
+        Some(fd) => {
+            let out = sys::fd::claim_fd(fd).map_err(|e| setup_errno("json-status-fd", "Write to info_fd", e))?;
+            status::write_all(&out, &status::status_first_line(child, &ids))
+                .map_err(|e| setup_errno("json-status-fd", "Write to info_fd", e))?;
+            Some(out)
+        }
+        None => None,
+    };
+    if let Some(fd) = config.userns_block_fd {
+        if let Ok(owned) = sys::fd::claim_fd(fd) {
+            let mut b = [0u8; 1];
+            while let Err(Errno::EINTR) = nix::unistd::read(&owned, &mut b) {}
+        }
+    }
+
     let _ = nix::unistd::write(&fds.go_write, &[1u8]);
     drop(fds.go_write);
 
     // Keep only what the loop needs; the caller's fds went to the child.
-    let status_raw = fds.status_read.as_ref().map(|f| f.as_raw_fd());
-    let keep: Vec<i32> = status_raw.into_iter().collect();
-    let proc_fd = plan.proc_fd;
-    drop(proc_fd);
-    drop(fds.setup_finished_read);
+    let keep: Vec<i32> = [fds.status_read.as_ref(), json.as_ref(), fds.setup_finished.as_ref()]
+        .into_iter()
+        .flatten()
+        .map(|f| f.as_raw_fd())
+        .collect();
+    drop(plan);
     let _ = sys::close_all_except(&keep);
+    let mut reporter = StatusReporter { json, setup: fds.setup_finished, messages: 0 };
+    let code = wait_for_exit(child, fds.status_read.as_ref(), &mut reporter)?;
+    reporter.finish(code);
+    Ok(code)
+}
+
+/// Follows COMMAND's start for `--json-status-fd`.
+struct StatusReporter {
+    json: Option<OwnedFd>,
+    setup: Option<OwnedFd>,
+    /// Messages received from COMMAND's process: 1 = exec'd, 2 = exec failed.
+    messages: u32,
+}
+
+impl StatusReporter {
+    /// Read what COMMAND's process sent; write the command-pid line on the
+    /// first message. Returns false once the peer is gone.
+    fn pump(&mut self) -> bool {
+        let Some(sock) = &self.setup else { return false };
+        loop {
+            match sys::recv_with_pid(sock) {
+                Ok(Some(pid)) => {
+                    self.messages += 1;
+                    if self.messages == 1 {
+                        if let (Some(json), Some(pid)) = (&self.json, pid) {
+                            let _ = status::write_all(json, &status::command_pid_line(pid));
+                        }
+                    }
+                }
+                Ok(None) => {
+                    self.setup = None;
+                    return false;
+                }
+                Err(_) => return true,
+            }
+        }
+    }
+
+    fn finish(&mut self, code: i32) {
+        self.pump();
+        if self.messages == 1 {
+            if let Some(json) = &self.json {
+                let _ = status::write_all(json, &status::exit_code_line(code));
+            }
+        }
+    }
+}
+
+fn wait_for_exit(child: Pid, status_read: Option<&OwnedFd>, reporter: &mut StatusReporter) -> Result<i32, SetupError> {
 
     let mut mask = SigSet::empty();
     mask.add(Signal::SIGCHLD);
@@ -61,7 +141,10 @@ pub fn run(plan: Plan, child: Pid, fds: MonitorFds, original_ppid: Pid) -> Resul
     loop {
         {
             let mut pfds = vec![PollFd::new(sfd.as_fd(), PollFlags::POLLIN)];
-            if let Some(s) = &fds.status_read {
+            if let Some(s) = status_read {
+                pfds.push(PollFd::new(s.as_fd(), PollFlags::POLLIN));
+            }
+            if let Some(s) = &reporter.setup {
                 pfds.push(PollFd::new(s.as_fd(), PollFlags::POLLIN));
             }
             match poll(&mut pfds, PollTimeout::NONE) {
@@ -69,9 +152,10 @@ pub fn run(plan: Plan, child: Pid, fds: MonitorFds, original_ppid: Pid) -> Resul
                 Err(e) => return Err(setup_errno("poll", "poll", e)),
             }
         }
+        reporter.pump();
         // The reaper's report first: when COMMAND dies the reaper often
         // dies too, and its own status must not win.
-        if let Some(s) = &fds.status_read {
+        if let Some(s) = status_read {
             let mut buf = [0u8; 4];
             match nix::unistd::read(s, &mut buf) {
                 Ok(4) => return Ok(i32::from_ne_bytes(buf)),
@@ -88,7 +172,7 @@ pub fn run(plan: Plan, child: Pid, fds: MonitorFds, original_ppid: Pid) -> Resul
                 Ok(nix::sys::wait::WaitStatus::StillAlive) | Err(_) => break,
                 Ok(status) if status.pid() == Some(child) => {
                     // A report may have raced with the child's death.
-                    if let Some(s) = &fds.status_read {
+                    if let Some(s) = status_read {
                         let mut buf = [0u8; 4];
                         if let Ok(4) = nix::unistd::read(s, &mut buf) {
                             return Ok(i32::from_ne_bytes(buf));

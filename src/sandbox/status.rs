@@ -1,0 +1,117 @@
+//! `--info-fd` and `--json-status-fd` output, byte for byte as bwrap writes
+//! it, plus nestwrap's extra `command-pid` line (DECISIONS.md: extra JSON).
+
+use std::os::fd::OwnedFd;
+
+use nix::unistd::Pid;
+
+use super::prepare::Plan;
+use crate::sys;
+
+/// The namespaces bwrap reports, in bwrap's fixed order, with whether this
+/// sandbox created each and the `PIDFD_GET_*_NAMESPACE` ioctl number.
+fn wanted(plan: &Plan) -> [(&'static str, bool, u8); 6] {
+    let u = plan.config.unshare;
+    [
+        ("cgroup", u.cgroup, 1),
+        ("ipc", u.ipc, 2),
+        ("mnt", true, 3),
+        ("net", u.net, 4),
+        ("pid", u.pid, 5),
+        ("uts", u.uts, 10),
+    ]
+}
+
+/// Inode numbers of the child's namespaces. Uses a pidfd (never a pid
+/// lookup in /proc, which may show another pid namespace's processes);
+/// falls back to `/proc/<pid>/ns/*` on kernels without the ioctls.
+pub fn namespace_ids(plan: &Plan, child: Pid) -> Vec<(&'static str, u64)> {
+    let pidfd = sys::pidfd_open(child).ok();
+    let mut out = Vec::new();
+    for (name, used, nr) in wanted(plan) {
+        if !used {
+            continue;
+        }
+        let via_pidfd = pidfd
+            .as_ref()
+            .and_then(|p| sys::pidfd_namespace(p, nr).ok())
+            .and_then(|ns| nix::sys::stat::fstat(&ns).ok())
+            .map(|st| st.st_ino);
+        let ino = via_pidfd.or_else(|| {
+            nix::sys::stat::fstatat(
+                &plan.proc_fd,
+                format!("{}/ns/{}", child.as_raw(), name).as_str(),
+                nix::fcntl::AtFlags::empty(),
+            )
+            .ok()
+            .map(|st| st.st_ino)
+        });
+        if let Some(ino) = ino {
+            out.push((name, ino));
+        }
+    }
+    out
+}
+
+/// The `--info-fd` document.
+pub fn info_json(child: Pid, ids: &[(&str, u64)]) -> String {
+    let mut s = format!("{{\n    \"child-pid\": {}", child.as_raw());
+    for (name, ino) in ids {
+        s.push_str(&format!(",\n    \"{name}-namespace\": {ino}"));
+    }
+    s.push_str("\n}\n");
+    s
+}
+
+/// The first `--json-status-fd` line.
+pub fn status_first_line(child: Pid, ids: &[(&str, u64)]) -> String {
+    let mut s = format!("{{ \"child-pid\": {}", child.as_raw());
+    for (name, ino) in ids {
+        s.push_str(&format!(", \"{name}-namespace\": {ino}"));
+    }
+    s.push_str(" }\n");
+    s
+}
+
+/// nestwrap's extra line, written just before COMMAND is executed.
+pub fn command_pid_line(pid: i32) -> String {
+    format!("{{ \"command-pid\": {pid} }}\n")
+}
+
+/// The last line, only when COMMAND was executed.
+pub fn exit_code_line(code: i32) -> String {
+    format!("{{ \"exit-code\": {code} }}\n")
+}
+
+/// Write all of `text` to a raw caller fd.
+pub fn write_all(fd: &OwnedFd, text: &str) -> Result<(), nix::errno::Errno> {
+    let mut buf = text.as_bytes();
+    while !buf.is_empty() {
+        match nix::unistd::write(fd, buf) {
+            Ok(n) => buf = &buf[n..],
+            Err(nix::errno::Errno::EINTR) => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn formats_match_bwrap() {
+        let ids = [("mnt", 4026532179u64), ("pid", 4026532180)];
+        assert_eq!(
+            status_first_line(Pid::from_raw(8324), &ids),
+            "{ \"child-pid\": 8324, \"mnt-namespace\": 4026532179, \"pid-namespace\": 4026532180 }\n"
+        );
+        assert_eq!(
+            info_json(Pid::from_raw(8389), &ids[..1]),
+            "{\n    \"child-pid\": 8389,\n    \"mnt-namespace\": 4026532179\n}\n"
+        );
+        assert_eq!(exit_code_line(3), "{ \"exit-code\": 3 }\n");
+        assert_eq!(command_pid_line(77), "{ \"command-pid\": 77 }\n");
+    }
+}
