@@ -13,7 +13,7 @@
 //! For each PATH: `stat.PATH=<type> <mode> <uid> <gid>[ rdev=MAJ:MIN]`
 //! (lstat), `readlink.PATH`, `content.PATH` (first 200 bytes, escaped) and
 //! `mount.PATH=<fstype> <mount options> <super options>` for the topmost
-//! mount whose mount point is exactly PATH.
+//! visible mount whose mount point is exactly PATH.
 //! `--create PATH` tries to create a new file: `create.PATH=ok|<ERRNO>`.
 //! `--mountinfo` prints `mountinfo=<mount point> <fstype> <opts> <super opts>`
 //! for every mount. Errors are printed as `<ERRNO>` names (e.g. `ENOENT`).
@@ -84,6 +84,7 @@ fn unescape_mountinfo(s: &str) -> String {
 }
 
 struct Mount {
+    dev: u64,
     point: String,
     fstype: String,
     opts: String,
@@ -104,7 +105,12 @@ fn mountinfo() -> io::Result<Vec<Mount>> {
         if pre.len() < 6 || post.len() < 3 {
             continue;
         }
+        let dev = match pre[2].split_once(':') {
+            Some((ma, mi)) => libc::makedev(ma.parse().unwrap_or(0), mi.parse().unwrap_or(0)),
+            None => 0,
+        };
         v.push(Mount {
+            dev,
             point: unescape_mountinfo(pre[4]),
             fstype: post[0].to_string(),
             opts: pre[5].to_string(),
@@ -166,8 +172,12 @@ fn print_path(p: &str, mounts: &Result<Vec<Mount>, io::Error>) {
         }
         Err(e) => println!("stat.{p}={}", errname(&e)),
     }
-    if let Ok(mounts) = mounts {
-        if let Some(m) = mounts.iter().rev().find(|m| m.point == p) {
+    // Only a visible mount counts: the last one at exactly PATH whose device is
+    // the one PATH resolves to (a mount hidden by a later mount on a parent
+    // directory is still listed in mountinfo).
+    let dev = fs::symlink_metadata(p).map(|m| m.dev()).ok();
+    if let (Ok(mounts), Some(dev)) = (mounts, dev) {
+        if let Some(m) = mounts.iter().rev().find(|m| m.point == p && m.dev == dev) {
             println!("mount.{p}={} {} {}", m.fstype, m.opts, m.super_opts);
         }
     }
@@ -186,38 +196,22 @@ fn main() {
         }
     }
 
-    // SAFETY: these libc calls take no pointers and cannot fail.
-    let (uid, gid, euid, egid, pid, ppid) = unsafe {
-        (
-            libc::getuid(),
-            libc::getgid(),
-            libc::geteuid(),
-            libc::getegid(),
-            libc::getpid(),
-            libc::getppid(),
-        )
-    };
-    println!("uid={uid}");
-    println!("gid={gid}");
-    println!("euid={euid}");
-    println!("egid={egid}");
-    let mut groups = vec![0 as libc::gid_t; 1024];
-    // SAFETY: the buffer holds `groups.len()` gid_t values.
-    let n = unsafe { libc::getgroups(groups.len() as libc::c_int, groups.as_mut_ptr()) };
-    groups.truncate(n.max(0) as usize);
+    use nix::unistd;
+    println!("uid={}", unistd::getuid());
+    println!("gid={}", unistd::getgid());
+    println!("euid={}", unistd::geteuid());
+    println!("egid={}", unistd::getegid());
+    let mut groups: Vec<u32> =
+        unistd::getgroups().unwrap_or_default().iter().map(|g| g.as_raw()).collect();
     groups.sort_unstable();
     let g: Vec<String> = groups.iter().map(|g| g.to_string()).collect();
     println!("groups={}", g.join(","));
+    let (pid, ppid) = (unistd::getpid(), unistd::getppid());
     println!("pid={pid}");
     println!("ppid={ppid}");
 
-    // SAFETY: `utsname` is plain data; uname fills it.
-    let mut uts: libc::utsname = unsafe { std::mem::zeroed() };
-    // SAFETY: valid pointer to a utsname.
-    if unsafe { libc::uname(&mut uts) } == 0 {
-        // SAFETY: the kernel NUL-terminates nodename.
-        let name = unsafe { std::ffi::CStr::from_ptr(uts.nodename.as_ptr()) };
-        println!("hostname={}", escape(name.to_bytes()));
+    if let Ok(h) = unistd::gethostname() {
+        println!("hostname={}", os(&h));
     }
     match std::env::current_dir() {
         Ok(d) => println!("cwd={}", os(&d.into_os_string())),
