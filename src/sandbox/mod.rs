@@ -1,29 +1,222 @@
 //! Orchestration: parse → validate → prepare → clone → monitor / child.
-use crate::cli::{self, Parsed};
-use crate::error::CliError;
-use crate::report::Reporter;
+//! The only module that knows the process tree.
 
+pub mod child;
+pub mod init;
+pub mod monitor;
+pub mod net;
+pub mod prepare;
+pub mod setup;
+
+use std::ffi::OsString;
+
+use nix::errno::Errno;
+use nix::fcntl::OFlag;
+use nix::sys::signal::{SigSet, Signal};
+use nix::sys::wait::{waitpid, WaitPidFlag};
+
+use crate::cli::{self, HostFacts, Parsed};
+use crate::config::{Config, EnvOp, SetupOp};
+use crate::error::{setup_errno, setup_msg, CliError, Error, SetupError};
+use crate::report::Reporter;
+use crate::sys;
+
+/// The whole program: returns the exit status.
 pub fn main_entry() -> i32 {
-    let mut args: Vec<std::ffi::OsString> = std::env::args_os().collect();
-    let argv0 = if args.is_empty() { "bwrap".into() } else { args.remove(0) };
+    // Callers that ignore SIGCHLD would break waiting (bwrap 0.11.1 resets it).
+    sys::reset_signal_default(libc::SIGCHLD);
+    let mut args: Vec<OsString> = std::env::args_os().collect();
+    let argv0 = if args.is_empty() { OsString::from("bwrap") } else { args.remove(0) };
+    let argv0_str = argv0.to_string_lossy().into_owned();
+
+    // `bwrap --version` alone is answered before anything else.
+    if args.len() == 1 && args[0] == "--version" {
+        println!("{}", crate::BWRAP_VERSION);
+        return 0;
+    }
+
     let mut reporter = Reporter::stderr();
-    match cli::parse(args, &mut reporter) {
-        Ok(Parsed::Help) => {
-            print!("{}", crate::doc::usage(&argv0.to_string_lossy()));
-            0
-        }
-        Ok(Parsed::Version) => {
-            println!("{}", crate::BWRAP_VERSION);
-            0
-        }
-        Ok(Parsed::Run(_)) => 1,
-        Err(CliError::Usage) => {
-            eprint!("{}", crate::doc::usage(&argv0.to_string_lossy()));
+    if sys::is_secure_exec() {
+        reporter.error("setuid use of bubblewrap is not supported in this build");
+        return 1;
+    }
+    if let Err(e) = nix::sys::prctl::set_no_new_privs() {
+        reporter.error(&format!("prctl(PR_SET_NO_NEW_PRIVS) failed: {}", e.desc()));
+        return 1;
+    }
+
+    match run(args, &argv0_str, &mut reporter) {
+        Ok(code) => code,
+        Err(Error::Cli(CliError::Usage)) => {
+            eprint!("{}", crate::doc::usage(&argv0_str));
             1
         }
         Err(e) => {
             reporter.error(&e.to_string());
             1
+        }
+    }
+}
+
+fn run(args: Vec<OsString>, argv0: &str, reporter: &mut Reporter) -> Result<i32, Error> {
+    let mut config = match cli::parse(args, reporter)? {
+        Parsed::Help => {
+            print!("{}", crate::doc::usage(argv0));
+            return Ok(0);
+        }
+        Parsed::Version => {
+            println!("{}", crate::BWRAP_VERSION);
+            return Ok(0);
+        }
+        Parsed::Run(config) => *config,
+    };
+    cli::validate(&mut config, &HostFacts::probe())?;
+    if let Some(opt) = unsupported_option(&config) {
+        return Err(setup_msg("unsupported", format!("{opt} is not supported by this version of nestwrap")).into());
+    }
+    apply_env_ops(&config.env_ops)?;
+    Ok(spawn(config)?)
+}
+
+/// Options that parse and validate but whose behaviour this build does not
+/// have yet. They fail clearly instead of being ignored.
+pub fn unsupported_option(config: &Config) -> Option<&'static str> {
+    if config.userns_fd.is_some() {
+        return Some("--userns");
+    }
+    if config.userns2_fd.is_some() {
+        return Some("--userns2");
+    }
+    if config.pidns_fd.is_some() {
+        return Some("--pidns");
+    }
+    if config.disable_userns {
+        return Some("--disable-userns");
+    }
+    if config.assert_userns_disabled {
+        return Some("--assert-userns-disabled");
+    }
+    if config.userns_block_fd.is_some() {
+        return Some("--userns-block-fd");
+    }
+    if config.info_fd.is_some() {
+        return Some("--info-fd");
+    }
+    if config.json_status_fd.is_some() {
+        return Some("--json-status-fd");
+    }
+    if config.exec_label.is_some() {
+        return Some("--exec-label");
+    }
+    if config.file_label.is_some() {
+        return Some("--file-label");
+    }
+    if config.not_a_security_boundary {
+        return Some("--not-a-security-boundary");
+    }
+    if config.ops.iter().any(|op| matches!(op, SetupOp::Overlay { .. })) {
+        return Some("--overlay");
+    }
+    None
+}
+
+/// `--setenv`/`--unsetenv`/`--clearenv`, applied to our own environment in
+/// order (bwrap does it while parsing); COMMAND's PATH lookup and the
+/// `$HOME` fallback then see the result.
+fn apply_env_ops(ops: &[EnvOp]) -> Result<(), SetupError> {
+    for op in ops {
+        match op {
+            EnvOp::Set { var, value } => {
+                if var.is_empty() || memchr::memchr(b'=', std::os::unix::ffi::OsStrExt::as_bytes(var.as_os_str())).is_some() {
+                    return Err(setup_msg("setenv", "setenv failed"));
+                }
+                std::env::set_var(var, value);
+            }
+            EnvOp::Unset { var } => {
+                if var.is_empty() || memchr::memchr(b'=', std::os::unix::ffi::OsStrExt::as_bytes(var.as_os_str())).is_some() {
+                    return Err(setup_msg("unsetenv", "unsetenv failed"));
+                }
+                std::env::remove_var(var);
+            }
+            EnvOp::Clear => {
+                for (k, _) in std::env::vars_os() {
+                    std::env::remove_var(k);
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+/// bwrap's messages for a failed namespace clone.
+fn clone_error(e: Errno, userns: bool) -> SetupError {
+    if userns && e == Errno::EINVAL {
+        return setup_msg(
+            "clone",
+            "Creating new namespace failed, likely because the kernel does not support user namespaces.  bwrap must be installed setuid on such systems.",
+        );
+    }
+    if userns && e == Errno::EPERM {
+        return setup_msg(
+            "clone",
+            "No permissions to create a new namespace, likely because the kernel does not allow non-privileged user namespaces. On e.g. debian this can be enabled with 'sysctl kernel.unprivileged_userns_clone=1'.",
+        );
+    }
+    if e == Errno::ENOSPC {
+        return setup_msg(
+            "clone",
+            "Creating new namespace failed: nesting depth or /proc/sys/user/max_*_namespaces exceeded (ENOSPC)",
+        );
+    }
+    setup_errno("clone", "Creating new namespace failed", e)
+}
+
+fn pipe() -> Result<(std::os::fd::OwnedFd, std::os::fd::OwnedFd), SetupError> {
+    nix::unistd::pipe2(OFlag::O_CLOEXEC).map_err(|e| setup_errno("pipe", "pipe2()", e))
+}
+
+fn spawn(config: Config) -> Result<i32, SetupError> {
+    if sys::thread_count().is_some_and(|n| n != 1) {
+        return Err(setup_msg("threads", "internal error: more than one thread before clone"));
+    }
+    let plan = prepare::prepare(config)?;
+    let original_ppid = nix::unistd::getppid();
+
+    let (go_read, go_write) = pipe()?;
+    let status = if plan.needs_reaper && plan.new_pidns || plan.needs_reaper {
+        let (r, w) = pipe()?;
+        nix::fcntl::fcntl(&r, nix::fcntl::FcntlArg::F_SETFL(OFlag::O_NONBLOCK))
+            .map_err(|e| setup_errno("pipe", "pipe2()", e))?;
+        Some((r, w))
+    } else {
+        None
+    };
+
+    // Block SIGCHLD so the monitor can use a signalfd; reap inherited zombies.
+    let mut mask = SigSet::empty();
+    mask.add(Signal::SIGCHLD);
+    mask.thread_block().map_err(|e| setup_errno("sigprocmask", "sigprocmask", e))?;
+    while let Ok(s) = waitpid(nix::unistd::Pid::from_raw(-1), Some(WaitPidFlag::WNOHANG)) {
+        if s == nix::sys::wait::WaitStatus::StillAlive {
+            break;
+        }
+    }
+
+    let (status_read, status_write) = match status {
+        Some((r, w)) => (Some(r), Some(w)),
+        None => (None, None),
+    };
+    match sys::clone_fork(plan.clone_flags).map_err(|e| clone_error(e, plan.new_userns))? {
+        None => {
+            drop(go_write);
+            drop(status_read);
+            child::child_main(&plan, child::ChildFds { go_read, status_write, setup_finished: None })
+        }
+        Some(pid) => {
+            drop(go_read);
+            drop(status_write);
+            let fds = monitor::MonitorFds { go_write, status_read, setup_finished_read: None };
+            monitor::run(plan, pid, fds, original_ppid)
         }
     }
 }

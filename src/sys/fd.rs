@@ -55,4 +55,3 @@ fn fcntl_getfd(fd: RawFd) -> Result<i32, Errno> {
         Ok(r)
     }
 }
-

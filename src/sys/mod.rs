@@ -1,4 +1,207 @@
-//! The only module allowed to use `unsafe`. Thin wrappers over syscalls that
-//! nix does not cover; each returns `Result<_, Errno>` and the caller adds the
-//! step and path to any error.
+//! The only module allowed to use `unsafe`.
+//!
+//! Thin wrappers over the syscalls nix does not cover (raw fork-style clone,
+//! `_exit`, capabilities, `mount_setattr`, seccomp, `close_range`). Each
+//! returns `Result<_, Errno>`; callers add the step and path to any error.
+//! Every `unsafe` block states why it is sound.
+
+pub mod caps;
 pub mod fd;
+pub mod mount;
+
+use std::ffi::CStr;
+
+use nix::errno::Errno;
+use nix::unistd::Pid;
+
+/// `clone(2)` with a NULL stack: fork semantics plus namespace flags, as
+/// bwrap's `raw_clone`. Returns `Ok(None)` in the child.
+///
+/// The process must be single-threaded (checked by the caller): the child
+/// gets a copy of only the calling thread, and it then runs ordinary Rust
+/// (including allocation), which is only sound without other threads.
+pub fn clone_fork(flags: libc::c_int) -> Result<Option<Pid>, Errno> {
+    let flags = (flags | libc::SIGCHLD) as libc::c_ulong;
+    // SAFETY: with a NULL stack the kernel gives the child a copy-on-write
+    // copy of our stack, exactly like fork(2); no Rust invariant depends on
+    // the thread id. The process is single-threaded (see the function
+    // docs), so no lock can be held by a thread that does not exist in the
+    // child. x86_64/aarch64 argument order: flags, stack, ptid, ctid, tls.
+    let ret = unsafe {
+        libc::syscall(
+            libc::SYS_clone,
+            flags,
+            std::ptr::null_mut::<libc::c_void>(),
+            std::ptr::null_mut::<libc::c_int>(),
+            std::ptr::null_mut::<libc::c_int>(),
+            0 as libc::c_ulong,
+        )
+    };
+    match ret {
+        -1 => Err(Errno::last()),
+        0 => Ok(None),
+        pid => Ok(Some(Pid::from_raw(pid as libc::pid_t))),
+    }
+}
+
+/// `fork(2)` for the pid-1 reaper. Same soundness argument as [`clone_fork`].
+pub fn fork() -> Result<Option<Pid>, Errno> {
+    clone_fork(0)
+}
+
+/// `_exit(2)`: leave now, without running atexit handlers or flushing
+/// stdio buffers inherited from the parent.
+pub fn exit_now(code: i32) -> ! {
+    // SAFETY: _exit never returns and touches no Rust state.
+    unsafe { libc::_exit(code) }
+}
+
+/// Whether this process was exec'd with elevated privilege (setuid, setgid
+/// or file capabilities): the kernel sets `AT_SECURE` then.
+pub fn is_secure_exec() -> bool {
+    // SAFETY: getauxval only reads the auxiliary vector.
+    unsafe { libc::getauxval(libc::AT_SECURE) != 0 }
+}
+
+/// `close_range(first, ~0, 0)`: close every fd from `first` up.
+pub fn close_from(first: u32) -> Result<(), Errno> {
+    // SAFETY: closing descriptors cannot violate memory safety; callers
+    // only use this where no OwnedFd above `first` is still used.
+    let r = unsafe { libc::syscall(libc::SYS_close_range, first, u32::MAX, 0u32) };
+    if r < 0 {
+        Err(Errno::last())
+    } else {
+        Ok(())
+    }
+}
+
+/// Close every fd >= 3 except those in `keep` (sorted or not).
+pub fn close_all_except(keep: &[i32]) -> Result<(), Errno> {
+    let mut keep: Vec<i32> = keep.iter().copied().filter(|&fd| fd > 2).collect();
+    keep.sort_unstable();
+    keep.dedup();
+    let mut next = 3;
+    for &fd in &keep {
+        if fd > next {
+            close_range(next as u32, (fd - 1) as u32)?;
+        }
+        next = fd + 1;
+    }
+    close_from(next as u32)
+}
+
+fn close_range(first: u32, last: u32) -> Result<(), Errno> {
+    // SAFETY: as in `close_from`.
+    let r = unsafe { libc::syscall(libc::SYS_close_range, first, last, 0u32) };
+    if r < 0 {
+        Err(Errno::last())
+    } else {
+        Ok(())
+    }
+}
+
+/// Close one raw fd number, ignoring errors.
+pub fn close_raw(fd: i32) {
+    // SAFETY: the caller gives up any use of this descriptor number.
+    unsafe {
+        libc::close(fd);
+    }
+}
+
+/// Install a classic-BPF seccomp program (`PR_SET_SECCOMP`).
+pub fn seccomp_set_filter(program: &[u8]) -> Result<(), Errno> {
+    // Copy into a properly aligned buffer of sock_filter structs.
+    let n = program.len() / 8;
+    let mut filters: Vec<libc::sock_filter> = Vec::with_capacity(n);
+    for chunk in program.chunks_exact(8) {
+        filters.push(libc::sock_filter {
+            code: u16::from_ne_bytes([chunk[0], chunk[1]]),
+            jt: chunk[2],
+            jf: chunk[3],
+            k: u32::from_ne_bytes([chunk[4], chunk[5], chunk[6], chunk[7]]),
+        });
+    }
+    let prog = libc::sock_fprog { len: n as u16, filter: filters.as_mut_ptr() };
+    // SAFETY: `prog` points at `n` valid sock_filter structs that outlive the
+    // call; the kernel copies the program.
+    let r = unsafe {
+        libc::prctl(libc::PR_SET_SECCOMP, libc::SECCOMP_MODE_FILTER, &prog as *const _, 0, 0)
+    };
+    if r != 0 {
+        Err(Errno::last())
+    } else {
+        Ok(())
+    }
+}
+
+/// `umask(2)`.
+pub fn umask(mask: u32) -> u32 {
+    // SAFETY: umask cannot fail and touches no memory.
+    unsafe { libc::umask(mask as libc::mode_t) as u32 }
+}
+
+/// `sethostname(2)` with raw bytes.
+pub fn sethostname(name: &[u8]) -> Result<(), Errno> {
+    // SAFETY: the pointer and length describe `name`, which is borrowed for
+    // the duration of the call.
+    let r = unsafe { libc::sethostname(name.as_ptr().cast(), name.len()) };
+    if r != 0 {
+        Err(Errno::last())
+    } else {
+        Ok(())
+    }
+}
+
+/// `unshare(2)` with raw flags.
+pub fn unshare(flags: libc::c_int) -> Result<(), Errno> {
+    // SAFETY: unshare only changes this process's namespace membership.
+    let r = unsafe { libc::unshare(flags) };
+    if r != 0 {
+        Err(Errno::last())
+    } else {
+        Ok(())
+    }
+}
+
+/// `setns(2)` on a raw fd number given by the caller.
+pub fn setns(fd: i32, nstype: libc::c_int) -> Result<(), Errno> {
+    // SAFETY: setns only reads the descriptor; a bad fd gives EBADF.
+    let r = unsafe { libc::setns(fd, nstype) };
+    if r != 0 {
+        Err(Errno::last())
+    } else {
+        Ok(())
+    }
+}
+
+/// `ttyname(3)` of fd 1, if it is a terminal.
+pub fn stdout_tty_name() -> Option<std::ffi::OsString> {
+    use std::os::unix::ffi::OsStrExt;
+    // SAFETY: isatty only queries the descriptor.
+    if unsafe { libc::isatty(1) } != 1 {
+        return None;
+    }
+    let mut buf = [0 as libc::c_char; 4096];
+    // SAFETY: buf is writable for its whole length, which we pass.
+    let r = unsafe { libc::ttyname_r(1, buf.as_mut_ptr(), buf.len()) };
+    if r != 0 {
+        return None;
+    }
+    // SAFETY: on success ttyname_r wrote a NUL-terminated string into buf.
+    let name = unsafe { CStr::from_ptr(buf.as_ptr()) };
+    Some(std::ffi::OsStr::from_bytes(name.to_bytes()).to_owned())
+}
+
+/// The number of threads in this process, from `/proc/self/status`.
+pub fn thread_count() -> Option<usize> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    status.lines().find_map(|l| l.strip_prefix("Threads:")).and_then(|v| v.trim().parse().ok())
+}
+
+/// Reset a signal's disposition to the default (bwrap resets SIGCHLD).
+pub fn reset_signal_default(sig: libc::c_int) {
+    // SAFETY: SIG_DFL installs no handler code.
+    unsafe {
+        libc::signal(sig, libc::SIG_DFL);
+    }
+}

@@ -1,0 +1,355 @@
+//! The sandbox child: everything between `clone` and `execvp`.
+//!
+//! Invariants (see ARCHITECTURE.md §7.6):
+//! * The process is single-threaded; allocation is therefore safe here.
+//! * `child_main` never returns: it ends in `execvp` or `sys::exit_now`.
+//!   Errors are reported as one `bwrap: ...` line and `_exit(1)`; nothing
+//!   unwinds into the parent's frames (panic = abort).
+//! * The order mirrors bwrap's `main`: wait for the monitor → uid/gid maps →
+//!   `/` slave → setup tmpfs → first pivot → ops → detach old root → second
+//!   pivot → drop caps → chdir/env → session → reaper fork → seccomp → exec.
+
+use std::ffi::{OsStr, OsString};
+use std::os::fd::OwnedFd;
+use std::os::unix::ffi::OsStrExt;
+
+use nix::errno::Errno;
+use nix::fcntl::{openat, OFlag};
+use nix::mount::{mount, umount2, MntFlags, MsFlags};
+use nix::sys::signal::{SigSet, Signal};
+use nix::sys::stat::Mode;
+
+use super::init;
+use super::net;
+use super::prepare::Plan;
+use super::setup::{self, Ctx, Source};
+use crate::config::SetupOp;
+use crate::error::{setup_errno, setup_msg, Detail, SetupError};
+use crate::report::{format_line, write_stderr, Level};
+use crate::sys;
+
+/// Fds the child inherits from the monitor's preparation.
+pub struct ChildFds {
+    /// Read end of the "go" pipe: the monitor writes one byte when ready.
+    pub go_read: OwnedFd,
+    /// Write end of the reaper → monitor exit-status pipe.
+    pub status_write: Option<OwnedFd>,
+    /// Write end of the setup-finished pipe (`--json-status-fd`).
+    pub setup_finished: Option<OwnedFd>,
+}
+
+/// Run the child. Never returns.
+pub fn child_main(plan: &Plan, fds: ChildFds) -> ! {
+    let err = match run(plan, fds) {
+        Ok(never) => match never {},
+        Err(e) => e,
+    };
+    write_stderr(format_line(plan.config.level_prefix, Level::Error, &err.to_string()).as_bytes());
+    sys::exit_now(1)
+}
+
+enum Never {}
+
+fn mount_err(step: &'static str, msg: &str, e: Errno) -> SetupError {
+    SetupError::new(step, msg, Detail::Mount(e))
+}
+
+fn run(plan: &Plan, fds: ChildFds) -> Result<Never, SetupError> {
+    let config = &plan.config;
+    if config.die_with_parent {
+        nix::sys::prctl::set_pdeathsig(Signal::SIGKILL).map_err(|e| setup_errno("prctl", "prctl", e))?;
+    }
+    // The monitor owns the reporting fds.
+    for fd in [config.info_fd, config.json_status_fd].into_iter().flatten() {
+        sys::close_raw(fd);
+    }
+
+    // Wait for the monitor. EOF means it died before releasing us: with
+    // --die-with-parent that closes the PDEATHSIG race; without, there is
+    // nobody to report to either.
+    let mut b = [0u8; 1];
+    match nix::unistd::read(&fds.go_read, &mut b) {
+        Ok(1) => {}
+        _ => sys::exit_now(1),
+    }
+    drop(fds.go_read);
+
+    // switch_to_user_with_privs: a new user namespace gave us a full
+    // bounding set again; limit it to what COMMAND may end with.
+    if plan.new_userns {
+        drop_bounding_set(plan.requested_caps, plan.last_cap)?;
+    }
+
+    if config.unshare.net {
+        net::loopback_setup()?;
+    }
+
+    if plan.new_userns {
+        write_uid_gid_map(plan)?;
+    }
+
+    let old_umask = sys::umask(0);
+
+    // Resolve bind sources on the host, as the user, before the pivot.
+    let sources = resolve_sources(&config.ops)?;
+
+    mount(None::<&str>, "/", None::<&str>, MsFlags::MS_SILENT | MsFlags::MS_SLAVE | MsFlags::MS_REC, None::<&str>)
+        .map_err(|e| mount_err("make-slave", "Failed to make / slave", e))?;
+    mount(Some("tmpfs"), "/tmp", Some("tmpfs"), MsFlags::MS_NODEV | MsFlags::MS_NOSUID, None::<&str>)
+        .map_err(|e| mount_err("mount-base", "Failed to mount tmpfs", e))?;
+    nix::unistd::chdir("/tmp").map_err(|e| setup_errno("chdir", "chdir base_path", e))?;
+    nix::unistd::mkdir("newroot", Mode::from_bits_truncate(0o755))
+        .map_err(|e| setup_errno("mkdir-newroot", "Creating newroot failed", e))?;
+    mount(
+        Some("newroot"),
+        "newroot",
+        None::<&str>,
+        MsFlags::MS_SILENT | MsFlags::MS_BIND | MsFlags::MS_REC,
+        None::<&str>,
+    )
+    .map_err(|e| mount_err("bind-newroot", "setting up newroot bind", e))?;
+    nix::unistd::mkdir("oldroot", Mode::from_bits_truncate(0o755))
+        .map_err(|e| setup_errno("mkdir-oldroot", "Creating oldroot failed", e))?;
+    nix::unistd::pivot_root("/tmp", "oldroot").map_err(|e| setup_errno("pivot-root", "pivot_root", e))?;
+    nix::unistd::chdir("/").map_err(|e| setup_errno("chdir", "chdir / (base path)", e))?;
+
+    let ctx = Ctx {
+        proc_fd: &plan.proc_fd,
+        own_pidns: plan.new_pidns || config.pidns_fd.is_some(),
+        host_tty: plan.host_tty.as_deref(),
+        level_prefix: config.level_prefix,
+        not_a_security_boundary: config.not_a_security_boundary,
+    };
+    setup::setup_newroot(&ctx, &config.ops, &sources)?;
+
+    if let Some(name) = &config.hostname {
+        sys::sethostname(name.as_bytes()).map_err(|e| {
+            setup_errno("sethostname", format!("Can't set hostname to {}", name.to_string_lossy()), e)
+        })?;
+    }
+
+    close_op_fds(&config.ops);
+
+    // Detach the old root so nothing of the host stays reachable.
+    mount(Some("oldroot"), "oldroot", None::<&str>, MsFlags::MS_SILENT | MsFlags::MS_REC | MsFlags::MS_PRIVATE, None::<&str>)
+        .map_err(|e| mount_err("oldroot-private", "Failed to make old root rprivate", e))?;
+    umount2("oldroot", MntFlags::MNT_DETACH).map_err(|e| setup_errno("umount-oldroot", "unmount old root", e))?;
+
+    // Second pivot: make /newroot the root and detach the setup tmpfs.
+    {
+        let oldroot = nix::fcntl::open("/", OFlag::O_DIRECTORY | OFlag::O_RDONLY | OFlag::O_CLOEXEC, Mode::empty())
+            .map_err(|e| setup_errno("pivot", "can't open /", e))?;
+        nix::unistd::chdir("/newroot").map_err(|e| setup_errno("pivot", "chdir /newroot", e))?;
+        nix::unistd::pivot_root(".", ".").map_err(|e| setup_errno("pivot", "pivot_root(/newroot)", e))?;
+        nix::unistd::fchdir(&oldroot).map_err(|e| setup_errno("pivot", "fchdir to oldroot", e))?;
+        umount2(".", MntFlags::MNT_DETACH).map_err(|e| setup_errno("pivot", "umount old root", e))?;
+        nix::unistd::chdir("/").map_err(|e| setup_errno("pivot", "chdir /", e))?;
+    }
+
+    drop_privs(plan)?;
+
+    if let Some(fd) = config.block_fd {
+        let mut b = [0u8; 1];
+        // Any data or EOF unblocks.
+        if let Ok(owned) = sys::fd::claim_fd(fd) {
+            loop {
+                match nix::unistd::read(&owned, &mut b) {
+                    Err(Errno::EINTR) => continue,
+                    _ => break,
+                }
+            }
+        }
+    }
+
+    let mut seccomp_programs: Vec<Vec<u8>> = Vec::new();
+    if let Some(fd) = config.seccomp_fd {
+        let data = sys::fd::read_fd_to_end_and_close(fd)
+            .map_err(|e| setup_errno("seccomp", "Can't read seccomp data", e))?;
+        if data.len() % 8 != 0 {
+            return Err(setup_msg("seccomp", "Invalid seccomp data, must be multiple of 8"));
+        }
+        seccomp_programs.push(data);
+    }
+    seccomp_programs.extend(config.add_seccomp.iter().cloned());
+
+    sys::umask(old_umask);
+
+    let new_cwd = choose_cwd(plan)?;
+    std::env::set_var("PWD", &new_cwd);
+
+    if config.new_session {
+        nix::unistd::setsid().map_err(|e| setup_errno("setsid", "setsid", e))?;
+    }
+
+    if plan.needs_reaper {
+        let my_pid = nix::unistd::getpid();
+        match sys::fork().map_err(|e| setup_errno("fork", "Can't fork for pid 1", e))? {
+            Some(initial) => {
+                let code = init::run(plan, initial, fds.status_write, &seccomp_programs);
+                sys::exit_now(code)
+            }
+            None => {
+                // COMMAND: its parent is the reaper.
+                if config.die_with_parent {
+                    nix::sys::prctl::set_pdeathsig(Signal::SIGKILL).map_err(|e| setup_errno("prctl", "prctl", e))?;
+                    if !plan.new_pidns && nix::unistd::getppid() != my_pid {
+                        sys::exit_now(1);
+                    }
+                }
+            }
+        }
+    } else if config.die_with_parent {
+        nix::sys::prctl::set_pdeathsig(Signal::SIGKILL).map_err(|e| setup_errno("prctl", "prctl", e))?;
+    }
+    drop(fds.status_write);
+
+    exec_command(plan, &seccomp_programs, fds.setup_finished)
+}
+
+/// The last steps in the COMMAND process, then `execvp`.
+fn exec_command(plan: &Plan, seccomp: &[Vec<u8>], setup_finished: Option<OwnedFd>) -> Result<Never, SetupError> {
+    let config = &plan.config;
+    if !config.as_pid_1 {
+        for &fd in &config.sync_fds {
+            sys::close_raw(fd);
+        }
+    }
+    SigSet::all()
+        .thread_unblock()
+        .map_err(|e| setup_errno("sigprocmask", "sigprocmask", e))?;
+
+    // Ambient capabilities carry the requested set across exec.
+    if plan.requested_caps != 0 && !(plan.is_root && !plan.cap_ops_used) {
+        for cap in 0..=plan.last_cap {
+            if plan.requested_caps & (1u64 << cap) != 0 {
+                match sys::caps::ambient_raise(cap) {
+                    Ok(()) | Err(Errno::EINVAL) | Err(Errno::EPERM) => {}
+                    Err(e) => return Err(setup_errno("caps", format!("Adding ambient capability {cap}"), e)),
+                }
+            }
+        }
+    }
+
+    // Seccomp last, so filters need not allow anything above.
+    for program in seccomp {
+        apply_seccomp(program)?;
+    }
+
+    if let Some(fd) = &setup_finished {
+        let _ = nix::unistd::write(fd, &[0u8]);
+    }
+    let err = nix::unistd::execvp(&plan.exec_path, &plan.exec_argv).unwrap_err();
+    if let Some(fd) = &setup_finished {
+        let _ = nix::unistd::write(fd, &[0u8]);
+    }
+    Err(setup_errno("exec", format!("execvp {}", plan.exec_path.to_string_lossy()), err))
+}
+
+pub fn apply_seccomp(program: &[u8]) -> Result<(), SetupError> {
+    match sys::seccomp_set_filter(program) {
+        Ok(()) => Ok(()),
+        Err(Errno::EINVAL) => Err(setup_msg(
+            "seccomp",
+            "Unable to set up system call filtering as requested: prctl(PR_SET_SECCOMP) reported EINVAL. \
+             (Hint: this requires a kernel configured with CONFIG_SECCOMP and CONFIG_SECCOMP_FILTER.)",
+        )),
+        Err(e) => Err(setup_errno("seccomp", "prctl(PR_SET_SECCOMP)", e)),
+    }
+}
+
+fn resolve_sources(ops: &[SetupOp]) -> Result<Vec<Option<Source>>, SetupError> {
+    ops.iter()
+        .map(|op| {
+            let (src, try_) = match op {
+                SetupOp::Bind { src, allow_notexist, .. } => (src.clone(), *allow_notexist),
+                SetupOp::BindFd { fd, .. } => (OsString::from(format!("/proc/self/fd/{fd}")), false),
+                _ => return Ok(None),
+            };
+            match std::fs::canonicalize(&src) {
+                Ok(p) => Ok(Some(Source::Path(p.into_os_string()))),
+                Err(e) if try_ && e.raw_os_error() == Some(libc::ENOENT) => Ok(Some(Source::Missing)),
+                Err(e) => Err(setup_errno(
+                    "find-source",
+                    format!("Can't find source path {}", src.to_string_lossy()),
+                    Errno::from_raw(e.raw_os_error().unwrap_or(libc::EIO)),
+                )
+                .with_path(src)),
+            }
+        })
+        .collect()
+}
+
+fn close_op_fds(ops: &[SetupOp]) {
+    for op in ops {
+        match op {
+            SetupOp::File { fd, .. } | SetupOp::BindData { fd, .. } | SetupOp::BindFd { fd, .. } => {
+                sys::close_raw(*fd)
+            }
+            _ => {}
+        }
+    }
+}
+
+/// uid_map, setgroups, gid_map, written by the child itself (unprivileged).
+fn write_uid_gid_map(plan: &Plan) -> Result<(), SetupError> {
+    let write = |name: &str, text: &str| -> Result<(), Errno> {
+        let fd = openat(&plan.proc_fd, name, OFlag::O_WRONLY | OFlag::O_CLOEXEC, Mode::empty())?;
+        nix::unistd::write(&fd, text.as_bytes()).map(|_| ())
+    };
+    let uid_map = format!("{} {} 1\n", plan.sandbox_uid, plan.real_uid);
+    let gid_map = format!("{} {} 1\n", plan.sandbox_gid, plan.real_gid);
+    write("self/uid_map", &uid_map).map_err(|e| setup_errno("uid-map", "setting up uid map", e))?;
+    match write("self/setgroups", "deny\n") {
+        Ok(()) | Err(Errno::ENOENT) => {}
+        Err(e) => return Err(setup_errno("setgroups", "error writing to setgroups", e)),
+    }
+    write("self/gid_map", &gid_map).map_err(|e| setup_errno("gid-map", "setting up gid map", e))?;
+    Ok(())
+}
+
+fn drop_bounding_set(keep: u64, last_cap: u32) -> Result<(), SetupError> {
+    for cap in 0..=last_cap {
+        if keep & (1u64 << cap) == 0 {
+            match sys::caps::bounding_drop(cap) {
+                Ok(()) | Err(Errno::EINVAL) | Err(Errno::EPERM) => {}
+                Err(e) => return Err(setup_errno("caps", format!("Dropping capability {cap} from bounds"), e)),
+            }
+        }
+    }
+    Ok(())
+}
+
+/// bwrap's `drop_privs(keep_requested_caps = true)`: root without cap
+/// options keeps everything (capset is not even called); everyone else ends
+/// with exactly the requested set.
+fn drop_privs(plan: &Plan) -> Result<(), SetupError> {
+    if !(plan.is_root && !plan.cap_ops_used) {
+        let caps = plan.requested_caps;
+        let sets = sys::caps::CapSets { effective: caps, permitted: caps, inheritable: caps };
+        sys::caps::capset(sets).map_err(|e| setup_errno("caps", "capset failed", e))?;
+    }
+    nix::sys::prctl::set_dumpable(true).map_err(|e| setup_errno("prctl", "can't set dumpable", e))?;
+    Ok(())
+}
+
+/// `--chdir`, else the caller's cwd if it exists inside, else `$HOME`, else `/`.
+fn choose_cwd(plan: &Plan) -> Result<OsString, SetupError> {
+    if let Some(dir) = &plan.config.chdir {
+        nix::unistd::chdir(dir.as_os_str()).map_err(|e| {
+            setup_errno("chdir", format!("Can't chdir to {}", dir.to_string_lossy()), e).with_path(dir.clone())
+        })?;
+        return Ok(dir.clone());
+    }
+    if let Some(cwd) = &plan.old_cwd {
+        if nix::unistd::chdir(cwd.as_os_str()).is_ok() {
+            return Ok(cwd.clone());
+        }
+    }
+    if let Some(home) = std::env::var_os("HOME") {
+        if nix::unistd::chdir(home.as_os_str()).is_ok() {
+            return Ok(home);
+        }
+    }
+    Ok(OsStr::new("/").to_owned())
+}
+

@@ -1,0 +1,104 @@
+//! The pid-1 reaper (bwrap's `do_init`): reaps zombies in the sandbox,
+//! holds `--lock-file` locks and `--sync-fd` fds for the sandbox's lifetime,
+//! and tells the monitor COMMAND's exit status as soon as COMMAND exits.
+//! Runs in the child after setup; never returns into the caller's frames.
+
+use std::os::fd::{AsRawFd, OwnedFd};
+
+use nix::errno::Errno;
+use nix::fcntl::{fcntl, open, FcntlArg, OFlag};
+use nix::sys::signal::Signal;
+use nix::sys::stat::Mode;
+use nix::sys::wait::{wait, WaitStatus};
+use nix::unistd::Pid;
+
+use super::child::apply_seccomp;
+use super::prepare::Plan;
+use crate::error::{setup_errno, SetupError};
+use crate::report::{format_line, write_stderr, Level};
+use crate::sys;
+
+/// bwrap's `propagate_exit_status`.
+pub fn exit_code(status: WaitStatus) -> i32 {
+    match status {
+        WaitStatus::Exited(_, code) => code,
+        WaitStatus::Signaled(_, sig, _) => 128 + sig as i32,
+        _ => 255,
+    }
+}
+
+/// Run the reaper; returns the exit status for `_exit`.
+pub fn run(plan: &Plan, initial: Pid, status_write: Option<OwnedFd>, seccomp: &[Vec<u8>]) -> i32 {
+    match reap(plan, initial, status_write, seccomp) {
+        Ok(code) => code,
+        Err(e) => {
+            write_stderr(format_line(plan.config.level_prefix, Level::Error, &e.to_string()).as_bytes());
+            1
+        }
+    }
+}
+
+fn reap(plan: &Plan, initial: Pid, status_write: Option<OwnedFd>, seccomp: &[Vec<u8>]) -> Result<i32, SetupError> {
+    let config = &plan.config;
+    // The reaper needs no capabilities at all.
+    let none = sys::caps::CapSets::default();
+    match sys::caps::capset(none) {
+        Ok(()) => {}
+        Err(Errno::EPERM) if plan.is_root => {}
+        Err(e) => return Err(setup_errno("caps", "capset failed", e)),
+    }
+
+    let mut keep: Vec<i32> = config.sync_fds.clone();
+    if let Some(fd) = &status_write {
+        keep.push(fd.as_raw_fd());
+    }
+    let _ = sys::close_all_except(&keep);
+
+    let mut locks = Vec::new();
+    for path in &config.lock_files {
+        let show = path.to_string_lossy();
+        let fd = open(path.as_os_str(), OFlag::O_RDONLY | OFlag::O_CLOEXEC, Mode::empty())
+            .map_err(|e| setup_errno("lock-file", format!("Unable to open lock file {show}"), e))?;
+        let lock = libc::flock {
+            l_type: libc::F_RDLCK as libc::c_short,
+            l_whence: libc::SEEK_SET as libc::c_short,
+            l_start: 0,
+            l_len: 0,
+            l_pid: 0,
+        };
+        loop {
+            match fcntl(&fd, FcntlArg::F_SETLK(&lock)) {
+                Ok(_) => break,
+                Err(Errno::EINTR) => continue,
+                Err(e) => return Err(setup_errno("lock-file", format!("Unable to lock file {show}"), e)),
+            }
+        }
+        locks.push(fd);
+    }
+
+    if config.die_with_parent {
+        nix::sys::prctl::set_pdeathsig(Signal::SIGKILL).map_err(|e| setup_errno("prctl", "prctl", e))?;
+    }
+    for program in seccomp {
+        apply_seccomp(program)?;
+    }
+
+    let mut initial_status = 1;
+    loop {
+        match wait() {
+            Ok(status) => {
+                if status.pid() == Some(initial) {
+                    initial_status = exit_code(status);
+                    if let Some(fd) = &status_write {
+                        let _ = nix::unistd::write(fd, &initial_status.to_ne_bytes());
+                    }
+                }
+            }
+            Err(Errno::EINTR) => continue,
+            Err(Errno::ECHILD) => break,
+            Err(e) => return Err(setup_errno("wait", "init wait()", e)),
+        }
+    }
+    drop(locks);
+    Ok(initial_status)
+}

@@ -1,0 +1,139 @@
+//! Bring up the loopback interface in a new network namespace over
+//! rtnetlink (bwrap's `loopback_setup`): 127.0.0.1/8 on `lo`, then `lo` up.
+//! Called from the child only.
+
+use nix::errno::Errno;
+use nix::sys::socket::{bind, recv, send, socket, AddressFamily, MsgFlags, NetlinkAddr, SockFlag, SockProtocol, SockType};
+
+use crate::error::{setup_errno, SetupError};
+
+const NLMSG_HDRLEN: usize = 16;
+const NLM_F_REQUEST: u16 = 0x01;
+const NLM_F_ACK: u16 = 0x04;
+const NLM_F_EXCL: u16 = 0x200;
+const NLM_F_CREATE: u16 = 0x400;
+const NLMSG_ERROR: u16 = 2;
+const RTM_NEWLINK: u16 = 16;
+const RTM_NEWADDR: u16 = 20;
+const IFA_ADDRESS: u16 = 1;
+const IFA_LOCAL: u16 = 2;
+const IFA_F_PERMANENT: u8 = 0x80;
+const RT_SCOPE_HOST: u8 = 254;
+
+fn align4(n: usize) -> usize {
+    (n + 3) & !3
+}
+
+/// Build one netlink message: header + payload (already padded).
+fn message(kind: u16, flags: u16, seq: u32, payload: &[u8]) -> Vec<u8> {
+    let len = NLMSG_HDRLEN + payload.len();
+    let mut m = Vec::with_capacity(len);
+    m.extend_from_slice(&(len as u32).to_ne_bytes());
+    m.extend_from_slice(&kind.to_ne_bytes());
+    m.extend_from_slice(&flags.to_ne_bytes());
+    m.extend_from_slice(&seq.to_ne_bytes());
+    m.extend_from_slice(&0u32.to_ne_bytes());
+    m.extend_from_slice(payload);
+    m
+}
+
+fn rtattr(kind: u16, data: &[u8]) -> Vec<u8> {
+    let len = 4 + data.len();
+    let mut a = Vec::with_capacity(align4(len));
+    a.extend_from_slice(&(len as u16).to_ne_bytes());
+    a.extend_from_slice(&kind.to_ne_bytes());
+    a.extend_from_slice(data);
+    a.resize(align4(len), 0);
+    a
+}
+
+/// RTM_NEWADDR payload: ifaddrmsg + IFA_LOCAL + IFA_ADDRESS.
+pub fn newaddr_payload(index: u32) -> Vec<u8> {
+    let mut p = vec![libc::AF_INET as u8, 8, IFA_F_PERMANENT, RT_SCOPE_HOST];
+    p.extend_from_slice(&index.to_ne_bytes());
+    let lo = [127u8, 0, 0, 1];
+    p.extend(rtattr(IFA_LOCAL, &lo));
+    p.extend(rtattr(IFA_ADDRESS, &lo));
+    p
+}
+
+/// RTM_NEWLINK payload: ifinfomsg setting IFF_UP.
+pub fn newlink_payload(index: u32) -> Vec<u8> {
+    let mut p = vec![libc::AF_UNSPEC as u8, 0];
+    p.extend_from_slice(&0u16.to_ne_bytes()); // ifi_type
+    p.extend_from_slice(&(index as i32).to_ne_bytes());
+    p.extend_from_slice(&(libc::IFF_UP as u32).to_ne_bytes()); // ifi_flags
+    p.extend_from_slice(&(libc::IFF_UP as u32).to_ne_bytes()); // ifi_change
+    p
+}
+
+fn request(fd: &std::os::fd::OwnedFd, msg: &[u8], seq: u32) -> Result<(), Errno> {
+    loop {
+        match send(std::os::fd::AsRawFd::as_raw_fd(fd), msg, MsgFlags::empty()) {
+            Err(Errno::EINTR) => continue,
+            Err(e) => return Err(e),
+            Ok(_) => break,
+        }
+    }
+    let mut buf = [0u8; 8192];
+    loop {
+        let n = match recv(std::os::fd::AsRawFd::as_raw_fd(fd), &mut buf, MsgFlags::empty()) {
+            Err(Errno::EINTR) => continue,
+            Err(e) => return Err(e),
+            Ok(n) => n,
+        };
+        let mut off = 0;
+        while off + NLMSG_HDRLEN <= n {
+            let len = u32::from_ne_bytes(buf[off..off + 4].try_into().unwrap_or_default()) as usize;
+            let kind = u16::from_ne_bytes([buf[off + 4], buf[off + 5]]);
+            let mseq = u32::from_ne_bytes(buf[off + 8..off + 12].try_into().unwrap_or_default());
+            if len < NLMSG_HDRLEN || off + len > n {
+                return Err(Errno::EBADMSG);
+            }
+            if mseq == seq && kind == NLMSG_ERROR && len >= NLMSG_HDRLEN + 4 {
+                let err = i32::from_ne_bytes(buf[off + 16..off + 20].try_into().unwrap_or_default());
+                return if err == 0 { Ok(()) } else { Err(Errno::from_raw(-err)) };
+            }
+            off += align4(len);
+        }
+    }
+}
+
+/// Configure `lo` in the current (new) network namespace.
+pub fn loopback_setup() -> Result<(), SetupError> {
+    let index = nix::net::if_::if_nametoindex("lo")
+        .map_err(|e| setup_errno("loopback", "loopback: Failed to look up lo", e))?;
+    let fd = socket(AddressFamily::Netlink, SockType::Raw, SockFlag::SOCK_CLOEXEC, SockProtocol::NetlinkRoute)
+        .map_err(|e| setup_errno("loopback", "loopback: Failed to create NETLINK_ROUTE socket", e))?;
+    bind(std::os::fd::AsRawFd::as_raw_fd(&fd), &NetlinkAddr::new(0, 0))
+        .map_err(|e| setup_errno("loopback", "loopback: Failed to bind NETLINK_ROUTE socket", e))?;
+    let addr = message(
+        RTM_NEWADDR,
+        NLM_F_REQUEST | NLM_F_CREATE | NLM_F_EXCL | NLM_F_ACK,
+        1,
+        &newaddr_payload(index),
+    );
+    match request(&fd, &addr, 1) {
+        Ok(()) | Err(Errno::EEXIST) => {}
+        Err(e) => return Err(setup_errno("loopback", "loopback: Failed RTM_NEWADDR", e)),
+    }
+    let link = message(RTM_NEWLINK, NLM_F_REQUEST | NLM_F_ACK, 2, &newlink_payload(index));
+    request(&fd, &link, 2).map_err(|e| setup_errno("loopback", "loopback: Failed RTM_NEWLINK", e))?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn messages_are_well_formed() {
+        let m = message(RTM_NEWADDR, NLM_F_REQUEST, 7, &newaddr_payload(1));
+        assert_eq!(u32::from_ne_bytes(m[0..4].try_into().unwrap()) as usize, m.len());
+        assert_eq!(m.len() % 4, 0);
+        // ifaddrmsg (8) + two 8-byte attributes
+        assert_eq!(m.len(), NLMSG_HDRLEN + 8 + 8 + 8);
+        let l = message(RTM_NEWLINK, NLM_F_REQUEST, 8, &newlink_payload(1));
+        assert_eq!(l.len(), NLMSG_HDRLEN + 16);
+    }
+}

@@ -1,0 +1,642 @@
+//! `setup_newroot`: apply the filesystem operations, in command-line order,
+//! from the old root (`/oldroot/...`) into the new root (`/newroot/...`).
+//!
+//! Called from the child only, after the first `pivot_root`, with the setup
+//! tmpfs as `/` and the cwd at `/`. Messages are bwrap's, naming the op's
+//! destination as the user typed it (or the internal `/newroot/...` path
+//! where bwrap names that).
+
+use std::ffi::{OsStr, OsString};
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
+use std::os::unix::ffi::{OsStrExt, OsStringExt};
+
+use nix::errno::Errno;
+use nix::fcntl::{open, OFlag};
+use nix::mount::{mount, MsFlags};
+use nix::sys::stat::{fchmod, lstat, stat, Mode, SFlag};
+
+use crate::config::{BindKind, SetupOp};
+use crate::error::{setup_errno, setup_msg, Detail, SetupError};
+use crate::report::{format_line, write_stderr, Level};
+use crate::sys;
+use crate::sys::mount::{cstr, is_at_or_below, mount_setattr, parse_mountinfo};
+
+/// A bind source resolved on the host before the pivot.
+#[derive(Debug, Clone)]
+pub enum Source {
+    /// `realpath()` of SRC.
+    Path(OsString),
+    /// A `-try` source that does not exist: skip the op.
+    Missing,
+}
+
+/// `/newroot/` + dest without its leading slashes (bwrap's `get_newroot_path`).
+pub fn newroot_path(dest: &OsStr) -> OsString {
+    let rel = dest.as_bytes().iter().position(|&c| c != b'/').map_or(&[][..], |i| &dest.as_bytes()[i..]);
+    let mut p = b"/newroot/".to_vec();
+    p.extend_from_slice(rel);
+    OsString::from_vec(p)
+}
+
+/// `/oldroot` + an absolute host path (bwrap's `get_oldroot_path`).
+pub fn oldroot_path(src: &OsStr) -> OsString {
+    let rel = src.as_bytes().iter().position(|&c| c != b'/').map_or(&[][..], |i| &src.as_bytes()[i..]);
+    let mut p = b"/oldroot/".to_vec();
+    p.extend_from_slice(rel);
+    OsString::from_vec(p)
+}
+
+fn show(p: &OsStr) -> String {
+    p.to_string_lossy().into_owned()
+}
+
+/// The context the ops run in.
+pub struct Ctx<'a> {
+    pub proc_fd: &'a OwnedFd,
+    /// A fresh procfs is possible (new pid namespace or `--pidns`).
+    pub own_pidns: bool,
+    pub host_tty: Option<&'a OsStr>,
+    pub level_prefix: bool,
+    pub not_a_security_boundary: bool,
+}
+
+/// How a bind treats flags.
+#[derive(Clone, Copy)]
+struct BindFlags {
+    readonly: bool,
+    devices: bool,
+    recursive: bool,
+}
+
+impl BindFlags {
+    fn of(kind: BindKind) -> Self {
+        BindFlags {
+            readonly: kind == BindKind::ReadOnly,
+            devices: kind == BindKind::Devices,
+            recursive: true,
+        }
+    }
+
+    fn attr(self) -> u64 {
+        use sys::mount::{ATTR_NODEV, ATTR_NOSUID, ATTR_RDONLY};
+        ATTR_NOSUID
+            | if self.devices { 0 } else { ATTR_NODEV }
+            | if self.readonly { ATTR_RDONLY } else { 0 }
+    }
+
+    fn ms(self) -> MsFlags {
+        let mut f = MsFlags::MS_NOSUID;
+        if !self.devices {
+            f |= MsFlags::MS_NODEV;
+        }
+        if self.readonly {
+            f |= MsFlags::MS_RDONLY;
+        }
+        f
+    }
+}
+
+/// A failed bind: bwrap's two-level `Can't bind mount A on B: <stage>: <err>`.
+struct BindFailure {
+    stage: String,
+    errno: Option<Errno>,
+}
+
+fn stage(stage: impl Into<String>, errno: Option<Errno>) -> BindFailure {
+    BindFailure { stage: stage.into(), errno }
+}
+
+/// Recursive (or not) bind of `src` onto `dest`, then `nosuid`, `nodev`
+/// (unless devices) and `ro` (if read-only) on the mount and every
+/// submount. Fails closed: if any mount cannot get the flags, the op fails.
+fn bind_mount(ctx: &Ctx<'_>, src: Option<&OsStr>, dest: &OsStr, flags: BindFlags) -> Result<(), BindFailure> {
+    if let Some(src) = src {
+        let mut ms = MsFlags::MS_SILENT | MsFlags::MS_BIND;
+        if flags.recursive {
+            ms |= MsFlags::MS_REC;
+        }
+        mount(Some(src), dest, None::<&OsStr>, ms, None::<&OsStr>)
+            .map_err(|e| stage("Unable to mount source on destination", Some(e)))?;
+    }
+    match mount_setattr(&cstr(dest), flags.attr(), flags.recursive) {
+        Ok(()) => Ok(()),
+        // Kernels before 5.12, or a container seccomp profile that refuses
+        // the new mount API: remount each mount the classic way.
+        Err(Errno::ENOSYS) | Err(Errno::EPERM) => remount_tree(ctx, dest, flags),
+        Err(e) => Err(stage(
+            format!("Unable to remount destination \"{}\" with correct flags", show(dest)),
+            Some(e),
+        )),
+    }
+}
+
+/// The mount_setattr fallback: read mountinfo once, remount the mount at
+/// `dest` and every mount below it with its existing flags plus ours.
+fn remount_tree(ctx: &Ctx<'_>, dest: &OsStr, flags: BindFlags) -> Result<(), BindFailure> {
+    let canonical = nix::fcntl::readlinkat(
+        ctx.proc_fd,
+        format!(
+            "self/fd/{}",
+            open(dest, OFlag::O_PATH | OFlag::O_CLOEXEC, Mode::empty())
+                .map_err(|e| stage(format!("open(\"{}\", O_PATH)", show(dest)), Some(e)))?
+                .as_raw_fd()
+        )
+        .as_str(),
+    );
+    // The O_PATH fd above is dropped at the end of the statement; the
+    // readlink happened while it was open.
+    let canonical = canonical
+        .map_err(|e| stage(format!("readlink(/proc/self/fd/N) for \"{}\"", show(dest)), Some(e)))?;
+    let text = read_proc(ctx, "self/mountinfo").map_err(|e| stage("Can't open /proc/self/mountinfo", Some(e)))?;
+    let mounts = parse_mountinfo(&text).map_err(|()| stage("Can't parse mountinfo line", None))?;
+    let wanted = flags.ms();
+    let mut found = false;
+    for m in mounts.iter().filter(|m| is_at_or_below(&m.mount_point, canonical.as_os_str())) {
+        let top = m.mount_point == canonical;
+        found |= top;
+        if !flags.recursive && !top {
+            continue;
+        }
+        let new = m.flags | wanted;
+        if let Err(e) = sys::mount::remount_bind(&cstr(&m.mount_point), new) {
+            if top {
+                return Err(stage(
+                    format!("Unable to remount destination \"{}\" with correct flags", show(&m.mount_point)),
+                    Some(e),
+                ));
+            }
+            if e == Errno::EACCES {
+                continue;
+            }
+            return Err(stage(format!("Unable to apply mount flags: remount \"{}\"", show(&m.mount_point)), Some(e)));
+        }
+    }
+    if !found {
+        return Err(stage(format!("Unable to find \"{}\" in mount table", show(&canonical)), None));
+    }
+    Ok(())
+}
+
+/// Read a file under the saved `/proc` fd.
+pub fn read_proc(ctx: &Ctx<'_>, name: &str) -> Result<Vec<u8>, Errno> {
+    let fd = nix::fcntl::openat(ctx.proc_fd, name, OFlag::O_RDONLY | OFlag::O_CLOEXEC, Mode::empty())?;
+    sys::fd::read_to_end(&fd)
+}
+
+fn bind_error(what: &str, src: &OsStr, dest: &OsStr, f: BindFailure) -> SetupError {
+    let _ = what;
+    SetupError::new(
+        "bind-mount",
+        format!("Can't bind mount {} on {}", show(src), show(dest)),
+        Detail::Stage(f.stage, f.errno),
+    )
+    .with_path(dest.to_owned())
+}
+
+/// bwrap's `mkdir_with_parents(path, mode, create_last = false)`: create
+/// every missing parent of `path` with `mode`; existing parents must be
+/// directories (symlinks are followed).
+fn mkdir_parents(path: &OsStr, mode: u32) -> Result<(), Errno> {
+    let bytes = path.as_bytes();
+    let mut end = 0;
+    while let Some(off) = memchr::memchr(b'/', &bytes[end + 1..]) {
+        end = end + 1 + off;
+        let prefix = OsStr::from_bytes(&bytes[..end]);
+        if prefix.is_empty() {
+            continue;
+        }
+        mkdir_existing_ok(prefix, mode)?;
+    }
+    Ok(())
+}
+
+/// mkdir, accepting an existing directory (following symlinks).
+fn mkdir_existing_ok(path: &OsStr, mode: u32) -> Result<(), Errno> {
+    match nix::unistd::mkdir(path, Mode::from_bits_truncate(mode)) {
+        Ok(()) => Ok(()),
+        Err(Errno::EEXIST) => match stat(path) {
+            Ok(st) if SFlag::from_bits_truncate(st.st_mode) & SFlag::S_IFMT == SFlag::S_IFDIR => Ok(()),
+            Ok(_) => Err(Errno::ENOTDIR),
+            Err(e) => Err(e),
+        },
+        Err(e) => Err(e),
+    }
+}
+
+/// bwrap's `ensure_dir`.
+fn ensure_dir(path: &OsStr, mode: u32) -> Result<(), Errno> {
+    mkdir_existing_ok(path, mode)
+}
+
+/// bwrap's `ensure_file`: any existing non-directory, non-symlink will do as
+/// a mount point; otherwise create an empty file (following a dangling
+/// symlink, as open(O_CREAT) does).
+fn ensure_file(path: &OsStr, mode: u32) -> Result<(), Errno> {
+    if let Ok(st) = stat(path) {
+        let fmt = SFlag::from_bits_truncate(st.st_mode) & SFlag::S_IFMT;
+        if fmt != SFlag::S_IFDIR && fmt != SFlag::S_IFLNK {
+            return Ok(());
+        }
+    }
+    match create_file(path, mode) {
+        Ok(_) | Err(Errno::EEXIST) => Ok(()),
+        Err(e) => Err(e),
+    }
+}
+
+fn create_file(path: &OsStr, mode: u32) -> Result<OwnedFd, Errno> {
+    open(
+        path,
+        OFlag::O_CREAT | OFlag::O_WRONLY | OFlag::O_TRUNC | OFlag::O_CLOEXEC | OFlag::O_NOCTTY,
+        Mode::from_bits_truncate(mode),
+    )
+}
+
+/// Copy `from` (read to EOF, blocking) into `to`.
+fn copy_fd(from: &OwnedFd, to: &OwnedFd) -> Result<(), Errno> {
+    let mut buf = vec![0u8; 65536];
+    loop {
+        let n = match nix::unistd::read(from, &mut buf) {
+            Ok(0) => return Ok(()),
+            Ok(n) => n,
+            Err(Errno::EINTR) => continue,
+            Err(e) => return Err(e),
+        };
+        let mut done = 0;
+        while done < n {
+            match nix::unistd::write(to.as_fd(), &buf[done..n]) {
+                Ok(w) => done += w,
+                Err(Errno::EINTR) => continue,
+                Err(e) => return Err(e),
+            }
+        }
+    }
+}
+
+fn mount_errno(step: &'static str, msg: String, e: Errno) -> SetupError {
+    SetupError::new(step, msg, Detail::Mount(e))
+}
+
+fn octal(mode: u32) -> String {
+    if mode == 0 {
+        "0".into()
+    } else {
+        format!("0{mode:o}")
+    }
+}
+
+fn mount_tmpfs(dest: &OsStr, perms: u32, size: Option<u64>) -> Result<(), Errno> {
+    let mut opts = format!("mode={}", octal(perms));
+    if let Some(size) = size {
+        opts.push_str(&format!(",size={size}"));
+    }
+    mount(Some("tmpfs"), dest, Some("tmpfs"), MsFlags::MS_NOSUID | MsFlags::MS_NODEV, Some(opts.as_str()))
+}
+
+/// Apply every op in order. `sources[i]` is the resolved source of `ops[i]`
+/// (for bind-like ops).
+pub fn setup_newroot(ctx: &Ctx<'_>, ops: &[SetupOp], sources: &[Option<Source>]) -> Result<(), SetupError> {
+    let mut bind_data_seq = 0u32;
+    for (op, source) in ops.iter().zip(sources) {
+        // Resolve the source's type first, as bwrap does.
+        let mut src_is_dir = false;
+        let mut src_path: Option<OsString> = None;
+        if let Some(source) = source {
+            match source {
+                Source::Missing => continue,
+                Source::Path(p) => {
+                    let old = oldroot_path(p);
+                    match stat(old.as_os_str()) {
+                        Ok(st) => {
+                            src_is_dir = SFlag::from_bits_truncate(st.st_mode) & SFlag::S_IFMT == SFlag::S_IFDIR
+                        }
+                        Err(Errno::ENOENT) if matches!(op, SetupOp::Bind { allow_notexist: true, .. }) => continue,
+                        Err(e) => {
+                            return Err(setup_errno("stat-source", format!("Can't get type of source {}", show(p)), e)
+                                .with_path(p.clone()))
+                        }
+                    }
+                    src_path = Some(old);
+                }
+            }
+        }
+
+        let (dest_typed, perms, create_parents) = match op {
+            SetupOp::Bind { dest, .. } | SetupOp::BindFd { dest, .. } => (dest, None, true),
+            SetupOp::RemountRo { dest } => (dest, None, false),
+            SetupOp::Overlay { dest, .. } => (dest, None, true),
+            SetupOp::Proc { dest } | SetupOp::Dev { dest } | SetupOp::Mqueue { dest } => (dest, None, true),
+            SetupOp::Tmpfs { dest, perms, .. } | SetupOp::Dir { dest, perms } => (dest, *perms, true),
+            SetupOp::File { dest, perms, .. } | SetupOp::BindData { dest, perms, .. } => (dest, *perms, true),
+            SetupOp::Symlink { dest, .. } => (dest, None, true),
+            SetupOp::Chmod { path, .. } => (path, None, false),
+        };
+        let dest = newroot_path(dest_typed);
+        if create_parents {
+            let mut parent_mode = 0o755;
+            if let Some(p) = perms {
+                if p & 0o070 == 0 {
+                    parent_mode &= !0o050;
+                }
+                if p & 0o007 == 0 {
+                    parent_mode &= !0o005;
+                }
+            }
+            mkdir_parents(&dest, parent_mode).map_err(|e| {
+                setup_errno("mkdir-parents", format!("Can't mkdir parents for {}", show(dest_typed)), e)
+                    .with_path(dest_typed.clone())
+            })?;
+        }
+        let mkdir_err = |e| setup_errno("mkdir", format!("Can't mkdir {}", show(dest_typed)), e).with_path(dest_typed.clone());
+
+        match op {
+            SetupOp::Bind { .. } | SetupOp::BindFd { .. } => {
+                let kind = match op {
+                    SetupOp::Bind { kind, .. } => *kind,
+                    SetupOp::BindFd { readonly: true, .. } => BindKind::ReadOnly,
+                    _ => BindKind::ReadWrite,
+                };
+                let src = src_path.as_deref().unwrap_or_default();
+                if src_is_dir {
+                    ensure_dir(&dest, 0o755).map_err(mkdir_err)?;
+                } else {
+                    ensure_file(&dest, 0o444).map_err(|e| {
+                        setup_errno("create-file", format!("Can't create file at {}", show(dest_typed)), e)
+                            .with_path(dest_typed.clone())
+                    })?;
+                }
+                bind_mount(ctx, Some(src), &dest, BindFlags::of(kind))
+                    .map_err(|f| bind_error("bind", src, &dest, f))?;
+                if let SetupOp::BindFd { fd, .. } = op {
+                    check_bind_fd(*fd, &dest)?;
+                }
+            }
+            SetupOp::RemountRo { .. } => {
+                let flags = BindFlags { readonly: true, devices: false, recursive: false };
+                bind_mount(ctx, None, &dest, flags).map_err(|f| {
+                    SetupError::new(
+                        "remount-ro",
+                        format!("Can't remount readonly on {}", show(&dest)),
+                        Detail::Stage(f.stage, f.errno),
+                    )
+                    .with_path(dest_typed.clone())
+                })?;
+            }
+            SetupOp::Overlay { .. } => {
+                return Err(setup_msg("overlay", "overlay mounts are not supported by this nestwrap build"));
+            }
+            SetupOp::Proc { .. } => {
+                ensure_dir(&dest, 0o755).map_err(mkdir_err)?;
+                mount_proc(ctx, &dest)?;
+            }
+            SetupOp::Dev { .. } => {
+                ensure_dir(&dest, 0o755).map_err(mkdir_err)?;
+                mount_dev(ctx, dest_typed, &dest)?;
+            }
+            SetupOp::Tmpfs { size, .. } => {
+                ensure_dir(&dest, 0o755).map_err(mkdir_err)?;
+                mount_tmpfs(&dest, perms.unwrap_or(0o755), *size).map_err(|e| {
+                    mount_errno("mount-tmpfs", format!("Can't mount tmpfs on {}", show(&dest)), e)
+                        .with_path(dest_typed.clone())
+                })?;
+            }
+            SetupOp::Mqueue { .. } => {
+                ensure_dir(&dest, 0o755).map_err(mkdir_err)?;
+                mount(Some("mqueue"), dest.as_os_str(), Some("mqueue"), MsFlags::empty(), None::<&str>).map_err(|e| {
+                    mount_errno("mount-mqueue", format!("Can't mount mqueue on {}", show(&dest)), e)
+                        .with_path(dest_typed.clone())
+                })?;
+            }
+            SetupOp::Dir { .. } => {
+                ensure_dir(&dest, perms.unwrap_or(0o755)).map_err(mkdir_err)?;
+            }
+            SetupOp::Chmod { mode, .. } => {
+                nix::sys::stat::fchmodat(
+                    nix::fcntl::AT_FDCWD,
+                    dest.as_os_str(),
+                    Mode::from_bits_truncate(*mode),
+                    nix::sys::stat::FchmodatFlags::FollowSymlink,
+                )
+                .map_err(|e| {
+                    setup_errno("chmod", format!("Can't chmod {} {}", octal(*mode), show(dest_typed)), e)
+                        .with_path(dest_typed.clone())
+                })?;
+            }
+            SetupOp::File { fd, .. } => {
+                let out = create_file(&dest, perms.unwrap_or(0o666)).map_err(|e| {
+                    setup_errno("create-file", format!("Can't create file {}", show(dest_typed)), e)
+                        .with_path(dest_typed.clone())
+                })?;
+                let write_err = |e| {
+                    setup_errno("write-file", format!("Can't write data to file {}", show(dest_typed)), e)
+                        .with_path(dest_typed.clone())
+                };
+                let input = sys::fd::claim_fd(*fd).map_err(write_err)?;
+                copy_fd(&input, &out).map_err(write_err)?;
+            }
+            SetupOp::BindData { fd, readonly, .. } => {
+                bind_data_seq += 1;
+                bind_data(ctx, *fd, *readonly, perms.unwrap_or(0o600), dest_typed, &dest, bind_data_seq)?;
+            }
+            SetupOp::Symlink { target, .. } => make_symlink(target, dest_typed, &dest)?,
+        }
+    }
+    Ok(())
+}
+
+/// `--bind-fd`: after mounting, the fd and the mount must be the same inode,
+/// or someone swapped the path between resolving and mounting.
+fn check_bind_fd(fd: i32, dest: &OsStr) -> Result<(), SetupError> {
+    let owned = sys::fd::claim_fd(fd).map_err(|e| setup_errno("bind-fd", format!("Can't stat fd {fd}"), e))?;
+    let fd_st = nix::sys::stat::fstat(&owned).map_err(|e| setup_errno("bind-fd", format!("Can't stat fd {fd}"), e))?;
+    let mount_st =
+        lstat(dest).map_err(|e| setup_errno("bind-fd", format!("Can't stat mount at {}", show(dest)), e))?;
+    if fd_st.st_ino != mount_st.st_ino || fd_st.st_dev != mount_st.st_dev {
+        return Err(setup_errno("bind-fd", "Race condition binding dirfd", Errno::last()));
+    }
+    Ok(())
+}
+
+fn bind_data(
+    ctx: &Ctx<'_>,
+    fd: i32,
+    readonly: bool,
+    perms: u32,
+    dest_typed: &OsStr,
+    dest: &OsStr,
+    seq: u32,
+) -> Result<(), SetupError> {
+    let path = tempfile_name(seq);
+    let tmp = open(
+        path.as_str(),
+        OFlag::O_CREAT | OFlag::O_EXCL | OFlag::O_RDWR | OFlag::O_CLOEXEC,
+        Mode::from_bits_truncate(0o600),
+    )
+    .map_err(|e| setup_errno("bind-data", format!("Can't create tmpfile for {}", show(dest_typed)), e))?;
+    fchmod(&tmp, Mode::from_bits_truncate(perms)).map_err(|e| {
+        setup_errno(
+            "bind-data",
+            format!("Can't set mode {} on file to be used for {}", octal(perms), show(dest_typed)),
+            e,
+        )
+    })?;
+    let write_err = |e| {
+        setup_errno("write-file", format!("Can't write data to file {}", show(dest_typed)), e)
+            .with_path(dest_typed.to_owned())
+    };
+    let input = sys::fd::claim_fd(fd).map_err(write_err)?;
+    copy_fd(&input, &tmp).map_err(write_err)?;
+    drop(input);
+    drop(tmp);
+    ensure_file(dest, 0o444).map_err(|e| {
+        setup_errno("create-file", format!("Can't create file at {}", show(dest_typed)), e)
+            .with_path(dest_typed.to_owned())
+    })?;
+    let flags = BindFlags { readonly, devices: false, recursive: true };
+    bind_mount(ctx, Some(OsStr::new(&path)), dest, flags)
+        .map_err(|f| bind_error("bind-data", OsStr::new(&path), dest, f))?;
+    // The data stays reachable only through the bind; the name on the
+    // setup tmpfs goes away (and the tmpfs itself is detached later).
+    let _ = nix::unistd::unlink(path.as_str());
+    Ok(())
+}
+
+/// `/bindfileXXXXXX` on the setup tmpfs, unique within this setup.
+fn tempfile_name(seq: u32) -> String {
+    format!("/bindfile{:06}", seq)
+}
+
+fn make_symlink(target: &OsStr, dest_typed: &OsStr, dest: &OsStr) -> Result<(), SetupError> {
+    let msg = || format!("Can't make symlink at {}", show(dest_typed));
+    match nix::unistd::symlinkat(target, nix::fcntl::AT_FDCWD, dest) {
+        Ok(()) => Ok(()),
+        Err(Errno::EEXIST) => match nix::fcntl::readlink(dest) {
+            Ok(existing) if existing.as_os_str() == target => Ok(()),
+            Ok(existing) => Err(setup_msg(
+                "symlink",
+                format!("{}: existing destination is {}", msg(), show(existing.as_os_str())),
+            )),
+            Err(Errno::EINVAL) => Err(setup_msg("symlink", format!("{}: destination exists and is not a symlink", msg()))),
+            Err(e) => Err(setup_errno(
+                "symlink",
+                format!("{}: destination exists, and cannot read symlink target", msg()),
+                e,
+            )),
+        },
+        Err(e) => Err(setup_errno("symlink", msg(), e).with_path(dest_typed.to_owned())),
+    }
+}
+
+fn mount_proc(ctx: &Ctx<'_>, dest: &OsStr) -> Result<(), SetupError> {
+    if ctx.own_pidns {
+        mount(
+            Some("proc"),
+            dest,
+            Some("proc"),
+            MsFlags::MS_NOSUID | MsFlags::MS_NOEXEC | MsFlags::MS_NODEV,
+            None::<&str>,
+        )
+        .map_err(|e| mount_errno("mount-proc", format!("Can't mount proc on {}", show(dest)), e).with_path(dest.to_owned()))?;
+    } else {
+        let src = OsStr::new("oldroot/proc");
+        bind_mount(ctx, Some(src), dest, BindFlags { readonly: false, devices: false, recursive: true })
+            .map_err(|f| bind_error("proc", src, dest, f))?;
+    }
+    // bwrap covers a few writable legacy entries read-only.
+    for sub in ["sys", "sysrq-trigger", "irq", "bus"] {
+        let mut path = dest.as_bytes().to_vec();
+        path.push(b'/');
+        path.extend_from_slice(sub.as_bytes());
+        let path = OsString::from_vec(path);
+        match nix::unistd::access(path.as_os_str(), nix::unistd::AccessFlags::W_OK) {
+            Ok(()) => {}
+            Err(Errno::EACCES) | Err(Errno::ENOENT) | Err(Errno::EROFS) => continue,
+            Err(e) => return Err(setup_errno("proc-cover", format!("Can't access {}", show(&path)), e)),
+        }
+        bind_mount(ctx, Some(&path), &path, BindFlags { readonly: true, devices: false, recursive: true })
+            .map_err(|f| bind_error("proc-cover", &path, &path, f))?;
+    }
+    Ok(())
+}
+
+fn join(dir: &OsStr, name: &str) -> OsString {
+    let mut p = dir.as_bytes().to_vec();
+    p.push(b'/');
+    p.extend_from_slice(name.as_bytes());
+    OsString::from_vec(p)
+}
+
+fn mount_dev(ctx: &Ctx<'_>, dest_typed: &OsStr, dest: &OsStr) -> Result<(), SetupError> {
+    let typed = show(dest_typed);
+    mount_tmpfs(dest, 0o755, None)
+        .map_err(|e| mount_errno("mount-dev", format!("Can't mount tmpfs on {}", show(dest)), e))?;
+    for node in ["null", "zero", "full", "random", "urandom", "tty"] {
+        let node_dest = join(dest, node);
+        let node_src = OsString::from(format!("/oldroot/dev/{node}"));
+        create_file(&node_dest, 0o444)
+            .map_err(|e| setup_errno("mount-dev", format!("Can't create file {typed}/{node}"), e))?;
+        bind_mount(ctx, Some(&node_src), &node_dest, BindFlags { readonly: false, devices: true, recursive: true })
+            .map_err(|f| bind_error("mount-dev", &node_src, &node_dest, f))?;
+    }
+    for (i, node) in ["stdin", "stdout", "stderr"].iter().enumerate() {
+        let target = format!("/proc/self/fd/{i}");
+        nix::unistd::symlinkat(target.as_str(), nix::fcntl::AT_FDCWD, join(dest, node).as_os_str())
+            .map_err(|e| setup_errno("mount-dev", format!("Can't create symlink {typed}/{node}"), e))?;
+    }
+    for (name, target) in [("fd", "/proc/self/fd"), ("core", "/proc/kcore")] {
+        let path = join(dest, name);
+        nix::unistd::symlinkat(target, nix::fcntl::AT_FDCWD, path.as_os_str())
+            .map_err(|e| setup_errno("mount-dev", format!("Can't create symlink {}", show(&path)), e))?;
+    }
+    let shm = join(dest, "shm");
+    nix::unistd::mkdir(shm.as_os_str(), Mode::from_bits_truncate(0o755))
+        .map_err(|e| setup_errno("mount-dev", format!("Can't create {typed}/shm"), e))?;
+    let pts = join(dest, "pts");
+    nix::unistd::mkdir(pts.as_os_str(), Mode::from_bits_truncate(0o755))
+        .map_err(|e| setup_errno("mount-dev", format!("Can't create {typed}/devpts"), e))?;
+    mount(
+        Some("devpts"),
+        pts.as_os_str(),
+        Some("devpts"),
+        MsFlags::MS_NOSUID | MsFlags::MS_NOEXEC,
+        Some("newinstance,ptmxmode=0666,mode=620"),
+    )
+    .map_err(|e| mount_errno("mount-devpts", format!("Can't mount devpts on {}", show(&pts)), e))?;
+    nix::unistd::symlinkat("pts/ptmx", nix::fcntl::AT_FDCWD, join(dest, "ptmx").as_os_str())
+        .map_err(|e| setup_errno("mount-dev", format!("Can't make symlink at {typed}/ptmx"), e))?;
+    if let Some(tty) = ctx.host_tty.filter(|t| !t.is_empty()) {
+        let src = oldroot_path(tty);
+        let console = join(dest, "console");
+        create_file(&console, 0o444).map_err(|e| setup_errno("mount-dev", format!("creating {typed}/console"), e))?;
+        bind_mount(ctx, Some(&src), &console, BindFlags { readonly: false, devices: true, recursive: true })
+            .map_err(|f| bind_error("mount-dev", &src, &console, f))?;
+    }
+    Ok(())
+}
+
+/// Print a warning line from the child (used for non-fatal steps).
+pub fn warn(level_prefix: bool, msg: &str) {
+    write_stderr(format_line(level_prefix, Level::Warning, msg).as_bytes());
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn newroot_paths() {
+        assert_eq!(newroot_path(OsStr::new("/usr")), "/newroot/usr");
+        assert_eq!(newroot_path(OsStr::new("dev")), "/newroot/dev");
+        assert_eq!(newroot_path(OsStr::new("//a/b")), "/newroot/a/b");
+        assert_eq!(newroot_path(OsStr::new("/")), "/newroot/");
+        assert_eq!(oldroot_path(OsStr::new("/usr/bin")), "/oldroot/usr/bin");
+        assert_eq!(oldroot_path(OsStr::new("/")), "/oldroot/");
+    }
+
+    #[test]
+    fn octal_like_printf() {
+        assert_eq!(octal(0o755), "0755");
+        assert_eq!(octal(0), "0");
+        assert_eq!(octal(0o1777), "01777");
+    }
+}
