@@ -540,9 +540,14 @@ fn pid_namespace_returns_when_command_exits() {
             .run();
         assert_eq!(o.status, 3, "{o}");
         assert!(o.elapsed.as_secs() < 20, "took {:?}\n{o}", o.elapsed);
+    });
+}
 
-        // Without --die-with-parent the reaper may linger; find it through
-        // --json-status-fd and kill the whole pid namespace afterwards.
+/// Without --die-with-parent the reaper may linger: find it through
+/// --json-status-fd and kill the whole pid namespace afterwards.
+#[test]
+fn pid_namespace_returns_when_command_exits_reaper_lingers() {
+    both(|as_| {
         let o = Sandbox::new(as_)
             .args(["--ro-bind", "/", "/", "--unshare-pid", "--json-status-fd", "3"])
             .args(["sh", "-c", "sleep 1000 >/dev/null 2>&1 & exit 3"])
