@@ -1,0 +1,295 @@
+//! In-sandbox probe for the integration tests (like bwrap's `try-syscall.c`
+//! and youki's `runtimetest`). It prints stable `key=value` lines about what
+//! it sees, so tests assert facts rather than the output of tools such as
+//! `findmnt` that vary between distributions. It is a dev tool: examples are
+//! never installed by `cargo install`. Dependency-free (std + libc).
+//!
+//! Usage: `probe [--mountinfo] [--create PATH]... [PATH...]`
+//!
+//! Always printed: `uid gid euid egid groups pid ppid hostname cwd`,
+//! `CapEff CapPrm CapBnd CapAmb NoNewPrivs` (from /proc/self/status),
+//! `ns.<name>` (inode of /proc/self/ns/<name>), `fds`, `proc.pids`,
+//! `env.<NAME>` for each variable (sorted).
+//! For each PATH: `stat.PATH=<type> <mode> <uid> <gid>[ rdev=MAJ:MIN]`
+//! (lstat), `readlink.PATH`, `content.PATH` (first 200 bytes, escaped) and
+//! `mount.PATH=<fstype> <mount options> <super options>` for the topmost
+//! visible mount whose mount point is exactly PATH.
+//! `--create PATH` tries to create a new file: `create.PATH=ok|<ERRNO>`.
+//! `--mountinfo` prints `mountinfo=<mount point> <fstype> <opts> <super opts>`
+//! for every mount. Errors are printed as `<ERRNO>` names (e.g. `ENOENT`).
+
+use std::ffi::OsString;
+use std::fs;
+use std::io::{self, Read};
+use std::os::unix::ffi::OsStrExt;
+use std::os::unix::fs::{FileTypeExt, MetadataExt};
+
+fn errname(e: &io::Error) -> String {
+    let n = e.raw_os_error().unwrap_or(0);
+    let name = match n {
+        libc::EPERM => "EPERM",
+        libc::ENOENT => "ENOENT",
+        libc::EACCES => "EACCES",
+        libc::EEXIST => "EEXIST",
+        libc::ENOTDIR => "ENOTDIR",
+        libc::EISDIR => "EISDIR",
+        libc::EROFS => "EROFS",
+        libc::EINVAL => "EINVAL",
+        libc::ELOOP => "ELOOP",
+        libc::EBADF => "EBADF",
+        libc::ENOSPC => "ENOSPC",
+        libc::ENXIO => "ENXIO",
+        _ => return format!("E{n}"),
+    };
+    name.to_string()
+}
+
+/// Escape bytes so that a value stays on one line and is readable.
+fn escape(bytes: &[u8]) -> String {
+    let mut s = String::new();
+    for &b in bytes {
+        match b {
+            b'\\' => s.push_str("\\\\"),
+            b'\n' => s.push_str("\\n"),
+            b'\t' => s.push_str("\\t"),
+            0x20..=0x7e => s.push(b as char),
+            _ => s.push_str(&format!("\\x{b:02x}")),
+        }
+    }
+    s
+}
+
+fn os(s: &OsString) -> String {
+    escape(s.as_bytes())
+}
+
+/// Undo mountinfo's octal escapes (`\040` for a space, ...).
+fn unescape_mountinfo(s: &str) -> String {
+    let b = s.as_bytes();
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] == b'\\' && i + 3 < b.len() {
+            let digits = std::str::from_utf8(&b[i + 1..i + 4]).unwrap_or("");
+            if let Ok(v) = u8::from_str_radix(digits, 8) {
+                out.push(v);
+                i += 4;
+                continue;
+            }
+        }
+        out.push(b[i]);
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+struct Mount {
+    dev: u64,
+    point: String,
+    fstype: String,
+    opts: String,
+    super_opts: String,
+}
+
+fn mountinfo() -> io::Result<Vec<Mount>> {
+    let text = fs::read_to_string("/proc/self/mountinfo")?;
+    let mut v = Vec::new();
+    for line in text.lines() {
+        // id parent maj:min root point opts [optional...] - fstype source superopts
+        let (pre, post) = match line.split_once(" - ") {
+            Some(x) => x,
+            None => continue,
+        };
+        let pre: Vec<&str> = pre.split(' ').collect();
+        let post: Vec<&str> = post.split(' ').collect();
+        if pre.len() < 6 || post.len() < 3 {
+            continue;
+        }
+        let dev = match pre[2].split_once(':') {
+            Some((ma, mi)) => libc::makedev(ma.parse().unwrap_or(0), mi.parse().unwrap_or(0)),
+            None => 0,
+        };
+        v.push(Mount {
+            dev,
+            point: unescape_mountinfo(pre[4]),
+            fstype: post[0].to_string(),
+            opts: pre[5].to_string(),
+            super_opts: post[2].to_string(),
+        });
+    }
+    Ok(v)
+}
+
+fn status_field(status: &str, key: &str) -> String {
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix(key).and_then(|r| r.strip_prefix(':')))
+        .map(|v| v.trim().to_string())
+        .unwrap_or_else(|| "?".to_string())
+}
+
+fn print_path(p: &str, mounts: &Result<Vec<Mount>, io::Error>) {
+    match fs::symlink_metadata(p) {
+        Ok(m) => {
+            let ft = m.file_type();
+            let kind = if ft.is_symlink() {
+                "symlink"
+            } else if ft.is_dir() {
+                "dir"
+            } else if ft.is_file() {
+                "file"
+            } else if ft.is_char_device() {
+                "char"
+            } else if ft.is_block_device() {
+                "block"
+            } else if ft.is_fifo() {
+                "fifo"
+            } else if ft.is_socket() {
+                "socket"
+            } else {
+                "unknown"
+            };
+            let mut line =
+                format!("stat.{p}={kind} {:04o} {} {}", m.mode() & 0o7777, m.uid(), m.gid());
+            if ft.is_char_device() || ft.is_block_device() {
+                let rdev = m.rdev();
+                line.push_str(&format!(" rdev={}:{}", libc::major(rdev), libc::minor(rdev)));
+            }
+            println!("{line}");
+            if ft.is_symlink() {
+                match fs::read_link(p) {
+                    Ok(t) => println!("readlink.{p}={}", os(&t.into_os_string())),
+                    Err(e) => println!("readlink.{p}={}", errname(&e)),
+                }
+            }
+            if ft.is_file() {
+                let mut buf = Vec::new();
+                match fs::File::open(p).and_then(|f| f.take(200).read_to_end(&mut buf)) {
+                    Ok(_) => println!("content.{p}={}", escape(&buf)),
+                    Err(e) => println!("content.{p}={}", errname(&e)),
+                }
+            }
+        }
+        Err(e) => println!("stat.{p}={}", errname(&e)),
+    }
+    // Only a visible mount counts: the last one at exactly PATH whose device is
+    // the one PATH resolves to (a mount hidden by a later mount on a parent
+    // directory is still listed in mountinfo).
+    let dev = fs::symlink_metadata(p).map(|m| m.dev()).ok();
+    if let (Ok(mounts), Some(dev)) = (mounts, dev) {
+        if let Some(m) = mounts.iter().rev().find(|m| m.point == p && m.dev == dev) {
+            println!("mount.{p}={} {} {}", m.fstype, m.opts, m.super_opts);
+        }
+    }
+}
+
+fn main() {
+    let mut paths = Vec::new();
+    let mut creates = Vec::new();
+    let mut want_mountinfo = false;
+    let mut args = std::env::args().skip(1);
+    while let Some(a) = args.next() {
+        match a.as_str() {
+            "--mountinfo" => want_mountinfo = true,
+            "--create" => creates.push(args.next().expect("--create needs a path")),
+            _ => paths.push(a),
+        }
+    }
+
+    use nix::unistd;
+    println!("uid={}", unistd::getuid());
+    println!("gid={}", unistd::getgid());
+    println!("euid={}", unistd::geteuid());
+    println!("egid={}", unistd::getegid());
+    let mut groups: Vec<u32> =
+        unistd::getgroups().unwrap_or_default().iter().map(|g| g.as_raw()).collect();
+    groups.sort_unstable();
+    let g: Vec<String> = groups.iter().map(|g| g.to_string()).collect();
+    println!("groups={}", g.join(","));
+    let (pid, ppid) = (unistd::getpid(), unistd::getppid());
+    println!("pid={pid}");
+    println!("ppid={ppid}");
+
+    if let Ok(h) = unistd::gethostname() {
+        println!("hostname={}", os(&h));
+    }
+    match std::env::current_dir() {
+        Ok(d) => println!("cwd={}", os(&d.into_os_string())),
+        Err(e) => println!("cwd={}", errname(&e)),
+    }
+
+    match fs::read_to_string("/proc/self/status") {
+        Ok(st) => {
+            for k in ["CapInh", "CapEff", "CapPrm", "CapBnd", "CapAmb", "NoNewPrivs", "Seccomp"] {
+                println!("{k}={}", status_field(&st, k));
+            }
+        }
+        Err(e) => println!("status={}", errname(&e)),
+    }
+
+    if let Ok(rd) = fs::read_dir("/proc/self/ns") {
+        let mut ns: Vec<(String, String)> = rd
+            .filter_map(|e| e.ok())
+            .map(|e| {
+                let name = e.file_name().to_string_lossy().into_owned();
+                let target = fs::read_link(e.path())
+                    .map(|t| t.to_string_lossy().into_owned())
+                    .unwrap_or_default();
+                // "pid:[4026531836]" → "4026531836"
+                let ino = target
+                    .split_once('[')
+                    .map(|(_, r)| r.trim_end_matches(']').to_string())
+                    .unwrap_or(target);
+                (name, ino)
+            })
+            .collect();
+        ns.sort();
+        for (name, ino) in ns {
+            println!("ns.{name}={ino}");
+        }
+    }
+
+    // Open fds, without /proc (F_GETFD does not allocate one).
+    let fds: Vec<String> = (0..1024)
+        // SAFETY: F_GETFD on any number is harmless.
+        .filter(|&fd| unsafe { libc::fcntl(fd, libc::F_GETFD) } != -1)
+        .map(|fd| fd.to_string())
+        .collect();
+    println!("fds={}", fds.join(","));
+
+    if let Ok(rd) = fs::read_dir("/proc") {
+        let mut pids: Vec<u32> =
+            rd.filter_map(|e| e.ok()?.file_name().to_str()?.parse().ok()).collect();
+        pids.sort_unstable();
+        let p: Vec<String> = pids.iter().map(|p| p.to_string()).collect();
+        println!("proc.pids={}", p.join(","));
+    }
+
+    let mut env: Vec<(OsString, OsString)> = std::env::vars_os().collect();
+    env.sort();
+    for (k, v) in env {
+        println!("env.{}={}", os(&k), os(&v));
+    }
+
+    let mounts = mountinfo();
+    if want_mountinfo {
+        match &mounts {
+            Ok(ms) => {
+                for m in ms {
+                    println!("mountinfo={} {} {} {}", m.point, m.fstype, m.opts, m.super_opts);
+                }
+            }
+            Err(e) => println!("mountinfo={}", errname(e)),
+        }
+    }
+    for c in &creates {
+        let r = fs::OpenOptions::new().write(true).create_new(true).open(c);
+        match r {
+            Ok(_) => println!("create.{c}=ok"),
+            Err(e) => println!("create.{c}={}", errname(&e)),
+        }
+    }
+    for p in &paths {
+        print_path(p, &mounts);
+    }
+}

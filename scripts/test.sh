@@ -1,0 +1,180 @@
+#!/usr/bin/env bash
+# The one test command (README: `bash scripts/test.sh`).
+#
+# As root on a fresh Debian 12 machine it provisions everything the tests need
+# (packages, the unprivileged test user, user-namespace sysctls), then runs
+# fmt, clippy, doc and the whole test suite. As a normal user it installs
+# nothing: it prints exactly what is missing and runs what can run.
+#
+# Environment:
+#   NESTWRAP_MUST_WORK=1   tests that need user namespaces or root fail instead
+#                          of skipping (.ci/run sets it)
+#   NESTWRAP_TEST_USER     name of the unprivileged test user (default nwtest)
+#   NESTWRAP_TEST_BINARY   run the suite against another binary (e.g. /usr/bin/bwrap)
+set -uo pipefail
+
+# Locate the repository from this script's own path: the clone may live anywhere.
+REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$REPO"
+
+# --- What the tests need (one list, keep it here) -------------------------
+PACKAGES=(
+    bubblewrap      # reference bwrap 0.8.0 for differential tests
+    util-linux      # setpriv, unshare
+    libcap2-bin     # capsh, getpcaps
+    uidmap          # newuidmap/newgidmap (subuid ranges, podman)
+    strace
+    procps
+    python3-seccomp # exports seccomp filters for the pivot_root-refused case
+    busybox-static  # minimal container rootfs
+    podman          # rootless container tests
+    runc
+)
+TEST_USER="${NESTWRAP_TEST_USER:-nwtest}"
+TEST_UID=1001
+SUBID_RANGE="200000:65536"
+
+declare -a SUMMARY=()
+FAILED=0
+note() { printf '\n==> %s\n' "$*"; }
+record() { # record NAME STATUS
+    SUMMARY+=("$(printf '%-28s %s' "$1" "$2")")
+    case "$2" in FAIL*) FAILED=1 ;; esac
+}
+
+IS_ROOT=0
+[ "$(id -u)" = 0 ] && IS_ROOT=1
+
+missing_packages() {
+    local p
+    for p in "${PACKAGES[@]}"; do
+        if [ "$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null)" != "install ok installed" ]; then
+            echo "$p"
+        fi
+    done
+}
+
+# --- Packages --------------------------------------------------------------
+MISSING=()
+if command -v dpkg-query >/dev/null 2>&1; then
+    mapfile -t MISSING < <(missing_packages)
+else
+    echo "warning: dpkg-query not found; cannot check packages (not Debian?)" >&2
+fi
+if [ "${#MISSING[@]}" -eq 0 ]; then
+    record "packages" "ok (all present)"
+elif [ "$IS_ROOT" = 1 ]; then
+    note "installing: ${MISSING[*]}"
+    export DEBIAN_FRONTEND=noninteractive
+    if apt-get update -q && apt-get install -y -q "${MISSING[@]}"; then
+        record "packages" "ok (installed ${MISSING[*]})"
+        MISSING=()
+    else
+        record "packages" "FAIL (apt-get install ${MISSING[*]})"
+    fi
+else
+    record "packages" "MISSING: ${MISSING[*]}"
+fi
+
+# --- Unprivileged test user -----------------------------------------------
+user_ok=0
+if id "$TEST_USER" >/dev/null 2>&1; then
+    user_ok=1
+elif [ "$IS_ROOT" = 1 ]; then
+    note "creating test user $TEST_USER"
+    if getent passwd "$TEST_UID" >/dev/null; then
+        useradd --create-home --shell /bin/bash "$TEST_USER" # uid taken: let useradd choose
+    else
+        useradd --create-home --shell /bin/bash --uid "$TEST_UID" --user-group "$TEST_USER"
+    fi && user_ok=1
+fi
+if [ "$user_ok" = 1 ] && [ "$IS_ROOT" = 1 ]; then
+    for f in /etc/subuid /etc/subgid; do
+        touch "$f"
+        grep -q "^$TEST_USER:" "$f" || echo "$TEST_USER:$SUBID_RANGE" >>"$f"
+    done
+fi
+if [ "$user_ok" = 1 ]; then
+    sub_ok=1
+    for f in /etc/subuid /etc/subgid; do grep -q "^$TEST_USER:" "$f" 2>/dev/null || sub_ok=0; done
+    if [ "$sub_ok" = 1 ]; then
+        record "test user" "ok ($TEST_USER uid $(id -u "$TEST_USER"))"
+    else
+        record "test user" "MISSING: /etc/subuid or /etc/subgid entry for $TEST_USER"
+    fi
+elif [ "$IS_ROOT" = 0 ]; then
+    record "test user" "not needed (unprivileged tests run as $(id -un))"
+else
+    record "test user" "MISSING: user $TEST_USER (useradd -m -u $TEST_UID $TEST_USER; echo $TEST_USER:$SUBID_RANGE >> /etc/subuid /etc/subgid)"
+fi
+
+# --- Unprivileged user namespaces ------------------------------------------
+sysctl_get() { cat "/proc/sys/${1//.//}" 2>/dev/null; }
+sysctl_want() { # sysctl_want KEY VALUE: set it if the key exists and differs
+    local cur
+    cur="$(sysctl_get "$1")" || return 0 # key absent on this kernel: skip
+    [ -z "$cur" ] && return 0
+    [ "$cur" = "$2" ] && return 0
+    if [ "$IS_ROOT" = 1 ]; then
+        sysctl -q -w "$1=$2" || echo "warning: could not set $1=$2" >&2
+    else
+        echo "needs root: sysctl -w $1=$2 (now $cur)" >&2
+    fi
+}
+sysctl_want kernel.unprivileged_userns_clone 1
+sysctl_want kernel.apparmor_restrict_unprivileged_userns 0
+if [ "$(sysctl_get user.max_user_namespaces || echo 0)" = 0 ]; then
+    if [ "$IS_ROOT" = 1 ]; then sysctl -q -w user.max_user_namespaces=15000; else
+        echo "needs root: sysctl -w user.max_user_namespaces=15000" >&2
+    fi
+fi
+userns_ok=0
+if [ "$IS_ROOT" = 1 ] && [ "$user_ok" = 1 ]; then
+    setpriv --reuid="$TEST_USER" --regid="$(id -g "$TEST_USER")" --clear-groups \
+        unshare --user true 2>/dev/null && userns_ok=1
+elif [ "$IS_ROOT" = 0 ]; then
+    unshare --user true 2>/dev/null && userns_ok=1
+fi
+if [ "$userns_ok" = 1 ]; then
+    record "user namespaces" "ok"
+else
+    record "user namespaces" "MISSING: unprivileged user namespaces do not work"
+fi
+
+# --- Cargo -----------------------------------------------------------------
+CARGO="$(command -v cargo || true)"
+for c in "${CARGO_HOME:-}/bin/cargo" "${HOME:-/nonexistent}/.cargo/bin/cargo" /root/.cargo/bin/cargo; do
+    [ -n "$CARGO" ] && break
+    [ -x "$c" ] && CARGO="$c"
+done
+if [ -z "$CARGO" ]; then
+    record "cargo" "MISSING: cargo (install Rust with rustup)"
+    FAILED=1
+else
+    # rustup's proxies (cargo-fmt, clippy-driver) live next to cargo.
+    PATH="$(dirname "$CARGO"):$PATH"
+    export PATH
+    run_step() { # run_step NAME CMD...
+        note "$1: ${*:2}"
+        if "${@:2}"; then record "$1" "ok"; else record "$1" "FAIL"; fi
+    }
+    run_step "cargo fmt --check" "$CARGO" fmt --all --check
+    run_step "cargo clippy" "$CARGO" clippy --all-targets -- -D warnings
+    run_step "cargo doc" env RUSTDOCFLAGS="-D warnings" "$CARGO" doc --no-deps
+    # NESTWRAP_MUST_WORK, NESTWRAP_TEST_BINARY... pass through from the environment.
+    run_step "cargo test" "$CARGO" test
+fi
+
+# --- Summary ---------------------------------------------------------------
+printf '\n===== nestwrap test summary =====\n'
+printf '  %s\n' "${SUMMARY[@]}"
+printf '  NESTWRAP_MUST_WORK=%s\n' "${NESTWRAP_MUST_WORK:-unset}"
+if [ "${#MISSING[@]}" -gt 0 ] && [ "$IS_ROOT" = 0 ]; then
+    printf '  missing packages (install as root): apt-get install %s\n' "${MISSING[*]}"
+fi
+if [ "$FAILED" = 0 ]; then
+    echo "RESULT: PASS"
+else
+    echo "RESULT: FAIL"
+fi
+exit "$FAILED"
