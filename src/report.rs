@@ -9,7 +9,7 @@
 
 use std::io::Write;
 
-/// The literal program name in every diagnostic, whatever argv[0] is.
+/// The literal program name in every diagnostic, whatever `argv[0]` is.
 pub const PREFIX: &str = "bwrap: ";
 
 /// Severity of a diagnostic, as a syslog level.

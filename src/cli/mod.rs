@@ -29,7 +29,7 @@ pub enum Parsed {
     Run(Box<Config>),
 }
 
-/// Parse `args` (argv without argv[0]). Warnings such as
+/// Parse `args` (argv without `argv[0]`). Warnings such as
 /// `Only the last --chdir option will take effect` go to `reporter` as they
 /// are met, before any later error; `--level-prefix` sets
 /// `reporter.level_prefix` from the point where it appears.

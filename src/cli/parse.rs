@@ -32,7 +32,7 @@ pub const MAX_TMPFS_BYTES: u64 = u64::MAX >> 1;
 const OVERLAY_SRC_UNUSED: &str = "--overlay-src must be followed by another --overlay-src or one \
                                   of --overlay, --tmp-overlay, or --ro-overlay";
 
-/// Parse argv (without argv[0]) the way bwrap does.
+/// Parse argv (without `argv[0]`) the way bwrap does.
 pub fn parse_args(args: Vec<OsString>, reporter: &mut Reporter) -> Result<Parsed, CliError> {
     parse_args_with(args, reporter, selinux_enabled())
 }

@@ -57,7 +57,8 @@ fn mount_err(step: &'static str, msg: &str, e: Errno) -> SetupError {
 fn run(plan: &Plan, fds: ChildFds) -> Result<Never, SetupError> {
     let config = &plan.config;
     if config.die_with_parent {
-        nix::sys::prctl::set_pdeathsig(Signal::SIGKILL).map_err(|e| setup_errno("prctl", "prctl", e))?;
+        nix::sys::prctl::set_pdeathsig(Signal::SIGKILL)
+            .map_err(|e| setup_errno("prctl", "prctl", e))?;
     }
     // The monitor owns the reporting fds.
     for fd in [config.info_fd, config.json_status_fd].into_iter().flatten() {
@@ -94,10 +95,22 @@ fn run(plan: &Plan, fds: ChildFds) -> Result<Never, SetupError> {
     // Resolve bind sources on the host, as the user, before the pivot.
     let sources = resolve_sources(&config.ops)?;
 
-    mount(None::<&str>, "/", None::<&str>, MsFlags::MS_SILENT | MsFlags::MS_SLAVE | MsFlags::MS_REC, None::<&str>)
-        .map_err(|e| mount_err("make-slave", "Failed to make / slave", e))?;
-    mount(Some("tmpfs"), "/tmp", Some("tmpfs"), MsFlags::MS_NODEV | MsFlags::MS_NOSUID, None::<&str>)
-        .map_err(|e| mount_err("mount-base", "Failed to mount tmpfs", e))?;
+    mount(
+        None::<&str>,
+        "/",
+        None::<&str>,
+        MsFlags::MS_SILENT | MsFlags::MS_SLAVE | MsFlags::MS_REC,
+        None::<&str>,
+    )
+    .map_err(|e| mount_err("make-slave", "Failed to make / slave", e))?;
+    mount(
+        Some("tmpfs"),
+        "/tmp",
+        Some("tmpfs"),
+        MsFlags::MS_NODEV | MsFlags::MS_NOSUID,
+        None::<&str>,
+    )
+    .map_err(|e| mount_err("mount-base", "Failed to mount tmpfs", e))?;
     nix::unistd::chdir("/tmp").map_err(|e| setup_errno("chdir", "chdir base_path", e))?;
     nix::unistd::mkdir("newroot", Mode::from_bits_truncate(0o755))
         .map_err(|e| setup_errno("mkdir-newroot", "Creating newroot failed", e))?;
@@ -111,7 +124,8 @@ fn run(plan: &Plan, fds: ChildFds) -> Result<Never, SetupError> {
     .map_err(|e| mount_err("bind-newroot", "setting up newroot bind", e))?;
     nix::unistd::mkdir("oldroot", Mode::from_bits_truncate(0o755))
         .map_err(|e| setup_errno("mkdir-oldroot", "Creating oldroot failed", e))?;
-    nix::unistd::pivot_root("/tmp", "oldroot").map_err(|e| setup_errno("pivot-root", "pivot_root", e))?;
+    nix::unistd::pivot_root("/tmp", "oldroot")
+        .map_err(|e| setup_errno("pivot-root", "pivot_root", e))?;
     nix::unistd::chdir("/").map_err(|e| setup_errno("chdir", "chdir / (base path)", e))?;
 
     let ctx = Ctx {
@@ -125,25 +139,42 @@ fn run(plan: &Plan, fds: ChildFds) -> Result<Never, SetupError> {
 
     if let Some(name) = &config.hostname {
         sys::sethostname(name.as_bytes()).map_err(|e| {
-            setup_errno("sethostname", format!("Can't set hostname to {}", name.to_string_lossy()), e)
+            setup_errno(
+                "sethostname",
+                format!("Can't set hostname to {}", name.to_string_lossy()),
+                e,
+            )
         })?;
     }
 
     close_op_fds(&config.ops);
 
     // Detach the old root so nothing of the host stays reachable.
-    mount(Some("oldroot"), "oldroot", None::<&str>, MsFlags::MS_SILENT | MsFlags::MS_REC | MsFlags::MS_PRIVATE, None::<&str>)
-        .map_err(|e| mount_err("oldroot-private", "Failed to make old root rprivate", e))?;
-    umount2("oldroot", MntFlags::MNT_DETACH).map_err(|e| setup_errno("umount-oldroot", "unmount old root", e))?;
+    mount(
+        Some("oldroot"),
+        "oldroot",
+        None::<&str>,
+        MsFlags::MS_SILENT | MsFlags::MS_REC | MsFlags::MS_PRIVATE,
+        None::<&str>,
+    )
+    .map_err(|e| mount_err("oldroot-private", "Failed to make old root rprivate", e))?;
+    umount2("oldroot", MntFlags::MNT_DETACH)
+        .map_err(|e| setup_errno("umount-oldroot", "unmount old root", e))?;
 
     // Second pivot: make /newroot the root and detach the setup tmpfs.
     {
-        let oldroot = nix::fcntl::open("/", OFlag::O_DIRECTORY | OFlag::O_RDONLY | OFlag::O_CLOEXEC, Mode::empty())
-            .map_err(|e| setup_errno("pivot", "can't open /", e))?;
+        let oldroot = nix::fcntl::open(
+            "/",
+            OFlag::O_DIRECTORY | OFlag::O_RDONLY | OFlag::O_CLOEXEC,
+            Mode::empty(),
+        )
+        .map_err(|e| setup_errno("pivot", "can't open /", e))?;
         nix::unistd::chdir("/newroot").map_err(|e| setup_errno("pivot", "chdir /newroot", e))?;
-        nix::unistd::pivot_root(".", ".").map_err(|e| setup_errno("pivot", "pivot_root(/newroot)", e))?;
+        nix::unistd::pivot_root(".", ".")
+            .map_err(|e| setup_errno("pivot", "pivot_root(/newroot)", e))?;
         nix::unistd::fchdir(&oldroot).map_err(|e| setup_errno("pivot", "fchdir to oldroot", e))?;
-        umount2(".", MntFlags::MNT_DETACH).map_err(|e| setup_errno("pivot", "umount old root", e))?;
+        umount2(".", MntFlags::MNT_DETACH)
+            .map_err(|e| setup_errno("pivot", "umount old root", e))?;
         nix::unistd::chdir("/").map_err(|e| setup_errno("pivot", "chdir /", e))?;
     }
 
@@ -153,12 +184,7 @@ fn run(plan: &Plan, fds: ChildFds) -> Result<Never, SetupError> {
         let mut b = [0u8; 1];
         // Any data or EOF unblocks.
         if let Ok(owned) = sys::fd::claim_fd(fd) {
-            loop {
-                match nix::unistd::read(&owned, &mut b) {
-                    Err(Errno::EINTR) => continue,
-                    _ => break,
-                }
-            }
+            while let Err(Errno::EINTR) = nix::unistd::read(&owned, &mut b) {}
         }
     }
 
@@ -192,7 +218,8 @@ fn run(plan: &Plan, fds: ChildFds) -> Result<Never, SetupError> {
             None => {
                 // COMMAND: its parent is the reaper.
                 if config.die_with_parent {
-                    nix::sys::prctl::set_pdeathsig(Signal::SIGKILL).map_err(|e| setup_errno("prctl", "prctl", e))?;
+                    nix::sys::prctl::set_pdeathsig(Signal::SIGKILL)
+                        .map_err(|e| setup_errno("prctl", "prctl", e))?;
                     if !plan.new_pidns && nix::unistd::getppid() != my_pid {
                         sys::exit_now(1);
                     }
@@ -200,7 +227,8 @@ fn run(plan: &Plan, fds: ChildFds) -> Result<Never, SetupError> {
             }
         }
     } else if config.die_with_parent {
-        nix::sys::prctl::set_pdeathsig(Signal::SIGKILL).map_err(|e| setup_errno("prctl", "prctl", e))?;
+        nix::sys::prctl::set_pdeathsig(Signal::SIGKILL)
+            .map_err(|e| setup_errno("prctl", "prctl", e))?;
     }
     drop(fds.status_write);
 
@@ -208,24 +236,32 @@ fn run(plan: &Plan, fds: ChildFds) -> Result<Never, SetupError> {
 }
 
 /// The last steps in the COMMAND process, then `execvp`.
-fn exec_command(plan: &Plan, seccomp: &[Vec<u8>], setup_finished: Option<OwnedFd>) -> Result<Never, SetupError> {
+fn exec_command(
+    plan: &Plan,
+    seccomp: &[Vec<u8>],
+    setup_finished: Option<OwnedFd>,
+) -> Result<Never, SetupError> {
     let config = &plan.config;
     if !config.as_pid_1 {
         for &fd in &config.sync_fds {
             sys::close_raw(fd);
         }
     }
-    SigSet::all()
-        .thread_unblock()
-        .map_err(|e| setup_errno("sigprocmask", "sigprocmask", e))?;
+    SigSet::all().thread_unblock().map_err(|e| setup_errno("sigprocmask", "sigprocmask", e))?;
 
     // Ambient capabilities carry the requested set across exec.
-    if plan.requested_caps != 0 && !(plan.is_root && !plan.cap_ops_used) {
+    if plan.requested_caps != 0 && !plan.keeps_caller_caps() {
         for cap in 0..=plan.last_cap {
             if plan.requested_caps & (1u64 << cap) != 0 {
                 match sys::caps::ambient_raise(cap) {
                     Ok(()) | Err(Errno::EINVAL) | Err(Errno::EPERM) => {}
-                    Err(e) => return Err(setup_errno("caps", format!("Adding ambient capability {cap}"), e)),
+                    Err(e) => {
+                        return Err(setup_errno(
+                            "caps",
+                            format!("Adding ambient capability {cap}"),
+                            e,
+                        ))
+                    }
                 }
             }
         }
@@ -263,12 +299,16 @@ fn resolve_sources(ops: &[SetupOp]) -> Result<Vec<Option<Source>>, SetupError> {
         .map(|op| {
             let (src, try_) = match op {
                 SetupOp::Bind { src, allow_notexist, .. } => (src.clone(), *allow_notexist),
-                SetupOp::BindFd { fd, .. } => (OsString::from(format!("/proc/self/fd/{fd}")), false),
+                SetupOp::BindFd { fd, .. } => {
+                    (OsString::from(format!("/proc/self/fd/{fd}")), false)
+                }
                 _ => return Ok(None),
             };
             match std::fs::canonicalize(&src) {
                 Ok(p) => Ok(Some(Source::Path(p.into_os_string()))),
-                Err(e) if try_ && e.raw_os_error() == Some(libc::ENOENT) => Ok(Some(Source::Missing)),
+                Err(e) if try_ && e.raw_os_error() == Some(libc::ENOENT) => {
+                    Ok(Some(Source::Missing))
+                }
                 Err(e) => Err(setup_errno(
                     "find-source",
                     format!("Can't find source path {}", src.to_string_lossy()),
@@ -283,9 +323,9 @@ fn resolve_sources(ops: &[SetupOp]) -> Result<Vec<Option<Source>>, SetupError> {
 fn close_op_fds(ops: &[SetupOp]) {
     for op in ops {
         match op {
-            SetupOp::File { fd, .. } | SetupOp::BindData { fd, .. } | SetupOp::BindFd { fd, .. } => {
-                sys::close_raw(*fd)
-            }
+            SetupOp::File { fd, .. }
+            | SetupOp::BindData { fd, .. }
+            | SetupOp::BindFd { fd, .. } => sys::close_raw(*fd),
             _ => {}
         }
     }
@@ -313,7 +353,13 @@ fn drop_bounding_set(keep: u64, last_cap: u32) -> Result<(), SetupError> {
         if keep & (1u64 << cap) == 0 {
             match sys::caps::bounding_drop(cap) {
                 Ok(()) | Err(Errno::EINVAL) | Err(Errno::EPERM) => {}
-                Err(e) => return Err(setup_errno("caps", format!("Dropping capability {cap} from bounds"), e)),
+                Err(e) => {
+                    return Err(setup_errno(
+                        "caps",
+                        format!("Dropping capability {cap} from bounds"),
+                        e,
+                    ))
+                }
             }
         }
     }
@@ -324,12 +370,13 @@ fn drop_bounding_set(keep: u64, last_cap: u32) -> Result<(), SetupError> {
 /// options keeps everything (capset is not even called); everyone else ends
 /// with exactly the requested set.
 fn drop_privs(plan: &Plan) -> Result<(), SetupError> {
-    if !(plan.is_root && !plan.cap_ops_used) {
+    if !plan.keeps_caller_caps() {
         let caps = plan.requested_caps;
         let sets = sys::caps::CapSets { effective: caps, permitted: caps, inheritable: caps };
         sys::caps::capset(sets).map_err(|e| setup_errno("caps", "capset failed", e))?;
     }
-    nix::sys::prctl::set_dumpable(true).map_err(|e| setup_errno("prctl", "can't set dumpable", e))?;
+    nix::sys::prctl::set_dumpable(true)
+        .map_err(|e| setup_errno("prctl", "can't set dumpable", e))?;
     Ok(())
 }
 
@@ -337,7 +384,8 @@ fn drop_privs(plan: &Plan) -> Result<(), SetupError> {
 fn choose_cwd(plan: &Plan) -> Result<OsString, SetupError> {
     if let Some(dir) = &plan.config.chdir {
         nix::unistd::chdir(dir.as_os_str()).map_err(|e| {
-            setup_errno("chdir", format!("Can't chdir to {}", dir.to_string_lossy()), e).with_path(dir.clone())
+            setup_errno("chdir", format!("Can't chdir to {}", dir.to_string_lossy()), e)
+                .with_path(dir.clone())
         })?;
         return Ok(dir.clone());
     }
@@ -353,4 +401,3 @@ fn choose_cwd(plan: &Plan) -> Result<OsString, SetupError> {
     }
     Ok(OsStr::new("/").to_owned())
 }
-

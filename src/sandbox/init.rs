@@ -32,13 +32,20 @@ pub fn run(plan: &Plan, initial: Pid, status_write: Option<OwnedFd>, seccomp: &[
     match reap(plan, initial, status_write, seccomp) {
         Ok(code) => code,
         Err(e) => {
-            write_stderr(format_line(plan.config.level_prefix, Level::Error, &e.to_string()).as_bytes());
+            write_stderr(
+                format_line(plan.config.level_prefix, Level::Error, &e.to_string()).as_bytes(),
+            );
             1
         }
     }
 }
 
-fn reap(plan: &Plan, initial: Pid, status_write: Option<OwnedFd>, seccomp: &[Vec<u8>]) -> Result<i32, SetupError> {
+fn reap(
+    plan: &Plan,
+    initial: Pid,
+    status_write: Option<OwnedFd>,
+    seccomp: &[Vec<u8>],
+) -> Result<i32, SetupError> {
     let config = &plan.config;
     // The reaper needs no capabilities at all.
     let none = sys::caps::CapSets::default();
@@ -70,14 +77,17 @@ fn reap(plan: &Plan, initial: Pid, status_write: Option<OwnedFd>, seccomp: &[Vec
             match fcntl(&fd, FcntlArg::F_SETLK(&lock)) {
                 Ok(_) => break,
                 Err(Errno::EINTR) => continue,
-                Err(e) => return Err(setup_errno("lock-file", format!("Unable to lock file {show}"), e)),
+                Err(e) => {
+                    return Err(setup_errno("lock-file", format!("Unable to lock file {show}"), e))
+                }
             }
         }
         locks.push(fd);
     }
 
     if config.die_with_parent {
-        nix::sys::prctl::set_pdeathsig(Signal::SIGKILL).map_err(|e| setup_errno("prctl", "prctl", e))?;
+        nix::sys::prctl::set_pdeathsig(Signal::SIGKILL)
+            .map_err(|e| setup_errno("prctl", "prctl", e))?;
     }
     for program in seccomp {
         apply_seccomp(program)?;

@@ -73,7 +73,11 @@ fn run(args: Vec<OsString>, argv0: &str, reporter: &mut Reporter) -> Result<i32,
     };
     cli::validate(&mut config, &HostFacts::probe())?;
     if let Some(opt) = unsupported_option(&config) {
-        return Err(setup_msg("unsupported", format!("{opt} is not supported by this version of nestwrap")).into());
+        return Err(setup_msg(
+            "unsupported",
+            format!("{opt} is not supported by this version of nestwrap"),
+        )
+        .into());
     }
     apply_env_ops(&config.env_ops)?;
     Ok(spawn(config)?)
@@ -119,13 +123,19 @@ fn apply_env_ops(ops: &[EnvOp]) -> Result<(), SetupError> {
     for op in ops {
         match op {
             EnvOp::Set { var, value } => {
-                if var.is_empty() || memchr::memchr(b'=', std::os::unix::ffi::OsStrExt::as_bytes(var.as_os_str())).is_some() {
+                if var.is_empty()
+                    || memchr::memchr(b'=', std::os::unix::ffi::OsStrExt::as_bytes(var.as_os_str()))
+                        .is_some()
+                {
                     return Err(setup_msg("setenv", "setenv failed"));
                 }
                 std::env::set_var(var, value);
             }
             EnvOp::Unset { var } => {
-                if var.is_empty() || memchr::memchr(b'=', std::os::unix::ffi::OsStrExt::as_bytes(var.as_os_str())).is_some() {
+                if var.is_empty()
+                    || memchr::memchr(b'=', std::os::unix::ffi::OsStrExt::as_bytes(var.as_os_str()))
+                        .is_some()
+                {
                     return Err(setup_msg("unsetenv", "unsetenv failed"));
                 }
                 std::env::remove_var(var);
@@ -196,7 +206,8 @@ fn spawn(config: Config) -> Result<i32, SetupError> {
 
     let (setup_read, setup_write) = match plan.config.json_status_fd {
         Some(_) => {
-            let (a, b) = sys::cred_socketpair().map_err(|e| setup_errno("socketpair", "socketpair()", e))?;
+            let (a, b) =
+                sys::cred_socketpair().map_err(|e| setup_errno("socketpair", "socketpair()", e))?;
             (Some(a), Some(b))
         }
         None => (None, None),
@@ -210,7 +221,10 @@ fn spawn(config: Config) -> Result<i32, SetupError> {
             drop(go_write);
             drop(status_read);
             drop(setup_read);
-            child::child_main(&plan, child::ChildFds { go_read, status_write, setup_finished: setup_write })
+            child::child_main(
+                &plan,
+                child::ChildFds { go_read, status_write, setup_finished: setup_write },
+            )
         }
         Some(pid) => {
             drop(go_read);

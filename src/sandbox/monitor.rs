@@ -42,9 +42,11 @@ pub fn run(plan: Plan, child: Pid, fds: MonitorFds, original_ppid: Pid) -> Resul
         Err(Errno::EPERM) if plan.is_root => {}
         Err(e) => return Err(setup_errno("caps", "capset failed", e)),
     }
-    nix::sys::prctl::set_dumpable(true).map_err(|e| setup_errno("prctl", "can't set dumpable", e))?;
+    nix::sys::prctl::set_dumpable(true)
+        .map_err(|e| setup_errno("prctl", "can't set dumpable", e))?;
     if config.die_with_parent {
-        nix::sys::prctl::set_pdeathsig(Signal::SIGKILL).map_err(|e| setup_errno("prctl", "prctl", e))?;
+        nix::sys::prctl::set_pdeathsig(Signal::SIGKILL)
+            .map_err(|e| setup_errno("prctl", "prctl", e))?;
         // Close the race with a parent that died before PDEATHSIG was set.
         if nix::unistd::getppid() != original_ppid {
             let _ = nix::sys::signal::kill(nix::unistd::getpid(), Signal::SIGKILL);
@@ -52,13 +54,15 @@ pub fn run(plan: Plan, child: Pid, fds: MonitorFds, original_ppid: Pid) -> Resul
     }
 
     if let Some(fd) = config.info_fd {
-        let out = sys::fd::claim_fd(fd).map_err(|e| setup_errno("info-fd", "Write to info_fd", e))?;
+        let out =
+            sys::fd::claim_fd(fd).map_err(|e| setup_errno("info-fd", "Write to info_fd", e))?;
         status::write_all(&out, &status::info_json(child, &ids))
             .map_err(|e| setup_errno("info-fd", "Write to info_fd", e))?;
     }
     let json = match config.json_status_fd {
         Some(fd) => {
-            let out = sys::fd::claim_fd(fd).map_err(|e| setup_errno("json-status-fd", "Write to info_fd", e))?;
+            let out = sys::fd::claim_fd(fd)
+                .map_err(|e| setup_errno("json-status-fd", "Write to info_fd", e))?;
             status::write_all(&out, &status::status_first_line(child, &ids))
                 .map_err(|e| setup_errno("json-status-fd", "Write to info_fd", e))?;
             Some(out)
@@ -131,8 +135,11 @@ impl StatusReporter {
     }
 }
 
-fn wait_for_exit(child: Pid, status_read: Option<&OwnedFd>, reporter: &mut StatusReporter) -> Result<i32, SetupError> {
-
+fn wait_for_exit(
+    child: Pid,
+    status_read: Option<&OwnedFd>,
+    reporter: &mut StatusReporter,
+) -> Result<i32, SetupError> {
     let mut mask = SigSet::empty();
     mask.add(Signal::SIGCHLD);
     let sfd = SignalFd::with_flags(&mask, SfdFlags::SFD_CLOEXEC | SfdFlags::SFD_NONBLOCK)

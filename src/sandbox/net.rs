@@ -3,7 +3,10 @@
 //! Called from the child only.
 
 use nix::errno::Errno;
-use nix::sys::socket::{bind, recv, send, socket, AddressFamily, MsgFlags, NetlinkAddr, SockFlag, SockProtocol, SockType};
+use nix::sys::socket::{
+    bind, recv, send, socket, AddressFamily, MsgFlags, NetlinkAddr, SockFlag, SockProtocol,
+    SockType,
+};
 
 use crate::error::{setup_errno, SetupError};
 
@@ -91,7 +94,8 @@ fn request(fd: &std::os::fd::OwnedFd, msg: &[u8], seq: u32) -> Result<(), Errno>
                 return Err(Errno::EBADMSG);
             }
             if mseq == seq && kind == NLMSG_ERROR && len >= NLMSG_HDRLEN + 4 {
-                let err = i32::from_ne_bytes(buf[off + 16..off + 20].try_into().unwrap_or_default());
+                let err =
+                    i32::from_ne_bytes(buf[off + 16..off + 20].try_into().unwrap_or_default());
                 return if err == 0 { Ok(()) } else { Err(Errno::from_raw(-err)) };
             }
             off += align4(len);
@@ -103,8 +107,13 @@ fn request(fd: &std::os::fd::OwnedFd, msg: &[u8], seq: u32) -> Result<(), Errno>
 pub fn loopback_setup() -> Result<(), SetupError> {
     let index = nix::net::if_::if_nametoindex("lo")
         .map_err(|e| setup_errno("loopback", "loopback: Failed to look up lo", e))?;
-    let fd = socket(AddressFamily::Netlink, SockType::Raw, SockFlag::SOCK_CLOEXEC, SockProtocol::NetlinkRoute)
-        .map_err(|e| setup_errno("loopback", "loopback: Failed to create NETLINK_ROUTE socket", e))?;
+    let fd = socket(
+        AddressFamily::Netlink,
+        SockType::Raw,
+        SockFlag::SOCK_CLOEXEC,
+        SockProtocol::NetlinkRoute,
+    )
+    .map_err(|e| setup_errno("loopback", "loopback: Failed to create NETLINK_ROUTE socket", e))?;
     bind(std::os::fd::AsRawFd::as_raw_fd(&fd), &NetlinkAddr::new(0, 0))
         .map_err(|e| setup_errno("loopback", "loopback: Failed to bind NETLINK_ROUTE socket", e))?;
     let addr = message(
@@ -118,7 +127,8 @@ pub fn loopback_setup() -> Result<(), SetupError> {
         Err(e) => return Err(setup_errno("loopback", "loopback: Failed RTM_NEWADDR", e)),
     }
     let link = message(RTM_NEWLINK, NLM_F_REQUEST | NLM_F_ACK, 2, &newlink_payload(index));
-    request(&fd, &link, 2).map_err(|e| setup_errno("loopback", "loopback: Failed RTM_NEWLINK", e))?;
+    request(&fd, &link, 2)
+        .map_err(|e| setup_errno("loopback", "loopback: Failed RTM_NEWLINK", e))?;
     Ok(())
 }
 

@@ -42,10 +42,19 @@ pub struct Plan {
     pub proc_fd: OwnedFd,
     /// The program to look up in PATH (COMMAND as given).
     pub exec_path: CString,
-    /// argv for COMMAND (argv[0] replaced by `--argv0`).
+    /// argv for COMMAND (`argv[0]` replaced by `--argv0`).
     pub exec_argv: Vec<CString>,
     /// A reaper process is needed (pid namespace, lock files or sync fds).
     pub needs_reaper: bool,
+}
+
+impl Plan {
+    /// Root without `--cap-add`/`--cap-drop` keeps its capabilities and
+    /// bwrap does not even call capset (systemd-nspawn's seccomp policy
+    /// denies it).
+    pub fn keeps_caller_caps(&self) -> bool {
+        self.is_root && !self.cap_ops_used
+    }
 }
 
 /// All capability bits this kernel knows.
@@ -112,16 +121,17 @@ pub fn prepare(config: Config) -> Result<Plan, SetupError> {
         flags |= libc::CLONE_NEWCGROUP;
     }
 
-    let proc_fd = open("/proc", OFlag::O_PATH | OFlag::O_CLOEXEC | OFlag::O_DIRECTORY, Mode::empty())
-        .map_err(|e| setup_errno("open-proc", "Can't open /proc", e))?;
+    let proc_fd =
+        open("/proc", OFlag::O_PATH | OFlag::O_CLOEXEC | OFlag::O_DIRECTORY, Mode::empty())
+            .map_err(|e| setup_errno("open-proc", "Can't open /proc", e))?;
 
     let exec_path = cstring(&config.command[0]);
     let mut exec_argv: Vec<CString> = config.command.iter().map(|a| cstring(a)).collect();
     if let Some(argv0) = &config.argv0 {
         exec_argv[0] = cstring(argv0);
     }
-    let needs_reaper = !config.as_pid_1
-        && (u.pid || !config.lock_files.is_empty() || !config.sync_fds.is_empty());
+    let needs_reaper =
+        !config.as_pid_1 && (u.pid || !config.lock_files.is_empty() || !config.sync_fds.is_empty());
 
     Ok(Plan {
         real_uid,
@@ -169,9 +179,15 @@ mod tests {
         let last = 40;
         assert_eq!(requested_caps(0, &[], last), 0);
         assert_eq!(requested_caps(0, &[CapOp::Add(Some(12))], last), 1 << 12);
-        assert_eq!(requested_caps(0, &[CapOp::Add(None), CapOp::Drop(Some(0))], last), all_caps(40) & !1);
+        assert_eq!(
+            requested_caps(0, &[CapOp::Add(None), CapOp::Drop(Some(0))], last),
+            all_caps(40) & !1
+        );
         assert_eq!(requested_caps(0, &[CapOp::Add(Some(3)), CapOp::Drop(None)], last), 0);
-        assert_eq!(requested_caps(all_caps(40), &[CapOp::Drop(Some(21))], last), all_caps(40) & !(1 << 21));
+        assert_eq!(
+            requested_caps(all_caps(40), &[CapOp::Drop(Some(21))], last),
+            all_caps(40) & !(1 << 21)
+        );
         assert_eq!(all_caps(40), (1u64 << 41) - 1);
     }
 }

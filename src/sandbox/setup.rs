@@ -32,7 +32,8 @@ pub enum Source {
 
 /// `/newroot/` + dest without its leading slashes (bwrap's `get_newroot_path`).
 pub fn newroot_path(dest: &OsStr) -> OsString {
-    let rel = dest.as_bytes().iter().position(|&c| c != b'/').map_or(&[][..], |i| &dest.as_bytes()[i..]);
+    let rel =
+        dest.as_bytes().iter().position(|&c| c != b'/').map_or(&[][..], |i| &dest.as_bytes()[i..]);
     let mut p = b"/newroot/".to_vec();
     p.extend_from_slice(rel);
     OsString::from_vec(p)
@@ -40,7 +41,8 @@ pub fn newroot_path(dest: &OsStr) -> OsString {
 
 /// `/oldroot` + an absolute host path (bwrap's `get_oldroot_path`).
 pub fn oldroot_path(src: &OsStr) -> OsString {
-    let rel = src.as_bytes().iter().position(|&c| c != b'/').map_or(&[][..], |i| &src.as_bytes()[i..]);
+    let rel =
+        src.as_bytes().iter().position(|&c| c != b'/').map_or(&[][..], |i| &src.as_bytes()[i..]);
     let mut p = b"/oldroot/".to_vec();
     p.extend_from_slice(rel);
     OsString::from_vec(p)
@@ -109,7 +111,12 @@ fn stage(stage: impl Into<String>, errno: Option<Errno>) -> BindFailure {
 /// Recursive (or not) bind of `src` onto `dest`, then `nosuid`, `nodev`
 /// (unless devices) and `ro` (if read-only) on the mount and every
 /// submount. Fails closed: if any mount cannot get the flags, the op fails.
-fn bind_mount(ctx: &Ctx<'_>, src: Option<&OsStr>, dest: &OsStr, flags: BindFlags) -> Result<(), BindFailure> {
+fn bind_mount(
+    ctx: &Ctx<'_>,
+    src: Option<&OsStr>,
+    dest: &OsStr,
+    flags: BindFlags,
+) -> Result<(), BindFailure> {
     if let Some(src) = src {
         let mut ms = MsFlags::MS_SILENT | MsFlags::MS_BIND;
         if flags.recursive {
@@ -147,8 +154,9 @@ fn remount_tree(ctx: &Ctx<'_>, dest: &OsStr, flags: BindFlags) -> Result<(), Bin
     // readlink happened while it was open.
     let canonical = canonical
         .map_err(|e| stage(format!("readlink(/proc/self/fd/N) for \"{}\"", show(dest)), Some(e)))?;
-    let text = read_proc(ctx, "self/mountinfo").map_err(|e| stage("Can't open /proc/self/mountinfo", Some(e)))?;
-    let mounts = parse_mountinfo(&text).map_err(|()| stage("Can't parse mountinfo line", None))?;
+    let text = read_proc(ctx, "self/mountinfo")
+        .map_err(|e| stage("Can't open /proc/self/mountinfo", Some(e)))?;
+    let mounts = parse_mountinfo(&text).ok_or_else(|| stage("Can't parse mountinfo line", None))?;
     let wanted = flags.ms();
     let mut found = false;
     for m in mounts.iter().filter(|m| is_at_or_below(&m.mount_point, canonical.as_os_str())) {
@@ -161,14 +169,20 @@ fn remount_tree(ctx: &Ctx<'_>, dest: &OsStr, flags: BindFlags) -> Result<(), Bin
         if let Err(e) = sys::mount::remount_bind(&cstr(&m.mount_point), new) {
             if top {
                 return Err(stage(
-                    format!("Unable to remount destination \"{}\" with correct flags", show(&m.mount_point)),
+                    format!(
+                        "Unable to remount destination \"{}\" with correct flags",
+                        show(&m.mount_point)
+                    ),
                     Some(e),
                 ));
             }
             if e == Errno::EACCES {
                 continue;
             }
-            return Err(stage(format!("Unable to apply mount flags: remount \"{}\"", show(&m.mount_point)), Some(e)));
+            return Err(stage(
+                format!("Unable to apply mount flags: remount \"{}\"", show(&m.mount_point)),
+                Some(e),
+            ));
         }
     }
     if !found {
@@ -179,7 +193,8 @@ fn remount_tree(ctx: &Ctx<'_>, dest: &OsStr, flags: BindFlags) -> Result<(), Bin
 
 /// Read a file under the saved `/proc` fd.
 pub fn read_proc(ctx: &Ctx<'_>, name: &str) -> Result<Vec<u8>, Errno> {
-    let fd = nix::fcntl::openat(ctx.proc_fd, name, OFlag::O_RDONLY | OFlag::O_CLOEXEC, Mode::empty())?;
+    let fd =
+        nix::fcntl::openat(ctx.proc_fd, name, OFlag::O_RDONLY | OFlag::O_CLOEXEC, Mode::empty())?;
     sys::fd::read_to_end(&fd)
 }
 
@@ -215,7 +230,9 @@ fn mkdir_existing_ok(path: &OsStr, mode: u32) -> Result<(), Errno> {
     match nix::unistd::mkdir(path, Mode::from_bits_truncate(mode)) {
         Ok(()) => Ok(()),
         Err(Errno::EEXIST) => match stat(path) {
-            Ok(st) if SFlag::from_bits_truncate(st.st_mode) & SFlag::S_IFMT == SFlag::S_IFDIR => Ok(()),
+            Ok(st) if SFlag::from_bits_truncate(st.st_mode) & SFlag::S_IFMT == SFlag::S_IFDIR => {
+                Ok(())
+            }
             Ok(_) => Err(Errno::ENOTDIR),
             Err(e) => Err(e),
         },
@@ -290,12 +307,22 @@ fn mount_tmpfs(dest: &OsStr, perms: u32, size: Option<u64>) -> Result<(), Errno>
     if let Some(size) = size {
         opts.push_str(&format!(",size={size}"));
     }
-    mount(Some("tmpfs"), dest, Some("tmpfs"), MsFlags::MS_NOSUID | MsFlags::MS_NODEV, Some(opts.as_str()))
+    mount(
+        Some("tmpfs"),
+        dest,
+        Some("tmpfs"),
+        MsFlags::MS_NOSUID | MsFlags::MS_NODEV,
+        Some(opts.as_str()),
+    )
 }
 
 /// Apply every op in order. `sources[i]` is the resolved source of `ops[i]`
 /// (for bind-like ops).
-pub fn setup_newroot(ctx: &Ctx<'_>, ops: &[SetupOp], sources: &[Option<Source>]) -> Result<(), SetupError> {
+pub fn setup_newroot(
+    ctx: &Ctx<'_>,
+    ops: &[SetupOp],
+    sources: &[Option<Source>],
+) -> Result<(), SetupError> {
     let mut bind_data_seq = 0u32;
     for (op, source) in ops.iter().zip(sources) {
         // Resolve the source's type first, as bwrap does.
@@ -308,12 +335,21 @@ pub fn setup_newroot(ctx: &Ctx<'_>, ops: &[SetupOp], sources: &[Option<Source>])
                     let old = oldroot_path(p);
                     match stat(old.as_os_str()) {
                         Ok(st) => {
-                            src_is_dir = SFlag::from_bits_truncate(st.st_mode) & SFlag::S_IFMT == SFlag::S_IFDIR
+                            src_is_dir = SFlag::from_bits_truncate(st.st_mode) & SFlag::S_IFMT
+                                == SFlag::S_IFDIR
                         }
-                        Err(Errno::ENOENT) if matches!(op, SetupOp::Bind { allow_notexist: true, .. }) => continue,
+                        Err(Errno::ENOENT)
+                            if matches!(op, SetupOp::Bind { allow_notexist: true, .. }) =>
+                        {
+                            continue
+                        }
                         Err(e) => {
-                            return Err(setup_errno("stat-source", format!("Can't get type of source {}", show(p)), e)
-                                .with_path(p.clone()))
+                            return Err(setup_errno(
+                                "stat-source",
+                                format!("Can't get type of source {}", show(p)),
+                                e,
+                            )
+                            .with_path(p.clone()))
                         }
                     }
                     src_path = Some(old);
@@ -325,9 +361,15 @@ pub fn setup_newroot(ctx: &Ctx<'_>, ops: &[SetupOp], sources: &[Option<Source>])
             SetupOp::Bind { dest, .. } | SetupOp::BindFd { dest, .. } => (dest, None, true),
             SetupOp::RemountRo { dest } => (dest, None, false),
             SetupOp::Overlay { dest, .. } => (dest, None, true),
-            SetupOp::Proc { dest } | SetupOp::Dev { dest } | SetupOp::Mqueue { dest } => (dest, None, true),
-            SetupOp::Tmpfs { dest, perms, .. } | SetupOp::Dir { dest, perms } => (dest, *perms, true),
-            SetupOp::File { dest, perms, .. } | SetupOp::BindData { dest, perms, .. } => (dest, *perms, true),
+            SetupOp::Proc { dest } | SetupOp::Dev { dest } | SetupOp::Mqueue { dest } => {
+                (dest, None, true)
+            }
+            SetupOp::Tmpfs { dest, perms, .. } | SetupOp::Dir { dest, perms } => {
+                (dest, *perms, true)
+            }
+            SetupOp::File { dest, perms, .. } | SetupOp::BindData { dest, perms, .. } => {
+                (dest, *perms, true)
+            }
             SetupOp::Symlink { dest, .. } => (dest, None, true),
             SetupOp::Chmod { path, .. } => (path, None, false),
         };
@@ -343,11 +385,18 @@ pub fn setup_newroot(ctx: &Ctx<'_>, ops: &[SetupOp], sources: &[Option<Source>])
                 }
             }
             mkdir_parents(&dest, parent_mode).map_err(|e| {
-                setup_errno("mkdir-parents", format!("Can't mkdir parents for {}", show(dest_typed)), e)
-                    .with_path(dest_typed.clone())
+                setup_errno(
+                    "mkdir-parents",
+                    format!("Can't mkdir parents for {}", show(dest_typed)),
+                    e,
+                )
+                .with_path(dest_typed.clone())
             })?;
         }
-        let mkdir_err = |e| setup_errno("mkdir", format!("Can't mkdir {}", show(dest_typed)), e).with_path(dest_typed.clone());
+        let mkdir_err = |e| {
+            setup_errno("mkdir", format!("Can't mkdir {}", show(dest_typed)), e)
+                .with_path(dest_typed.clone())
+        };
 
         match op {
             SetupOp::Bind { .. } | SetupOp::BindFd { .. } => {
@@ -361,8 +410,12 @@ pub fn setup_newroot(ctx: &Ctx<'_>, ops: &[SetupOp], sources: &[Option<Source>])
                     ensure_dir(&dest, 0o755).map_err(mkdir_err)?;
                 } else {
                     ensure_file(&dest, 0o444).map_err(|e| {
-                        setup_errno("create-file", format!("Can't create file at {}", show(dest_typed)), e)
-                            .with_path(dest_typed.clone())
+                        setup_errno(
+                            "create-file",
+                            format!("Can't create file at {}", show(dest_typed)),
+                            e,
+                        )
+                        .with_path(dest_typed.clone())
                     })?;
                 }
                 bind_mount(ctx, Some(src), &dest, BindFlags::of(kind))
@@ -383,7 +436,10 @@ pub fn setup_newroot(ctx: &Ctx<'_>, ops: &[SetupOp], sources: &[Option<Source>])
                 })?;
             }
             SetupOp::Overlay { .. } => {
-                return Err(setup_msg("overlay", "overlay mounts are not supported by this nestwrap build"));
+                return Err(setup_msg(
+                    "overlay",
+                    "overlay mounts are not supported by this nestwrap build",
+                ));
             }
             SetupOp::Proc { .. } => {
                 ensure_dir(&dest, 0o755).map_err(mkdir_err)?;
@@ -402,7 +458,14 @@ pub fn setup_newroot(ctx: &Ctx<'_>, ops: &[SetupOp], sources: &[Option<Source>])
             }
             SetupOp::Mqueue { .. } => {
                 ensure_dir(&dest, 0o755).map_err(mkdir_err)?;
-                mount(Some("mqueue"), dest.as_os_str(), Some("mqueue"), MsFlags::empty(), None::<&str>).map_err(|e| {
+                mount(
+                    Some("mqueue"),
+                    dest.as_os_str(),
+                    Some("mqueue"),
+                    MsFlags::empty(),
+                    None::<&str>,
+                )
+                .map_err(|e| {
                     mount_errno("mount-mqueue", format!("Can't mount mqueue on {}", show(&dest)), e)
                         .with_path(dest_typed.clone())
                 })?;
@@ -418,8 +481,12 @@ pub fn setup_newroot(ctx: &Ctx<'_>, ops: &[SetupOp], sources: &[Option<Source>])
                     nix::sys::stat::FchmodatFlags::FollowSymlink,
                 )
                 .map_err(|e| {
-                    setup_errno("chmod", format!("Can't chmod {} {}", octal(*mode), show(dest_typed)), e)
-                        .with_path(dest_typed.clone())
+                    setup_errno(
+                        "chmod",
+                        format!("Can't chmod {} {}", octal(*mode), show(dest_typed)),
+                        e,
+                    )
+                    .with_path(dest_typed.clone())
                 })?;
             }
             SetupOp::File { fd, .. } => {
@@ -428,15 +495,27 @@ pub fn setup_newroot(ctx: &Ctx<'_>, ops: &[SetupOp], sources: &[Option<Source>])
                         .with_path(dest_typed.clone())
                 })?;
                 let write_err = |e| {
-                    setup_errno("write-file", format!("Can't write data to file {}", show(dest_typed)), e)
-                        .with_path(dest_typed.clone())
+                    setup_errno(
+                        "write-file",
+                        format!("Can't write data to file {}", show(dest_typed)),
+                        e,
+                    )
+                    .with_path(dest_typed.clone())
                 };
                 let input = sys::fd::claim_fd(*fd).map_err(write_err)?;
                 copy_fd(&input, &out).map_err(write_err)?;
             }
             SetupOp::BindData { fd, readonly, .. } => {
                 bind_data_seq += 1;
-                bind_data(ctx, *fd, *readonly, perms.unwrap_or(0o600), dest_typed, &dest, bind_data_seq)?;
+                bind_data(
+                    ctx,
+                    *fd,
+                    *readonly,
+                    perms.unwrap_or(0o600),
+                    dest_typed,
+                    &dest,
+                    bind_data_seq,
+                )?;
             }
             SetupOp::Symlink { target, .. } => make_symlink(target, dest_typed, &dest)?,
         }
@@ -447,10 +526,12 @@ pub fn setup_newroot(ctx: &Ctx<'_>, ops: &[SetupOp], sources: &[Option<Source>])
 /// `--bind-fd`: after mounting, the fd and the mount must be the same inode,
 /// or someone swapped the path between resolving and mounting.
 fn check_bind_fd(fd: i32, dest: &OsStr) -> Result<(), SetupError> {
-    let owned = sys::fd::claim_fd(fd).map_err(|e| setup_errno("bind-fd", format!("Can't stat fd {fd}"), e))?;
-    let fd_st = nix::sys::stat::fstat(&owned).map_err(|e| setup_errno("bind-fd", format!("Can't stat fd {fd}"), e))?;
-    let mount_st =
-        lstat(dest).map_err(|e| setup_errno("bind-fd", format!("Can't stat mount at {}", show(dest)), e))?;
+    let owned = sys::fd::claim_fd(fd)
+        .map_err(|e| setup_errno("bind-fd", format!("Can't stat fd {fd}"), e))?;
+    let fd_st = nix::sys::stat::fstat(&owned)
+        .map_err(|e| setup_errno("bind-fd", format!("Can't stat fd {fd}"), e))?;
+    let mount_st = lstat(dest)
+        .map_err(|e| setup_errno("bind-fd", format!("Can't stat mount at {}", show(dest)), e))?;
     if fd_st.st_ino != mount_st.st_ino || fd_st.st_dev != mount_st.st_dev {
         return Err(setup_errno("bind-fd", "Race condition binding dirfd", Errno::last()));
     }
@@ -472,7 +553,9 @@ fn bind_data(
         OFlag::O_CREAT | OFlag::O_EXCL | OFlag::O_RDWR | OFlag::O_CLOEXEC,
         Mode::from_bits_truncate(0o600),
     )
-    .map_err(|e| setup_errno("bind-data", format!("Can't create tmpfile for {}", show(dest_typed)), e))?;
+    .map_err(|e| {
+        setup_errno("bind-data", format!("Can't create tmpfile for {}", show(dest_typed)), e)
+    })?;
     fchmod(&tmp, Mode::from_bits_truncate(perms)).map_err(|e| {
         setup_errno(
             "bind-data",
@@ -516,7 +599,10 @@ fn make_symlink(target: &OsStr, dest_typed: &OsStr, dest: &OsStr) -> Result<(), 
                 "symlink",
                 format!("{}: existing destination is {}", msg(), show(existing.as_os_str())),
             )),
-            Err(Errno::EINVAL) => Err(setup_msg("symlink", format!("{}: destination exists and is not a symlink", msg()))),
+            Err(Errno::EINVAL) => Err(setup_msg(
+                "symlink",
+                format!("{}: destination exists and is not a symlink", msg()),
+            )),
             Err(e) => Err(setup_errno(
                 "symlink",
                 format!("{}: destination exists, and cannot read symlink target", msg()),
@@ -536,11 +622,19 @@ fn mount_proc(ctx: &Ctx<'_>, dest: &OsStr) -> Result<(), SetupError> {
             MsFlags::MS_NOSUID | MsFlags::MS_NOEXEC | MsFlags::MS_NODEV,
             None::<&str>,
         )
-        .map_err(|e| mount_errno("mount-proc", format!("Can't mount proc on {}", show(dest)), e).with_path(dest.to_owned()))?;
+        .map_err(|e| {
+            mount_errno("mount-proc", format!("Can't mount proc on {}", show(dest)), e)
+                .with_path(dest.to_owned())
+        })?;
     } else {
         let src = OsStr::new("oldroot/proc");
-        bind_mount(ctx, Some(src), dest, BindFlags { readonly: false, devices: false, recursive: true })
-            .map_err(|f| bind_error("proc", src, dest, f))?;
+        bind_mount(
+            ctx,
+            Some(src),
+            dest,
+            BindFlags { readonly: false, devices: false, recursive: true },
+        )
+        .map_err(|f| bind_error("proc", src, dest, f))?;
     }
     // bwrap covers a few writable legacy entries read-only.
     for sub in ["sys", "sysrq-trigger", "irq", "bus"] {
@@ -551,10 +645,17 @@ fn mount_proc(ctx: &Ctx<'_>, dest: &OsStr) -> Result<(), SetupError> {
         match nix::unistd::access(path.as_os_str(), nix::unistd::AccessFlags::W_OK) {
             Ok(()) => {}
             Err(Errno::EACCES) | Err(Errno::ENOENT) | Err(Errno::EROFS) => continue,
-            Err(e) => return Err(setup_errno("proc-cover", format!("Can't access {}", show(&path)), e)),
+            Err(e) => {
+                return Err(setup_errno("proc-cover", format!("Can't access {}", show(&path)), e))
+            }
         }
-        bind_mount(ctx, Some(&path), &path, BindFlags { readonly: true, devices: false, recursive: true })
-            .map_err(|f| bind_error("proc-cover", &path, &path, f))?;
+        bind_mount(
+            ctx,
+            Some(&path),
+            &path,
+            BindFlags { readonly: true, devices: false, recursive: true },
+        )
+        .map_err(|f| bind_error("proc-cover", &path, &path, f))?;
     }
     Ok(())
 }
@@ -573,20 +674,29 @@ fn mount_dev(ctx: &Ctx<'_>, dest_typed: &OsStr, dest: &OsStr) -> Result<(), Setu
     for node in ["null", "zero", "full", "random", "urandom", "tty"] {
         let node_dest = join(dest, node);
         let node_src = OsString::from(format!("/oldroot/dev/{node}"));
-        create_file(&node_dest, 0o444)
-            .map_err(|e| setup_errno("mount-dev", format!("Can't create file {typed}/{node}"), e))?;
-        bind_mount(ctx, Some(&node_src), &node_dest, BindFlags { readonly: false, devices: true, recursive: true })
-            .map_err(|f| bind_error("mount-dev", &node_src, &node_dest, f))?;
+        create_file(&node_dest, 0o444).map_err(|e| {
+            setup_errno("mount-dev", format!("Can't create file {typed}/{node}"), e)
+        })?;
+        bind_mount(
+            ctx,
+            Some(&node_src),
+            &node_dest,
+            BindFlags { readonly: false, devices: true, recursive: true },
+        )
+        .map_err(|f| bind_error("mount-dev", &node_src, &node_dest, f))?;
     }
     for (i, node) in ["stdin", "stdout", "stderr"].iter().enumerate() {
         let target = format!("/proc/self/fd/{i}");
         nix::unistd::symlinkat(target.as_str(), nix::fcntl::AT_FDCWD, join(dest, node).as_os_str())
-            .map_err(|e| setup_errno("mount-dev", format!("Can't create symlink {typed}/{node}"), e))?;
+            .map_err(|e| {
+                setup_errno("mount-dev", format!("Can't create symlink {typed}/{node}"), e)
+            })?;
     }
     for (name, target) in [("fd", "/proc/self/fd"), ("core", "/proc/kcore")] {
         let path = join(dest, name);
-        nix::unistd::symlinkat(target, nix::fcntl::AT_FDCWD, path.as_os_str())
-            .map_err(|e| setup_errno("mount-dev", format!("Can't create symlink {}", show(&path)), e))?;
+        nix::unistd::symlinkat(target, nix::fcntl::AT_FDCWD, path.as_os_str()).map_err(|e| {
+            setup_errno("mount-dev", format!("Can't create symlink {}", show(&path)), e)
+        })?;
     }
     let shm = join(dest, "shm");
     nix::unistd::mkdir(shm.as_os_str(), Mode::from_bits_truncate(0o755))
@@ -607,9 +717,15 @@ fn mount_dev(ctx: &Ctx<'_>, dest_typed: &OsStr, dest: &OsStr) -> Result<(), Setu
     if let Some(tty) = ctx.host_tty.filter(|t| !t.is_empty()) {
         let src = oldroot_path(tty);
         let console = join(dest, "console");
-        create_file(&console, 0o444).map_err(|e| setup_errno("mount-dev", format!("creating {typed}/console"), e))?;
-        bind_mount(ctx, Some(&src), &console, BindFlags { readonly: false, devices: true, recursive: true })
-            .map_err(|f| bind_error("mount-dev", &src, &console, f))?;
+        create_file(&console, 0o444)
+            .map_err(|e| setup_errno("mount-dev", format!("creating {typed}/console"), e))?;
+        bind_mount(
+            ctx,
+            Some(&src),
+            &console,
+            BindFlags { readonly: false, devices: true, recursive: true },
+        )
+        .map_err(|f| bind_error("mount-dev", &src, &console, f))?;
     }
     Ok(())
 }

@@ -221,7 +221,10 @@ pub fn pidfd_open(pid: Pid) -> Result<std::os::fd::OwnedFd, Errno> {
 /// `ioctl(pidfd, PIDFD_GET_*_NAMESPACE)`: a namespace fd of that process
 /// (Linux 6.11+). `nr` is the ioctl number's low byte (1 cgroup, 2 ipc,
 /// 3 mnt, 4 net, 5 pid, 9 user, 10 uts).
-pub fn pidfd_namespace(pidfd: &std::os::fd::OwnedFd, nr: u8) -> Result<std::os::fd::OwnedFd, Errno> {
+pub fn pidfd_namespace(
+    pidfd: &std::os::fd::OwnedFd,
+    nr: u8,
+) -> Result<std::os::fd::OwnedFd, Errno> {
     use std::os::fd::{AsRawFd, FromRawFd};
     let request = (0xFFu64 << 8) | u64::from(nr);
     // SAFETY: this ioctl takes no argument and returns a new descriptor.
@@ -260,7 +263,8 @@ pub fn recv_with_pid(sock: &std::os::fd::OwnedFd) -> Result<Option<Option<i32>>,
 /// A `SOCK_SEQPACKET` pair whose first end receives sender credentials.
 pub fn cred_socketpair() -> Result<(std::os::fd::OwnedFd, std::os::fd::OwnedFd), Errno> {
     use nix::sys::socket::{setsockopt, socketpair, sockopt, AddressFamily, SockFlag, SockType};
-    let (a, b) = socketpair(AddressFamily::Unix, SockType::SeqPacket, None, SockFlag::SOCK_CLOEXEC)?;
+    let (a, b) =
+        socketpair(AddressFamily::Unix, SockType::SeqPacket, None, SockFlag::SOCK_CLOEXEC)?;
     setsockopt(&a, sockopt::PassCred, &true)?;
     Ok((a, b))
 }

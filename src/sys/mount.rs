@@ -61,7 +61,9 @@ fn unescape(field: &[u8]) -> OsString {
         if field[i] == b'\\' && i + 3 < field.len() {
             let oct = &field[i + 1..i + 4];
             if oct.iter().all(|c| (b'0'..=b'7').contains(c)) {
-                let v = (oct[0] - b'0') as u32 * 64 + (oct[1] - b'0') as u32 * 8 + (oct[2] - b'0') as u32;
+                let v = (oct[0] - b'0') as u32 * 64
+                    + (oct[1] - b'0') as u32 * 8
+                    + (oct[2] - b'0') as u32;
                 out.push(v as u8);
                 i += 4;
                 continue;
@@ -92,17 +94,17 @@ fn opts_to_flags(opts: &[u8]) -> MsFlags {
     flags
 }
 
-/// Parse mountinfo text. Lines that do not parse are an error (bwrap:
+/// Parse mountinfo text; `None` if a line does not parse (bwrap:
 /// `Can't parse mountinfo line`).
-pub fn parse_mountinfo(text: &[u8]) -> Result<Vec<MountInfo>, ()> {
+pub fn parse_mountinfo(text: &[u8]) -> Option<Vec<MountInfo>> {
     let mut out = Vec::new();
     for line in text.split(|&c| c == b'\n').filter(|l| !l.is_empty()) {
         let fields: Vec<&[u8]> = line.split(|&c| c == b' ').collect();
-        let sep = fields.iter().position(|f| *f == b"-").ok_or(())?;
+        let sep = fields.iter().position(|f| *f == b"-")?;
         if fields.len() < 6 || sep + 1 >= fields.len() {
-            return Err(());
+            return None;
         }
-        let num = |f: &[u8]| std::str::from_utf8(f).ok().and_then(|s| s.parse().ok()).ok_or(());
+        let num = |f: &[u8]| std::str::from_utf8(f).ok().and_then(|s| s.parse().ok());
         out.push(MountInfo {
             id: num(fields[0])?,
             parent_id: num(fields[1])?,
@@ -111,7 +113,7 @@ pub fn parse_mountinfo(text: &[u8]) -> Result<Vec<MountInfo>, ()> {
             fstype: OsStr::from_bytes(fields[sep + 1]).to_owned(),
         });
     }
-    Ok(out)
+    Some(out)
 }
 
 /// Whether `path` is `root` or below it (component-wise).
@@ -157,7 +159,7 @@ mod tests {
         assert_eq!(m[1].parent_id, 22);
         assert!(m[1].flags.contains(MsFlags::MS_RDONLY));
         assert_eq!(m[1].fstype, "tmpfs");
-        assert!(parse_mountinfo(b"garbage line\n").is_err());
+        assert!(parse_mountinfo(b"garbage line\n").is_none());
     }
 
     #[test]
