@@ -130,6 +130,8 @@ fn run(plan: &Plan, fds: ChildFds) -> Result<Never, SetupError> {
 
     let ctx = Ctx {
         proc_fd: &plan.proc_fd,
+        proc_fallback: plan.proc_fallback,
+        proc_tier: std::cell::Cell::new(None),
         own_pidns: plan.new_pidns || config.pidns_fd.is_some(),
         host_tty: plan.host_tty.as_deref(),
         level_prefix: config.level_prefix,
@@ -177,6 +179,8 @@ fn run(plan: &Plan, fds: ChildFds) -> Result<Never, SetupError> {
             .map_err(|e| setup_errno("pivot", "umount old root", e))?;
         nix::unistd::chdir("/").map_err(|e| setup_errno("pivot", "chdir /", e))?;
     }
+
+    let userns_lock = lock_user_namespaces(plan)?;
 
     drop_privs(plan)?;
 
@@ -232,7 +236,88 @@ fn run(plan: &Plan, fds: ChildFds) -> Result<Never, SetupError> {
     }
     drop(fds.status_write);
 
-    exec_command(plan, &seccomp_programs, fds.setup_finished)
+    // Fallbacks used, reported on the monitor's `command-pid` JSON line.
+    let mut fallbacks = String::new();
+    if let Some(tier) = ctx.proc_tier.get() {
+        fallbacks.push_str(&format!("proc={tier}\n"));
+    }
+    if let Some(method) = userns_lock {
+        fallbacks.push_str(&format!("userns-lock={method}\n"));
+    }
+    exec_command(plan, &seccomp_programs, fds.setup_finished, fallbacks.as_bytes())
+}
+
+/// `--disable-userns`: cap `user.max_user_namespaces` at 1 inside our user
+/// namespace and enter a second one, so the sandbox can neither create user
+/// namespaces nor raise the limit again. Where `/proc/sys` is read-only (as
+/// in containers) a seccomp filter does the same job instead. Then, for
+/// `--disable-userns` and `--assert-userns-disabled`, check it worked.
+/// Returns the fallback method used, if any.
+fn lock_user_namespaces(plan: &Plan) -> Result<Option<&'static str>, SetupError> {
+    let config = &plan.config;
+    let mut method = None;
+    if plan.new_userns && config.userns_block_fd.is_none() && config.disable_userns {
+        let sysctl = openat(
+            &plan.proc_fd,
+            "sys/user/max_user_namespaces",
+            OFlag::O_WRONLY | OFlag::O_CLOEXEC,
+            Mode::empty(),
+        );
+        let use_seccomp = match sysctl {
+            Ok(fd) => {
+                nix::unistd::write(&fd, b"1").map_err(|e| {
+                    setup_errno("disable-userns", "sysctl user.max_user_namespaces = 1", e)
+                })?;
+                false
+            }
+            Err(Errno::EROFS) | Err(Errno::EACCES) | Err(Errno::EPERM) => true,
+            Err(e) => {
+                return Err(setup_errno(
+                    "disable-userns",
+                    "cannot open /proc/sys/user/max_user_namespaces",
+                    e,
+                ))
+            }
+        };
+        sys::unshare(libc::CLONE_NEWUSER)
+            .map_err(|e| setup_errno("unshare-user", "unshare user ns", e))?;
+        drop_bounding_set(plan.requested_caps, plan.last_cap)?;
+        write_second_map(plan)?;
+        if use_seccomp {
+            let filter = super::userns_lock::filter().ok_or_else(|| {
+                setup_msg(
+                    "disable-userns",
+                    "cannot open /proc/sys/user/max_user_namespaces: Read-only file system \
+                     (and no seccomp filter is known for this architecture)",
+                )
+            })?;
+            apply_seccomp(&filter)?;
+            method = Some("seccomp");
+        }
+    }
+    if config.disable_userns || config.assert_userns_disabled {
+        if sys::unshare(libc::CLONE_NEWUSER).is_ok() {
+            return Err(setup_msg(
+                "assert-userns-disabled",
+                "creation of new user namespaces was not disabled as requested",
+            ));
+        }
+    }
+    Ok(method)
+}
+
+/// Map the sandbox ids 1:1 into the second-level user namespace. setgroups
+/// is already "deny", inherited from the first level.
+fn write_second_map(plan: &Plan) -> Result<(), SetupError> {
+    let write = |name: &str, text: &str| -> Result<(), Errno> {
+        let fd = openat(&plan.proc_fd, name, OFlag::O_WRONLY | OFlag::O_CLOEXEC, Mode::empty())?;
+        nix::unistd::write(&fd, text.as_bytes()).map(|_| ())
+    };
+    write("self/uid_map", &format!("{0} {0} 1\n", plan.sandbox_uid))
+        .map_err(|e| setup_errno("uid-map", "setting up uid map", e))?;
+    write("self/gid_map", &format!("{0} {0} 1\n", plan.sandbox_gid))
+        .map_err(|e| setup_errno("gid-map", "setting up gid map", e))?;
+    Ok(())
 }
 
 /// The last steps in the COMMAND process, then `execvp`.
@@ -240,6 +325,7 @@ fn exec_command(
     plan: &Plan,
     seccomp: &[Vec<u8>],
     setup_finished: Option<OwnedFd>,
+    fallbacks: &[u8],
 ) -> Result<Never, SetupError> {
     let config = &plan.config;
     if !config.as_pid_1 {
@@ -273,7 +359,8 @@ fn exec_command(
     }
 
     if let Some(fd) = &setup_finished {
-        let _ = nix::unistd::write(fd, &[0u8]);
+        let msg = if fallbacks.is_empty() { &[0u8][..] } else { fallbacks };
+        let _ = nix::unistd::write(fd, msg);
     }
     let err = nix::unistd::execvp(&plan.exec_path, &plan.exec_argv).unwrap_err();
     if let Some(fd) = &setup_finished {

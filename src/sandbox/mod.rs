@@ -8,6 +8,7 @@ pub mod net;
 pub mod prepare;
 pub mod setup;
 pub mod status;
+pub mod userns_lock;
 
 use std::ffi::OsString;
 
@@ -17,7 +18,7 @@ use nix::sys::signal::{SigSet, Signal};
 use nix::sys::wait::{waitpid, WaitPidFlag};
 
 use crate::cli::{self, HostFacts, Parsed};
-use crate::config::{Config, EnvOp, SetupOp};
+use crate::config::{Config, EnvOp, ProcFallback, SetupOp};
 use crate::error::{setup_errno, setup_msg, CliError, Error, SetupError};
 use crate::report::Reporter;
 use crate::sys;
@@ -79,8 +80,29 @@ fn run(args: Vec<OsString>, argv0: &str, reporter: &mut Reporter) -> Result<i32,
         )
         .into());
     }
+    // Read before --clearenv/--unsetenv can remove it.
+    if config.proc_fallback.is_none() {
+        config.proc_fallback = proc_fallback_from_env()?;
+    }
     apply_env_ops(&config.env_ops)?;
     Ok(spawn(config)?)
+}
+
+/// `NESTWRAP_PROC_FALLBACK=auto|quiet|never` (the option wins over it).
+fn proc_fallback_from_env() -> Result<Option<ProcFallback>, SetupError> {
+    let Some(value) = std::env::var_os("NESTWRAP_PROC_FALLBACK") else { return Ok(None) };
+    match value.to_str() {
+        Some("auto") | Some("") => Ok(Some(ProcFallback::Auto)),
+        Some("quiet") => Ok(Some(ProcFallback::Quiet)),
+        Some("never") => Ok(Some(ProcFallback::Never)),
+        _ => Err(setup_msg(
+            "env",
+            format!(
+                "Invalid NESTWRAP_PROC_FALLBACK value {:?}: expected auto, quiet or never",
+                value.to_string_lossy()
+            ),
+        )),
+    }
 }
 
 /// Options that parse and validate but whose behaviour this build does not
@@ -94,12 +116,6 @@ pub fn unsupported_option(config: &Config) -> Option<&'static str> {
     }
     if config.pidns_fd.is_some() {
         return Some("--pidns");
-    }
-    if config.disable_userns {
-        return Some("--disable-userns");
-    }
-    if config.assert_userns_disabled {
-        return Some("--assert-userns-disabled");
     }
     if config.exec_label.is_some() {
         return Some("--exec-label");

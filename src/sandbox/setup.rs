@@ -15,7 +15,9 @@ use nix::fcntl::{open, OFlag};
 use nix::mount::{mount, MsFlags};
 use nix::sys::stat::{fchmod, lstat, stat, Mode, SFlag};
 
-use crate::config::{BindKind, SetupOp};
+use std::cell::Cell;
+
+use crate::config::{BindKind, ProcFallback, SetupOp};
 use crate::error::{setup_errno, setup_msg, Detail, SetupError};
 use crate::report::{format_line, write_stderr, Level};
 use crate::sys;
@@ -55,6 +57,10 @@ fn show(p: &OsStr) -> String {
 /// The context the ops run in.
 pub struct Ctx<'a> {
     pub proc_fd: &'a OwnedFd,
+    /// What to do when a fresh procfs is refused (`--proc-fallback`).
+    pub proc_fallback: ProcFallback,
+    /// The fallback tier `--proc` ended up using, for `--json-status-fd`.
+    pub proc_tier: Cell<Option<&'static str>>,
     /// A fresh procfs is possible (new pid namespace or `--pidns`).
     pub own_pidns: bool,
     pub host_tty: Option<&'a OsStr>,
@@ -615,17 +621,7 @@ fn make_symlink(target: &OsStr, dest_typed: &OsStr, dest: &OsStr) -> Result<(), 
 
 fn mount_proc(ctx: &Ctx<'_>, dest: &OsStr) -> Result<(), SetupError> {
     if ctx.own_pidns {
-        mount(
-            Some("proc"),
-            dest,
-            Some("proc"),
-            MsFlags::MS_NOSUID | MsFlags::MS_NOEXEC | MsFlags::MS_NODEV,
-            None::<&str>,
-        )
-        .map_err(|e| {
-            mount_errno("mount-proc", format!("Can't mount proc on {}", show(dest)), e)
-                .with_path(dest.to_owned())
-        })?;
+        mount_fresh_proc(ctx, dest)?;
     } else {
         let src = OsStr::new("oldroot/proc");
         bind_mount(
@@ -658,6 +654,91 @@ fn mount_proc(ctx: &Ctx<'_>, dest: &OsStr) -> Result<(), SetupError> {
         .map_err(|f| bind_error("proc-cover", &path, &path, f))?;
     }
     Ok(())
+}
+
+fn proc_mount(dest: &OsStr, data: Option<&str>) -> Result<(), Errno> {
+    mount(
+        Some("proc"),
+        dest,
+        Some("proc"),
+        MsFlags::MS_NOSUID | MsFlags::MS_NOEXEC | MsFlags::MS_NODEV,
+        data,
+    )
+}
+
+/// A fresh procfs for the sandbox's pid namespace, with nestwrap's fallback
+/// tiers when the kernel refuses it because the parent's /proc is masked
+/// ("mount too revealing"): a `subset=pid` procfs (kernels that relax the
+/// rule for it), then a recursive bind of the parent's procfs, which keeps
+/// every mask the container runtime put there. Any other refusal is
+/// reported exactly as bwrap reports it.
+fn mount_fresh_proc(ctx: &Ctx<'_>, dest: &OsStr) -> Result<(), SetupError> {
+    let refused = |e: Errno| {
+        mount_errno("mount-proc", format!("Can't mount proc on {}", show(dest)), e)
+            .with_path(dest.to_owned())
+    };
+    let err = match proc_mount(dest, None) {
+        Ok(()) => return Ok(()),
+        Err(e) => e,
+    };
+    if err != Errno::EPERM || ctx.proc_fallback == ProcFallback::Never || !proc_is_masked(ctx) {
+        return Err(refused(err));
+    }
+    let tier = if proc_mount(dest, Some("subset=pid")).is_ok() {
+        "subset-pid"
+    } else {
+        let src = OsStr::new("oldroot/proc");
+        // A plain MS_BIND of a procfs with locked submounts is EINVAL;
+        // the recursive bind carries the masks along.
+        bind_mount(
+            ctx,
+            Some(src),
+            dest,
+            BindFlags { readonly: false, devices: false, recursive: true },
+        )
+        .map_err(|_| refused(err))?;
+        "parent-bind"
+    };
+    ctx.proc_tier.set(Some(tier));
+    if ctx.proc_fallback == ProcFallback::Auto {
+        let cost = match tier {
+            "subset-pid" => "the sandbox's /proc has only process directories (no /proc/sys, /proc/meminfo, ...)",
+            _ => "the sandbox sees the container's processes and pid numbers in /proc, with the container's masks",
+        };
+        warn(
+            ctx.level_prefix,
+            &format!(
+                "Can't mount a new proc on {}: the kernel refuses it because the parent /proc is masked \
+                 (\"Mount too revealing\"); using the {} fallback instead: {} \
+                 (--proc-fallback never fails instead)",
+                show(dest),
+                tier,
+                cost
+            ),
+        );
+    }
+    Ok(())
+}
+
+/// Whether the refusal of a fresh procfs is the kernel's "mount too
+/// revealing" rule. Asks the kernel itself through the fs-context log; where
+/// the new mount API is unavailable, falls back to looking for mounts on
+/// top of, or below, the parent's /proc (the masks that trigger the rule).
+fn proc_is_masked(ctx: &Ctx<'_>) -> bool {
+    use sys::mount::ProcRefusal;
+    match sys::mount::probe_proc_refusal(false) {
+        ProcRefusal::TooRevealing => true,
+        ProcRefusal::Other => false,
+        ProcRefusal::Unknown => read_proc(ctx, "self/mountinfo")
+            .ok()
+            .and_then(|t| parse_mountinfo(&t))
+            .is_some_and(|mounts| {
+                mounts.iter().any(|m| {
+                    is_at_or_below(&m.mount_point, OsStr::new("/oldroot/proc"))
+                        && m.mount_point != "/oldroot/proc"
+                })
+            }),
+    }
 }
 
 fn join(dir: &OsStr, name: &str) -> OsString {
