@@ -295,13 +295,14 @@ fn lock_user_namespaces(plan: &Plan) -> Result<Option<&'static str>, SetupError>
             method = Some("seccomp");
         }
     }
-    if config.disable_userns || config.assert_userns_disabled {
-        if sys::unshare(libc::CLONE_NEWUSER).is_ok() {
-            return Err(setup_msg(
-                "assert-userns-disabled",
-                "creation of new user namespaces was not disabled as requested",
-            ));
-        }
+    // Verify that no new user namespace can be made any more.
+    if (config.disable_userns || config.assert_userns_disabled)
+        && sys::unshare(libc::CLONE_NEWUSER).is_ok()
+    {
+        return Err(setup_msg(
+            "assert-userns-disabled",
+            "creation of new user namespaces was not disabled as requested",
+        ));
     }
     Ok(method)
 }
