@@ -32,6 +32,8 @@ use crate::sys;
 pub struct ChildFds {
     /// Read end of the "go" pipe: the monitor writes one byte when ready.
     pub go_read: OwnedFd,
+    /// `--pidns`: where the final process reports its pid to the monitor.
+    pub pid_socket: Option<OwnedFd>,
     /// Write end of the reaper → monitor exit-status pipe.
     pub status_write: Option<OwnedFd>,
     /// Write end of the setup-finished pipe (`--json-status-fd`).
@@ -60,6 +62,24 @@ fn run(plan: &Plan, fds: ChildFds) -> Result<Never, SetupError> {
         nix::sys::prctl::set_pdeathsig(Signal::SIGKILL)
             .map_err(|e| setup_errno("prctl", "prctl", e))?;
     }
+    // --pidns: enter it (and optionally a new pid namespace below it),
+    // forking so that the final process is inside, and tell the monitor
+    // that process's pid (the kernel translates it for the receiver).
+    if let Some(fd) = config.pidns_fd {
+        sys::setns(fd, libc::CLONE_NEWPID)
+            .map_err(|e| setup_errno("pidns", "Setting pidns failed", e))?;
+        fork_intermediate_child()?;
+        if config.unshare.pid {
+            sys::unshare(libc::CLONE_NEWPID)
+                .map_err(|e| setup_errno("pidns", "unshare pid ns", e))?;
+            fork_intermediate_child()?;
+        }
+        if let Some(sock) = &fds.pid_socket {
+            let _ = nix::unistd::write(sock, &[0u8]);
+        }
+    }
+    drop(fds.pid_socket);
+
     // The monitor owns the reporting fds.
     for fd in [config.info_fd, config.json_status_fd].into_iter().flatten() {
         sys::close_raw(fd);
@@ -77,8 +97,21 @@ fn run(plan: &Plan, fds: ChildFds) -> Result<Never, SetupError> {
 
     // switch_to_user_with_privs: a new user namespace gave us a full
     // bounding set again; limit it to what COMMAND may end with.
-    if plan.new_userns {
+    if plan.new_userns || config.userns_fd.is_some() {
         drop_bounding_set(plan.requested_caps, plan.last_cap)?;
+    }
+    // A joined user namespace may allow other ids: switch to the target.
+    if config.userns_fd.is_some() {
+        if plan.sandbox_uid != plan.real_uid {
+            nix::unistd::setuid(nix::unistd::Uid::from_raw(plan.sandbox_uid)).map_err(|e| {
+                setup_errno("setuid", format!("unable to switch to uid {}", plan.sandbox_uid), e)
+            })?;
+        }
+        if plan.sandbox_gid != plan.real_gid {
+            nix::unistd::setgid(nix::unistd::Gid::from_raw(plan.sandbox_gid)).map_err(|e| {
+                setup_errno("setgid", format!("unable to switch to gid {}", plan.sandbox_gid), e)
+            })?;
+        }
     }
 
     if config.unshare.net {
@@ -178,6 +211,11 @@ fn run(plan: &Plan, fds: ChildFds) -> Result<Never, SetupError> {
         umount2(".", MntFlags::MNT_DETACH)
             .map_err(|e| setup_errno("pivot", "umount old root", e))?;
         nix::unistd::chdir("/").map_err(|e| setup_errno("pivot", "chdir /", e))?;
+    }
+
+    if let Some(fd) = config.userns2_fd {
+        sys::setns(fd, libc::CLONE_NEWUSER)
+            .map_err(|e| setup_errno("userns2", "Setting userns2 failed", e))?;
     }
 
     let userns_lock = lock_user_namespaces(plan)?;
@@ -305,6 +343,15 @@ fn lock_user_namespaces(plan: &Plan) -> Result<Option<&'static str>, SetupError>
         ));
     }
     Ok(method)
+}
+
+/// Fork; the parent exits at once and the child carries on (used to land
+/// inside a pid namespace entered with setns/unshare).
+fn fork_intermediate_child() -> Result<(), SetupError> {
+    match sys::fork().map_err(|e| setup_errno("pidns", "Can't fork for --pidns", e))? {
+        Some(_) => sys::exit_now(0),
+        None => Ok(()),
+    }
 }
 
 /// Map the sandbox ids 1:1 into the second-level user namespace. setgroups

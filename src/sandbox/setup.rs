@@ -136,6 +136,9 @@ fn bind_mount(
         // Kernels before 5.12, or a container seccomp profile that refuses
         // the new mount API: remount each mount the classic way.
         Err(Errno::ENOSYS) | Err(Errno::EPERM) => remount_tree(ctx, dest, flags),
+        // --not-a-security-boundary: let submounts that refuse the flags
+        // through with a warning (the top mount must still get them).
+        Err(_) if ctx.not_a_security_boundary && flags.recursive => remount_tree(ctx, dest, flags),
         Err(e) => Err(stage(
             format!("Unable to remount destination \"{}\" with correct flags", show(dest)),
             Some(e),
@@ -146,20 +149,15 @@ fn bind_mount(
 /// The mount_setattr fallback: read mountinfo once, remount the mount at
 /// `dest` and every mount below it with its existing flags plus ours.
 fn remount_tree(ctx: &Ctx<'_>, dest: &OsStr, flags: BindFlags) -> Result<(), BindFailure> {
-    let canonical = nix::fcntl::readlinkat(
-        ctx.proc_fd,
-        format!(
-            "self/fd/{}",
-            open(dest, OFlag::O_PATH | OFlag::O_CLOEXEC, Mode::empty())
-                .map_err(|e| stage(format!("open(\"{}\", O_PATH)", show(dest)), Some(e)))?
-                .as_raw_fd()
-        )
-        .as_str(),
-    );
-    // The O_PATH fd above is dropped at the end of the statement; the
-    // readlink happened while it was open.
-    let canonical = canonical
-        .map_err(|e| stage(format!("readlink(/proc/self/fd/N) for \"{}\"", show(dest)), Some(e)))?;
+    // The kernel's name for the destination, as mountinfo spells it.
+    let dest_fd = open(dest, OFlag::O_PATH | OFlag::O_CLOEXEC, Mode::empty())
+        .map_err(|e| stage(format!("open(\"{}\", O_PATH)", show(dest)), Some(e)))?;
+    let canonical =
+        nix::fcntl::readlinkat(ctx.proc_fd, format!("self/fd/{}", dest_fd.as_raw_fd()).as_str())
+            .map_err(|e| {
+                stage(format!("readlink(/proc/self/fd/N) for \"{}\"", show(dest)), Some(e))
+            })?;
+    drop(dest_fd);
     let text = read_proc(ctx, "self/mountinfo")
         .map_err(|e| stage("Can't open /proc/self/mountinfo", Some(e)))?;
     let mounts = parse_mountinfo(&text).ok_or_else(|| stage("Can't parse mountinfo line", None))?;
@@ -183,6 +181,17 @@ fn remount_tree(ctx: &Ctx<'_>, dest: &OsStr, flags: BindFlags) -> Result<(), Bin
                 ));
             }
             if e == Errno::EACCES {
+                continue;
+            }
+            if ctx.not_a_security_boundary {
+                warn(
+                    ctx.level_prefix,
+                    &format!(
+                        "Unable to apply mount flags: remount \"{}\": {} (ignored: --not-a-security-boundary)",
+                        show(&m.mount_point),
+                        e.desc()
+                    ),
+                );
                 continue;
             }
             return Err(stage(

@@ -246,13 +246,28 @@ pub struct CredMessage {
 /// Receive one message on a `SO_PASSCRED` unix socket: `Ok(None)` at EOF,
 /// `Err(EAGAIN)` when nothing is queued.
 pub fn recv_with_pid(sock: &std::os::fd::OwnedFd) -> Result<Option<CredMessage>, Errno> {
+    recv_cred(sock, true)
+}
+
+/// Like [`recv_with_pid`], waiting for a message.
+pub fn recv_with_pid_blocking(sock: &std::os::fd::OwnedFd) -> Result<Option<CredMessage>, Errno> {
+    loop {
+        match recv_cred(sock, false) {
+            Err(Errno::EINTR) => continue,
+            r => return r,
+        }
+    }
+}
+
+fn recv_cred(sock: &std::os::fd::OwnedFd, dontwait: bool) -> Result<Option<CredMessage>, Errno> {
     use nix::sys::socket::{recvmsg, ControlMessageOwned, MsgFlags, UnixCredentials};
     use std::io::IoSliceMut;
     use std::os::fd::AsRawFd;
     let mut buf = [0u8; 1024];
     let mut iov = [IoSliceMut::new(&mut buf)];
     let mut cmsg = nix::cmsg_space!(UnixCredentials);
-    let msg = recvmsg::<()>(sock.as_raw_fd(), &mut iov, Some(&mut cmsg), MsgFlags::MSG_DONTWAIT)?;
+    let flags = if dontwait { MsgFlags::MSG_DONTWAIT } else { MsgFlags::empty() };
+    let msg = recvmsg::<()>(sock.as_raw_fd(), &mut iov, Some(&mut cmsg), flags)?;
     if msg.bytes == 0 {
         return Ok(None);
     }
