@@ -22,6 +22,7 @@ use nix::sys::stat::Mode;
 use super::init;
 use super::net;
 use super::prepare::Plan;
+use super::setup::warn;
 use super::setup::{self, Ctx, Source};
 use crate::config::SetupOp;
 use crate::error::{setup_errno, setup_msg, Detail, SetupError};
@@ -157,8 +158,32 @@ fn run(plan: &Plan, fds: ChildFds) -> Result<Never, SetupError> {
     .map_err(|e| mount_err("bind-newroot", "setting up newroot bind", e))?;
     nix::unistd::mkdir("oldroot", Mode::from_bits_truncate(0o755))
         .map_err(|e| setup_errno("mkdir-oldroot", "Creating oldroot failed", e))?;
-    nix::unistd::pivot_root("/tmp", "oldroot")
-        .map_err(|e| setup_errno("pivot-root", "pivot_root", e))?;
+    // The host root, for the pivot_root fallback (it must be named after
+    // we chroot into the setup tmpfs).
+    let real_root =
+        nix::fcntl::open("/", OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC, Mode::empty())
+            .map_err(|e| setup_errno("pivot-root", "can't open /", e))?;
+    // Fallbacks used, reported on the monitor's `command-pid` JSON line.
+    let mut fallbacks = String::new();
+    let chroot_fallback = match nix::unistd::pivot_root("/tmp", "oldroot") {
+        Ok(()) => None,
+        // A container seccomp profile refusing pivot_root, or a root
+        // filesystem it cannot leave (initramfs): reach the same layout with
+        // a recursive bind of / on oldroot and a chroot into the tmpfs.
+        Err(e @ (Errno::EPERM | Errno::EINVAL)) => {
+            mount(
+                Some("/"),
+                "oldroot",
+                None::<&str>,
+                MsFlags::MS_SILENT | MsFlags::MS_BIND | MsFlags::MS_REC,
+                None::<&str>,
+            )
+            .map_err(|_| setup_errno("pivot-root", "pivot_root", e))?;
+            nix::unistd::chroot(".").map_err(|_| setup_errno("pivot-root", "pivot_root", e))?;
+            Some((real_root, e))
+        }
+        Err(e) => return Err(setup_errno("pivot-root", "pivot_root", e)),
+    };
     nix::unistd::chdir("/").map_err(|e| setup_errno("chdir", "chdir / (base path)", e))?;
 
     let ctx = Ctx {
@@ -196,21 +221,20 @@ fn run(plan: &Plan, fds: ChildFds) -> Result<Never, SetupError> {
     umount2("oldroot", MntFlags::MNT_DETACH)
         .map_err(|e| setup_errno("umount-oldroot", "unmount old root", e))?;
 
-    // Second pivot: make /newroot the root and detach the setup tmpfs.
-    {
-        let oldroot = nix::fcntl::open(
-            "/",
-            OFlag::O_DIRECTORY | OFlag::O_RDONLY | OFlag::O_CLOEXEC,
-            Mode::empty(),
-        )
-        .map_err(|e| setup_errno("pivot", "can't open /", e))?;
-        nix::unistd::chdir("/newroot").map_err(|e| setup_errno("pivot", "chdir /newroot", e))?;
-        nix::unistd::pivot_root(".", ".")
-            .map_err(|e| setup_errno("pivot", "pivot_root(/newroot)", e))?;
-        nix::unistd::fchdir(&oldroot).map_err(|e| setup_errno("pivot", "fchdir to oldroot", e))?;
-        umount2(".", MntFlags::MNT_DETACH)
-            .map_err(|e| setup_errno("pivot", "umount old root", e))?;
-        nix::unistd::chdir("/").map_err(|e| setup_errno("pivot", "chdir /", e))?;
+    match chroot_fallback {
+        None => second_pivot()?,
+        Some((real_root, why)) => {
+            move_root_and_lock(plan, &real_root)?;
+            warn(
+                config.level_prefix,
+                &format!(
+                    "pivot_root: {}; using a chroot locked in a new user and mount namespace instead \
+                     (nestwrap fallback)",
+                    why.desc()
+                ),
+            );
+            fallbacks.push_str("pivot-root=locked-chroot\n");
+        }
     }
 
     if let Some(fd) = config.userns2_fd {
@@ -274,8 +298,6 @@ fn run(plan: &Plan, fds: ChildFds) -> Result<Never, SetupError> {
     }
     drop(fds.status_write);
 
-    // Fallbacks used, reported on the monitor's `command-pid` JSON line.
-    let mut fallbacks = String::new();
     if let Some(tier) = ctx.proc_tier.get() {
         fallbacks.push_str(&format!("proc={tier}\n"));
     }
@@ -343,6 +365,70 @@ fn lock_user_namespaces(plan: &Plan) -> Result<Option<&'static str>, SetupError>
         ));
     }
     Ok(method)
+}
+
+/// Second pivot: make /newroot the root and detach the setup tmpfs.
+fn second_pivot() -> Result<(), SetupError> {
+    let oldroot = nix::fcntl::open(
+        "/",
+        OFlag::O_DIRECTORY | OFlag::O_RDONLY | OFlag::O_CLOEXEC,
+        Mode::empty(),
+    )
+    .map_err(|e| setup_errno("pivot", "can't open /", e))?;
+    nix::unistd::chdir("/newroot").map_err(|e| setup_errno("pivot", "chdir /newroot", e))?;
+    nix::unistd::pivot_root(".", ".")
+        .map_err(|e| setup_errno("pivot", "pivot_root(/newroot)", e))?;
+    nix::unistd::fchdir(&oldroot).map_err(|e| setup_errno("pivot", "fchdir to oldroot", e))?;
+    umount2(".", MntFlags::MNT_DETACH).map_err(|e| setup_errno("pivot", "umount old root", e))?;
+    nix::unistd::chdir("/").map_err(|e| setup_errno("pivot", "chdir /", e))?;
+    Ok(())
+}
+
+/// The pivot_root fallback's second step: move the new root over the mount
+/// namespace's root, chroot into it, detach the setup tmpfs, and enter one
+/// more user + mount namespace. In that namespace every mount inherited from
+/// ours is locked, so even a COMMAND with CAP_SYS_ADMIN in its namespace
+/// cannot unmount the new root to uncover the host's; and `..` from the top
+/// of the moved mount leads back into it. If the extra layer cannot be made,
+/// fail rather than start a weaker sandbox.
+fn move_root_and_lock(plan: &Plan, real_root: &OwnedFd) -> Result<(), SetupError> {
+    let step = |msg: &str, e: Errno| setup_errno("locked-chroot", msg.to_owned(), e);
+    let newroot = nix::fcntl::open(
+        "/newroot",
+        OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
+        Mode::empty(),
+    )
+    .map_err(|e| step("can't open /newroot", e))?;
+    nix::unistd::fchdir(real_root).map_err(|e| step("fchdir to the host root", e))?;
+    mount(Some("tmp/newroot"), ".", None::<&str>, MsFlags::MS_MOVE, None::<&str>)
+        .map_err(|e| step("Can't move /newroot over /", e))?;
+    umount2("tmp", MntFlags::MNT_DETACH).map_err(|e| step("unmount the setup tmpfs", e))?;
+    nix::unistd::fchdir(&newroot).map_err(|e| step("fchdir /newroot", e))?;
+    nix::unistd::chroot(".").map_err(|e| step("chroot into /newroot", e))?;
+    nix::unistd::chdir("/").map_err(|e| step("chdir /", e))?;
+    sys::unshare(libc::CLONE_NEWUSER | libc::CLONE_NEWNS).map_err(|e| {
+        step(
+            "pivot_root is refused here and the fallback could not lock the sandbox's mounts in a new \
+             user namespace",
+            e,
+        )
+    })?;
+    drop_bounding_set(plan.requested_caps, plan.last_cap)?;
+    let write = |name: &str, text: &str| -> Result<(), Errno> {
+        let fd = openat(&plan.proc_fd, name, OFlag::O_WRONLY | OFlag::O_CLOEXEC, Mode::empty())?;
+        nix::unistd::write(&fd, text.as_bytes()).map(|_| ())
+    };
+    // Map the sandbox ids 1:1 (they are our ids in the parent namespace).
+    // setgroups must be denied first unless already inherited as "deny".
+    write("self/uid_map", &format!("{0} {0} 1\n", plan.sandbox_uid))
+        .map_err(|e| step("setting up uid map", e))?;
+    match write("self/setgroups", "deny\n") {
+        Ok(()) | Err(Errno::ENOENT) | Err(Errno::EPERM) => {}
+        Err(e) => return Err(step("error writing to setgroups", e)),
+    }
+    write("self/gid_map", &format!("{0} {0} 1\n", plan.sandbox_gid))
+        .map_err(|e| step("setting up gid map", e))?;
+    Ok(())
 }
 
 /// Fork; the parent exits at once and the child carries on (used to land
