@@ -24,7 +24,7 @@ use super::net;
 use super::prepare::Plan;
 use super::setup::warn;
 use super::setup::{self, Ctx, Source};
-use crate::config::SetupOp;
+use crate::config::{OverlayKind, SetupOp};
 use crate::error::{setup_errno, setup_msg, Detail, SetupError};
 use crate::report::{format_line, write_stderr, Level};
 use crate::sys;
@@ -516,27 +516,39 @@ pub fn apply_seccomp(program: &[u8]) -> Result<(), SetupError> {
 }
 
 fn resolve_sources(ops: &[SetupOp]) -> Result<Vec<Option<Source>>, SetupError> {
+    let resolve = |src: &OsStr| {
+        std::fs::canonicalize(src).map(|p| p.into_os_string()).map_err(|e| {
+            setup_errno(
+                "find-source",
+                format!("Can't find source path {}", src.to_string_lossy()),
+                Errno::from_raw(e.raw_os_error().unwrap_or(libc::EIO)),
+            )
+            .with_path(src.to_owned())
+        })
+    };
     ops.iter()
-        .map(|op| {
-            let (src, try_) = match op {
-                SetupOp::Bind { src, allow_notexist, .. } => (src.clone(), *allow_notexist),
-                SetupOp::BindFd { fd, .. } => {
-                    (OsString::from(format!("/proc/self/fd/{fd}")), false)
-                }
-                _ => return Ok(None),
-            };
-            match std::fs::canonicalize(&src) {
-                Ok(p) => Ok(Some(Source::Path(p.into_os_string()))),
-                Err(e) if try_ && e.raw_os_error() == Some(libc::ENOENT) => {
+        .map(|op| match op {
+            SetupOp::Bind { src, allow_notexist, .. } => match resolve(src) {
+                Ok(p) => Ok(Some(Source::Path(p))),
+                Err(e) if *allow_notexist && e.errno() == Some(Errno::ENOENT) => {
                     Ok(Some(Source::Missing))
                 }
-                Err(e) => Err(setup_errno(
-                    "find-source",
-                    format!("Can't find source path {}", src.to_string_lossy()),
-                    Errno::from_raw(e.raw_os_error().unwrap_or(libc::EIO)),
-                )
-                .with_path(src)),
+                Err(e) => Err(e),
+            },
+            SetupOp::BindFd { fd, .. } => {
+                resolve(OsStr::new(&format!("/proc/self/fd/{fd}"))).map(|p| Some(Source::Path(p)))
             }
+            SetupOp::Overlay { srcs, kind, .. } => {
+                let lower = srcs.iter().map(|s| resolve(s)).collect::<Result<Vec<_>, _>>()?;
+                let upper = match kind {
+                    OverlayKind::ReadWrite { rwsrc, workdir } => {
+                        Some((resolve(rwsrc)?, resolve(workdir)?))
+                    }
+                    _ => None,
+                };
+                Ok(Some(Source::Overlay { lower, upper }))
+            }
+            _ => Ok(None),
         })
         .collect()
 }

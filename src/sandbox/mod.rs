@@ -18,7 +18,7 @@ use nix::sys::signal::{SigSet, Signal};
 use nix::sys::wait::{waitpid, WaitPidFlag};
 
 use crate::cli::{self, HostFacts, Parsed};
-use crate::config::{Config, EnvOp, ProcFallback, SetupOp};
+use crate::config::{Config, EnvOp, ProcFallback};
 use crate::error::{setup_errno, setup_msg, CliError, Error, SetupError};
 use crate::report::Reporter;
 use crate::sys;
@@ -113,9 +113,6 @@ pub fn unsupported_option(config: &Config) -> Option<&'static str> {
     }
     if config.file_label.is_some() {
         return Some("--file-label");
-    }
-    if config.ops.iter().any(|op| matches!(op, SetupOp::Overlay { .. })) {
-        return Some("--overlay");
     }
     None
 }

@@ -17,7 +17,7 @@ use nix::sys::stat::{fchmod, lstat, stat, Mode, SFlag};
 
 use std::cell::Cell;
 
-use crate::config::{BindKind, ProcFallback, SetupOp};
+use crate::config::{BindKind, OverlayKind, ProcFallback, SetupOp};
 use crate::error::{setup_errno, setup_msg, Detail, SetupError};
 use crate::report::{format_line, write_stderr, Level};
 use crate::sys;
@@ -28,6 +28,9 @@ use crate::sys::mount::{cstr, is_at_or_below, mount_setattr, parse_mountinfo};
 pub enum Source {
     /// `realpath()` of SRC.
     Path(OsString),
+    /// An overlay's resolved layers: `--overlay-src` paths in command-line
+    /// order (bottom first), then RWSRC and WORKDIR for `--overlay`.
+    Overlay { lower: Vec<OsString>, upper: Option<(OsString, OsString)> },
     /// A `-try` source that does not exist: skip the op.
     Missing,
 }
@@ -339,6 +342,7 @@ pub fn setup_newroot(
     sources: &[Option<Source>],
 ) -> Result<(), SetupError> {
     let mut bind_data_seq = 0u32;
+    let mut tmp_overlays = 0u32;
     for (op, source) in ops.iter().zip(sources) {
         // Resolve the source's type first, as bwrap does.
         let mut src_is_dir = false;
@@ -346,6 +350,7 @@ pub fn setup_newroot(
         if let Some(source) = source {
             match source {
                 Source::Missing => continue,
+                Source::Overlay { .. } => {}
                 Source::Path(p) => {
                     let old = oldroot_path(p);
                     match stat(old.as_os_str()) {
@@ -451,10 +456,43 @@ pub fn setup_newroot(
                 })?;
             }
             SetupOp::Overlay { .. } => {
-                return Err(setup_msg(
-                    "overlay",
-                    "overlay mounts are not supported by this nestwrap build",
-                ));
+                ensure_dir(&dest, 0o755).map_err(mkdir_err)?;
+                let Some(Source::Overlay { lower, upper }) = source else {
+                    return Err(setup_msg(
+                        "overlay",
+                        "internal error: overlay sources not resolved",
+                    ));
+                };
+                let upper = match upper {
+                    Some((rw, work)) => Some((oldroot_path(rw), oldroot_path(work))),
+                    None if matches!(op, SetupOp::Overlay { kind: OverlayKind::Tmp, .. }) => {
+                        let n = tmp_overlays;
+                        tmp_overlays += 1;
+                        Some(make_tmp_overlay_dirs(n)?)
+                    }
+                    None => None,
+                };
+                let options = overlay_options(lower, upper.as_ref());
+                mount(
+                    Some("overlay"),
+                    dest.as_os_str(),
+                    Some("overlay"),
+                    MsFlags::empty(),
+                    Some(options.as_os_str()),
+                )
+                .map_err(|e| {
+                    let msg = format!(
+                        "Can't make overlay mount on {} with options {}",
+                        show(&dest),
+                        show(&options)
+                    );
+                    if e == Errno::ELOOP {
+                        setup_msg("overlay", format!("{msg}: Overlay directories may not overlap"))
+                    } else {
+                        mount_errno("overlay", msg, e)
+                    }
+                    .with_path(dest_typed.clone())
+                })?;
             }
             SetupOp::Proc { .. } => {
                 ensure_dir(&dest, 0o755).map_err(mkdir_err)?;
@@ -536,6 +574,51 @@ pub fn setup_newroot(
         }
     }
     Ok(())
+}
+
+/// Append `path` to overlayfs mount options, escaping `\\`, `,` and `:`.
+fn push_escaped(out: &mut Vec<u8>, path: &OsStr) {
+    for &c in path.as_bytes() {
+        if matches!(c, b'\\' | b',' | b':') {
+            out.push(b'\\');
+        }
+        out.push(c);
+    }
+}
+
+/// overlayfs options as bwrap builds them: upper and work dirs (if any),
+/// lower dirs from the top layer (last `--overlay-src`) down, `userxattr`.
+/// `lower` holds host paths; `upper` already has its final paths.
+pub fn overlay_options(lower: &[OsString], upper: Option<&(OsString, OsString)>) -> OsString {
+    let mut o = Vec::new();
+    if let Some((up, work)) = upper {
+        o.extend_from_slice(b"upperdir=");
+        push_escaped(&mut o, up);
+        o.extend_from_slice(b",workdir=");
+        push_escaped(&mut o, work);
+        o.push(b',');
+    }
+    o.extend_from_slice(b"lowerdir=");
+    for (i, l) in lower.iter().rev().enumerate() {
+        if i > 0 {
+            o.push(b':');
+        }
+        push_escaped(&mut o, &oldroot_path(l));
+    }
+    o.extend_from_slice(b",userxattr");
+    OsString::from_vec(o)
+}
+
+/// Upper and work dirs of the Nth `--tmp-overlay`, on the setup tmpfs that
+/// disappears with the second pivot, so writes vanish with the sandbox.
+fn make_tmp_overlay_dirs(n: u32) -> Result<(OsString, OsString), SetupError> {
+    let upper = format!("/tmp-overlay-upper-{n}");
+    let work = format!("/tmp-overlay-work-{n}");
+    nix::unistd::mkdir(upper.as_str(), Mode::from_bits_truncate(0o755))
+        .map_err(|e| setup_errno("tmp-overlay", "Creating --tmp-overlay upperdir failed", e))?;
+    nix::unistd::mkdir(work.as_str(), Mode::from_bits_truncate(0o755))
+        .map_err(|e| setup_errno("tmp-overlay", "Creating --tmp-overlay workdir failed", e))?;
+    Ok((upper.into(), work.into()))
 }
 
 /// `--bind-fd`: after mounting, the fd and the mount must be the same inode,
@@ -837,6 +920,16 @@ mod tests {
         assert_eq!(newroot_path(OsStr::new("/")), "/newroot/");
         assert_eq!(oldroot_path(OsStr::new("/usr/bin")), "/oldroot/usr/bin");
         assert_eq!(oldroot_path(OsStr::new("/")), "/oldroot/");
+    }
+
+    #[test]
+    fn overlay_options_like_bwrap() {
+        let lower = [OsString::from("/lower,1"), OsString::from("/a:b\\c")];
+        assert_eq!(
+            overlay_options(&lower, Some(&(OsString::from("/oldroot/up"), OsString::from("/oldroot/work")))),
+            "upperdir=/oldroot/up,workdir=/oldroot/work,lowerdir=/oldroot/a\\:b\\\\c:/oldroot/lower\\,1,userxattr"
+        );
+        assert_eq!(overlay_options(&lower[..1], None), "lowerdir=/oldroot/lower\\,1,userxattr");
     }
 
     #[test]
