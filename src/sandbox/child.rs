@@ -194,6 +194,7 @@ fn run(plan: &Plan, fds: ChildFds) -> Result<Never, SetupError> {
         host_tty: plan.host_tty.as_deref(),
         level_prefix: config.level_prefix,
         not_a_security_boundary: config.not_a_security_boundary,
+        file_label: config.file_label.as_deref(),
     };
     setup::setup_newroot(&ctx, &config.ops, &sources)?;
 
@@ -272,6 +273,10 @@ fn run(plan: &Plan, fds: ChildFds) -> Result<Never, SetupError> {
 
     if config.new_session {
         nix::unistd::setsid().map_err(|e| setup_errno("setsid", "setsid", e))?;
+    }
+
+    if let Some(label) = &config.exec_label {
+        super::label::set_exec(&plan.proc_fd, label, &config.command[0])?;
     }
 
     if plan.needs_reaper {

@@ -3,6 +3,7 @@
 
 pub mod child;
 pub mod init;
+pub mod label;
 pub mod monitor;
 pub mod net;
 pub mod prepare;
@@ -73,12 +74,18 @@ fn run(args: Vec<OsString>, argv0: &str, reporter: &mut Reporter) -> Result<i32,
         Parsed::Run(config) => *config,
     };
     cli::validate(&mut config, &HostFacts::probe())?;
-    if let Some(opt) = unsupported_option(&config) {
-        return Err(setup_msg(
-            "unsupported",
-            format!("{opt} is not supported by this version of nestwrap"),
+    // SELinux labels are validated up front, as bwrap does while parsing.
+    for label in [&config.exec_label, &config.file_label].into_iter().flatten() {
+        label::check(label)?;
+    }
+    if let Some(label) = &config.file_label {
+        let proc_fd = nix::fcntl::open(
+            "/proc",
+            OFlag::O_PATH | OFlag::O_CLOEXEC,
+            nix::sys::stat::Mode::empty(),
         )
-        .into());
+        .map_err(|e| setup_errno("open-proc", "Can't open /proc", e))?;
+        label::set_file_create(&proc_fd, label)?;
     }
     // Read before --clearenv/--unsetenv can remove it.
     if config.proc_fallback.is_none() {
@@ -103,18 +110,6 @@ fn proc_fallback_from_env() -> Result<Option<ProcFallback>, SetupError> {
             ),
         )),
     }
-}
-
-/// Options that parse and validate but whose behaviour this build does not
-/// have yet. They fail clearly instead of being ignored.
-pub fn unsupported_option(config: &Config) -> Option<&'static str> {
-    if config.exec_label.is_some() {
-        return Some("--exec-label");
-    }
-    if config.file_label.is_some() {
-        return Some("--file-label");
-    }
-    None
 }
 
 /// `--setenv`/`--unsetenv`/`--clearenv`, applied to our own environment in

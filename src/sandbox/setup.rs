@@ -69,6 +69,8 @@ pub struct Ctx<'a> {
     pub host_tty: Option<&'a OsStr>,
     pub level_prefix: bool,
     pub not_a_security_boundary: bool,
+    /// `--file-label`: tmpfs mounts get `context="..."`.
+    pub file_label: Option<&'a OsStr>,
 }
 
 /// How a bind treats flags.
@@ -320,11 +322,12 @@ fn octal(mode: u32) -> String {
     }
 }
 
-fn mount_tmpfs(dest: &OsStr, perms: u32, size: Option<u64>) -> Result<(), Errno> {
+fn mount_tmpfs(ctx: &Ctx<'_>, dest: &OsStr, perms: u32, size: Option<u64>) -> Result<(), Errno> {
     let mut opts = format!("mode={}", octal(perms));
     if let Some(size) = size {
         opts.push_str(&format!(",size={size}"));
     }
+    let opts = super::label::mount_option(&opts, ctx.file_label);
     mount(
         Some("tmpfs"),
         dest,
@@ -504,7 +507,7 @@ pub fn setup_newroot(
             }
             SetupOp::Tmpfs { size, .. } => {
                 ensure_dir(&dest, 0o755).map_err(mkdir_err)?;
-                mount_tmpfs(&dest, perms.unwrap_or(0o755), *size).map_err(|e| {
+                mount_tmpfs(ctx, &dest, perms.unwrap_or(0o755), *size).map_err(|e| {
                     mount_errno("mount-tmpfs", format!("Can't mount tmpfs on {}", show(&dest)), e)
                         .with_path(dest_typed.clone())
                 })?;
@@ -842,7 +845,7 @@ fn join(dir: &OsStr, name: &str) -> OsString {
 
 fn mount_dev(ctx: &Ctx<'_>, dest_typed: &OsStr, dest: &OsStr) -> Result<(), SetupError> {
     let typed = show(dest_typed);
-    mount_tmpfs(dest, 0o755, None)
+    mount_tmpfs(ctx, dest, 0o755, None)
         .map_err(|e| mount_errno("mount-dev", format!("Can't mount tmpfs on {}", show(dest)), e))?;
     for node in ["null", "zero", "full", "random", "urandom", "tty"] {
         let node_dest = join(dest, node);
