@@ -24,6 +24,7 @@ use super::net;
 use super::prepare::Plan;
 use super::setup::warn;
 use super::setup::{self, Ctx, Source};
+use super::status;
 use crate::config::{OverlayKind, SetupOp};
 use crate::error::{setup_errno, setup_msg, Detail, SetupError};
 use crate::report::{format_line, write_stderr, Level};
@@ -37,16 +38,22 @@ pub struct ChildFds {
     pub pid_socket: Option<OwnedFd>,
     /// Write end of the reaper → monitor exit-status pipe.
     pub status_write: Option<OwnedFd>,
-    /// Write end of the setup-finished pipe (`--json-status-fd`).
+    /// COMMAND's process → monitor credentials socket (`--json-status-fd`):
+    /// "about to exec" or an error.
     pub setup_finished: Option<OwnedFd>,
 }
 
 /// Run the child. Never returns.
-pub fn child_main(plan: &Plan, fds: ChildFds) -> ! {
-    let err = match run(plan, fds) {
+pub fn child_main(plan: &Plan, mut fds: ChildFds) -> ! {
+    // Kept here, not in `run`, so that it is still open to report an error.
+    let report = fds.setup_finished.take();
+    let err = match run(plan, fds, report.as_ref()) {
         Ok(never) => match never {},
         Err(e) => e,
     };
+    if let Some(sock) = &report {
+        let _ = nix::unistd::write(sock, &status::error_message(&err));
+    }
     let prefix = plan.config.level_prefix;
     let mut out = format_line(prefix, Level::Error, &err.to_string());
     if let Some(hint) = err.hint() {
@@ -62,7 +69,7 @@ fn mount_err(step: &'static str, msg: &str, e: Errno) -> SetupError {
     SetupError::new(step, msg, Detail::Mount(e))
 }
 
-fn run(plan: &Plan, fds: ChildFds) -> Result<Never, SetupError> {
+fn run(plan: &Plan, fds: ChildFds, report: Option<&OwnedFd>) -> Result<Never, SetupError> {
     let config = &plan.config;
     if config.die_with_parent {
         nix::sys::prctl::set_pdeathsig(Signal::SIGKILL)
@@ -314,7 +321,7 @@ fn run(plan: &Plan, fds: ChildFds) -> Result<Never, SetupError> {
     if let Some(method) = userns_lock {
         fallbacks.push_str(&format!("userns-lock={method}\n"));
     }
-    exec_command(plan, &seccomp_programs, fds.setup_finished, fallbacks.as_bytes())
+    exec_command(plan, &seccomp_programs, report, fallbacks.as_bytes())
 }
 
 /// `--disable-userns`: cap `user.max_user_namespaces` at 1 inside our user
@@ -468,7 +475,7 @@ fn write_second_map(plan: &Plan) -> Result<(), SetupError> {
 fn exec_command(
     plan: &Plan,
     seccomp: &[Vec<u8>],
-    setup_finished: Option<OwnedFd>,
+    report: Option<&OwnedFd>,
     fallbacks: &[u8],
 ) -> Result<Never, SetupError> {
     let config = &plan.config;
@@ -502,14 +509,12 @@ fn exec_command(
         apply_seccomp(program)?;
     }
 
-    if let Some(fd) = &setup_finished {
-        let msg = if fallbacks.is_empty() { &[0u8][..] } else { fallbacks };
-        let _ = nix::unistd::write(fd, msg);
+    // Tell the monitor COMMAND is about to run (and which fallbacks the
+    // sandbox needed); a failed exec follows up with an error message.
+    if let Some(fd) = report {
+        let _ = nix::unistd::write(fd, &status::exec_message(fallbacks));
     }
     let err = nix::unistd::execvp(&plan.exec_path, &plan.exec_argv).unwrap_err();
-    if let Some(fd) = &setup_finished {
-        let _ = nix::unistd::write(fd, &[0u8]);
-    }
     Err(setup_errno("exec", format!("execvp {}", plan.exec_path.to_string_lossy()), err))
 }
 

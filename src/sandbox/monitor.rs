@@ -87,7 +87,8 @@ pub fn run(plan: Plan, child: Pid, fds: MonitorFds, original_ppid: Pid) -> Resul
         .collect();
     drop(plan);
     let _ = sys::close_all_except(&keep);
-    let mut reporter = StatusReporter { json, setup: fds.setup_finished, messages: 0 };
+    let mut reporter =
+        StatusReporter { json, setup: fds.setup_finished, exec_started: false, error: None };
     let code = wait_for_exit(child, fds.status_read.as_ref(), &mut reporter)?;
     reporter.finish(code);
     Ok(code)
@@ -97,8 +98,10 @@ pub fn run(plan: Plan, child: Pid, fds: MonitorFds, original_ppid: Pid) -> Resul
 struct StatusReporter {
     json: Option<OwnedFd>,
     setup: Option<OwnedFd>,
-    /// Messages received from COMMAND's process: 1 = exec'd, 2 = exec failed.
-    messages: u32,
+    /// COMMAND's process said it was about to exec.
+    exec_started: bool,
+    /// The `error` line to write instead of `exit-code`, if setup failed.
+    error: Option<String>,
 }
 
 impl StatusReporter {
@@ -108,18 +111,18 @@ impl StatusReporter {
         let Some(sock) = &self.setup else { return false };
         loop {
             match sys::recv_with_pid(sock) {
-                Ok(Some(msg)) => {
-                    self.messages += 1;
-                    if self.messages == 1 {
+                Ok(Some(msg)) => match msg.payload.split_first() {
+                    Some((&status::MSG_EXEC, fallbacks)) if !self.exec_started => {
+                        self.exec_started = true;
                         if let (Some(json), Some(pid)) = (&self.json, msg.pid) {
-                            let line = status::command_pid_line(
-                                pid,
-                                &status::parse_fallbacks(&msg.payload),
-                            );
+                            let line =
+                                status::command_pid_line(pid, &status::parse_fallbacks(fallbacks));
                             let _ = status::write_all(json, &line);
                         }
                     }
-                }
+                    Some((&status::MSG_ERROR, rest)) => self.error = Some(status::error_line(rest)),
+                    _ => {}
+                },
                 Ok(None) => {
                     self.setup = None;
                     return false;
@@ -131,8 +134,10 @@ impl StatusReporter {
 
     fn finish(&mut self, code: i32) {
         self.pump();
-        if self.messages == 1 {
-            if let Some(json) = &self.json {
+        if let Some(json) = &self.json {
+            if let Some(error) = &self.error {
+                let _ = status::write_all(json, error);
+            } else if self.exec_started {
                 let _ = status::write_all(json, &status::exit_code_line(code));
             }
         }

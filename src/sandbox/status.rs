@@ -84,6 +84,51 @@ pub fn command_pid_line(pid: i32, fallbacks: &[(String, String)]) -> String {
     s
 }
 
+/// Message kinds on the COMMAND → monitor socket.
+pub const MSG_EXEC: u8 = b'X';
+pub const MSG_ERROR: u8 = b'E';
+
+/// "About to exec", with the fallbacks used as `key=value` lines.
+pub fn exec_message(fallbacks: &[u8]) -> Vec<u8> {
+    let mut m = vec![MSG_EXEC];
+    m.extend_from_slice(fallbacks);
+    m
+}
+
+/// A setup (or exec) failure: step, path, errno, message, NUL-separated.
+pub fn error_message(err: &crate::error::SetupError) -> Vec<u8> {
+    use std::os::unix::ffi::OsStrExt;
+    let mut m = vec![MSG_ERROR];
+    m.extend_from_slice(err.step.as_bytes());
+    m.push(0);
+    if let Some(p) = &err.path {
+        m.extend_from_slice(p.as_bytes());
+    }
+    m.push(0);
+    if let Some(e) = err.errno() {
+        m.extend_from_slice((e as i32).to_string().as_bytes());
+    }
+    m.push(0);
+    m.extend_from_slice(err.to_string().as_bytes());
+    m.truncate(1000);
+    m
+}
+
+/// The `error` line written instead of `exit-code` when setup failed.
+pub fn error_line(payload: &[u8]) -> String {
+    let mut parts = payload.split(|&c| c == 0);
+    let mut field = || String::from_utf8_lossy(parts.next().unwrap_or_default()).into_owned();
+    let (step, path, errno, message) = (field(), field(), field(), field());
+    let quoted = |s: &str| format!("\"{}\"", json_escape(s));
+    let path = if path.is_empty() { "null".to_owned() } else { quoted(&path) };
+    let errno = if errno.is_empty() { "null".to_owned() } else { errno };
+    format!(
+        "{{ \"error\": {{ \"step\": {}, \"path\": {path}, \"errno\": {errno}, \"message\": {} }} }}\n",
+        quoted(&step),
+        quoted(&message)
+    )
+}
+
 /// `key=value` lines sent by COMMAND's process.
 pub fn parse_fallbacks(payload: &[u8]) -> Vec<(String, String)> {
     String::from_utf8_lossy(payload)
@@ -101,6 +146,8 @@ pub fn json_escape(s: &str) -> String {
             '"' => out.push_str("\\\""),
             '\\' => out.push_str("\\\\"),
             c if (c as u32) < 0x20 => out.push_str(&format!("\\u{:04x}", c as u32)),
+            // What non-UTF-8 bytes became (DECISIONS.md: written as \uFFFD).
+            '\u{fffd}' => out.push_str("\\uFFFD"),
             c => out.push(c),
         }
     }
@@ -148,5 +195,22 @@ mod tests {
             "{ \"command-pid\": 5, \"proc\": \"parent-bind\", \"userns-lock\": \"seccomp\" }\n"
         );
         assert_eq!(json_escape("a\"b\\c\n"), "a\\\"b\\\\c\\u000a");
+        let err = crate::error::setup_errno(
+            "mount-proc",
+            "Can't mount proc on /newroot/proc",
+            nix::errno::Errno::EPERM,
+        )
+        .with_path(std::ffi::OsString::from("/proc"));
+        let msg = error_message(&err);
+        assert_eq!(msg[0], MSG_ERROR);
+        assert_eq!(
+            error_line(&msg[1..]),
+            "{ \"error\": { \"step\": \"mount-proc\", \"path\": \"/proc\", \"errno\": 1, \"message\": \"Can't mount proc on /newroot/proc: Operation not permitted\" } }\n"
+        );
+        let bad: std::ffi::OsString =
+            std::os::unix::ffi::OsStringExt::from_vec(b"/a\xffb".to_vec());
+        let err = crate::error::setup_msg("mkdir", "x").with_path(bad);
+        assert!(error_line(&error_message(&err)[1..])
+            .contains("\"path\": \"/a\\uFFFDb\", \"errno\": null"));
     }
 }
