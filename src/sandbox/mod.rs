@@ -198,6 +198,13 @@ fn spawn(config: Config) -> Result<i32, SetupError> {
     // Block SIGCHLD so the monitor can use a signalfd; reap inherited zombies.
     let mut mask = SigSet::empty();
     mask.add(Signal::SIGCHLD);
+    // --forward-signals: the monitor takes these through its signalfd
+    // (the child unblocks everything before exec).
+    if plan.config.forward_signals {
+        for sig in monitor::FORWARDED {
+            mask.add(sig);
+        }
+    }
     mask.thread_block().map_err(|e| setup_errno("sigprocmask", "sigprocmask", e))?;
     while let Ok(s) = waitpid(nix::unistd::Pid::from_raw(-1), Some(WaitPidFlag::WNOHANG)) {
         if s == nix::sys::wait::WaitStatus::StillAlive {
@@ -205,13 +212,13 @@ fn spawn(config: Config) -> Result<i32, SetupError> {
         }
     }
 
-    let (setup_read, setup_write) = match plan.config.json_status_fd {
-        Some(_) => {
-            let (a, b) =
-                sys::cred_socketpair().map_err(|e| setup_errno("socketpair", "socketpair()", e))?;
-            (Some(a), Some(b))
-        }
-        None => (None, None),
+    let wants_command_socket = plan.config.json_status_fd.is_some() || plan.config.forward_signals;
+    let (setup_read, setup_write) = if wants_command_socket {
+        let (a, b) =
+            sys::cred_socketpair().map_err(|e| setup_errno("socketpair", "socketpair()", e))?;
+        (Some(a), Some(b))
+    } else {
+        (None, None)
     };
     // Join --userns before clone: the sandbox lives in that user namespace.
     if let Some(fd) = plan.config.userns_fd {

@@ -289,3 +289,23 @@ pub fn cred_socketpair() -> Result<(std::os::fd::OwnedFd, std::os::fd::OwnedFd),
     setsockopt(&a, sockopt::PassCred, &true)?;
     Ok((a, b))
 }
+
+/// `pidfd_send_signal(2)`: signal the process behind a pidfd (no pid reuse race).
+pub fn pidfd_send_signal(pidfd: &std::os::fd::OwnedFd, sig: libc::c_int) -> Result<(), Errno> {
+    use std::os::fd::AsRawFd;
+    // SAFETY: integers and a NULL siginfo; the kernel validates the fd.
+    let r = unsafe {
+        libc::syscall(
+            libc::SYS_pidfd_send_signal,
+            pidfd.as_raw_fd(),
+            sig,
+            std::ptr::null::<libc::siginfo_t>(),
+            0u32,
+        )
+    };
+    if r < 0 {
+        Err(Errno::last())
+    } else {
+        Ok(())
+    }
+}
