@@ -108,11 +108,15 @@ impl StatusReporter {
         let Some(sock) = &self.setup else { return false };
         loop {
             match sys::recv_with_pid(sock) {
-                Ok(Some(pid)) => {
+                Ok(Some(msg)) => {
                     self.messages += 1;
                     if self.messages == 1 {
-                        if let (Some(json), Some(pid)) = (&self.json, pid) {
-                            let _ = status::write_all(json, &status::command_pid_line(pid));
+                        if let (Some(json), Some(pid)) = (&self.json, msg.pid) {
+                            let line = status::command_pid_line(
+                                pid,
+                                &status::parse_fallbacks(&msg.payload),
+                            );
+                            let _ = status::write_all(json, &line);
                         }
                     }
                 }

@@ -73,9 +73,38 @@ pub fn status_first_line(child: Pid, ids: &[(&str, u64)]) -> String {
     s
 }
 
-/// nestwrap's extra line, written just before COMMAND is executed.
-pub fn command_pid_line(pid: i32) -> String {
-    format!("{{ \"command-pid\": {pid} }}\n")
+/// nestwrap's extra line, written just before COMMAND is executed, with
+/// the fallbacks the sandbox needed (`"proc": "parent-bind"`, ...).
+pub fn command_pid_line(pid: i32, fallbacks: &[(String, String)]) -> String {
+    let mut s = format!("{{ \"command-pid\": {pid}");
+    for (k, v) in fallbacks {
+        s.push_str(&format!(", \"{}\": \"{}\"", json_escape(k), json_escape(v)));
+    }
+    s.push_str(" }\n");
+    s
+}
+
+/// `key=value` lines sent by COMMAND's process.
+pub fn parse_fallbacks(payload: &[u8]) -> Vec<(String, String)> {
+    String::from_utf8_lossy(payload)
+        .lines()
+        .filter_map(|l| l.split_once('='))
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .collect()
+}
+
+/// Escape a string for a JSON string literal.
+pub fn json_escape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            c if (c as u32) < 0x20 => out.push_str(&format!("\\u{:04x}", c as u32)),
+            c => out.push(c),
+        }
+    }
+    out
 }
 
 /// The last line, only when COMMAND was executed.
@@ -112,6 +141,12 @@ mod tests {
             "{\n    \"child-pid\": 8389,\n    \"mnt-namespace\": 4026532179\n}\n"
         );
         assert_eq!(exit_code_line(3), "{ \"exit-code\": 3 }\n");
-        assert_eq!(command_pid_line(77), "{ \"command-pid\": 77 }\n");
+        assert_eq!(command_pid_line(77, &[]), "{ \"command-pid\": 77 }\n");
+        let fb = parse_fallbacks(b"proc=parent-bind\nuserns-lock=seccomp\n");
+        assert_eq!(
+            command_pid_line(5, &fb),
+            "{ \"command-pid\": 5, \"proc\": \"parent-bind\", \"userns-lock\": \"seccomp\" }\n"
+        );
+        assert_eq!(json_escape("a\"b\\c\n"), "a\\\"b\\\\c\\u000a");
     }
 }
