@@ -27,6 +27,8 @@ pub enum Rig {
     Masked,
     /// Only /proc/sys bound read-only onto itself.
     RoProcSys,
+    /// The seed's smallest case: one tmpfs on /proc/acpi (issue 6).
+    Seed,
 }
 
 const RIG_SH: &str = r#"# usage: rig.sh MODE WHO UID GID HOME NAME -- CMD...   (root, inside unshare -m)
@@ -45,6 +47,8 @@ masked)
     done ;;
 rosys)
     mount --bind /proc/sys /proc/sys; mount -o remount,bind,ro /proc/sys ;;
+seed)
+    mount -t tmpfs none /proc/acpi ;;
 *) echo "rig.sh: unknown mode $mode" >&2; exit 99 ;;
 esac
 if [ "$who" = user ]; then
@@ -189,6 +193,7 @@ pub fn in_rig(rig: Rig, as_: As) -> Sandbox {
     let mode = match rig {
         Rig::Masked => "masked",
         Rig::RoProcSys => "rosys",
+        Rig::Seed => "seed",
     };
     let who = if as_ == As::User { "user" } else { "root" };
     let (uid, gid) = (id.uid.to_string(), id.gid.to_string());
