@@ -47,7 +47,12 @@ pub fn child_main(plan: &Plan, fds: ChildFds) -> ! {
         Ok(never) => match never {},
         Err(e) => e,
     };
-    write_stderr(format_line(plan.config.level_prefix, Level::Error, &err.to_string()).as_bytes());
+    let prefix = plan.config.level_prefix;
+    let mut out = format_line(prefix, Level::Error, &err.to_string());
+    if let Some(hint) = err.hint() {
+        out.push_str(&format_line(prefix, Level::Warning, hint));
+    }
+    write_stderr(out.as_bytes());
     sys::exit_now(1)
 }
 

@@ -56,6 +56,11 @@ pub fn main_entry() -> i32 {
         }
         Err(e) => {
             reporter.error(&e.to_string());
+            if let Error::Setup(setup) = &e {
+                if let Some(hint) = setup.hint() {
+                    reporter.warn(hint);
+                }
+            }
             1
         }
     }
