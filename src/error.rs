@@ -9,6 +9,7 @@
 
 use std::ffi::OsString;
 use std::fmt;
+use std::sync::OnceLock;
 
 use nix::errno::Errno;
 
@@ -22,7 +23,7 @@ pub enum CliError {
     #[error("{0}")]
     Msg(String),
     /// A message followed by `: strerror(errno)` (`Can't read --args data: Bad file descriptor`).
-    #[error("{msg}: {}", errno.desc())]
+    #[error("{msg}: {}", strerror(*errno))]
     Errno { msg: String, errno: Errno },
 }
 
@@ -96,13 +97,39 @@ impl SetupError {
     }
 }
 
+/// C's `strerror(errno)` as the C library words it (`Bad file descriptor`).
+///
+/// nix's `Errno::desc()` has its own, older table (`Bad file number` for
+/// EBADF), so the text comes from the standard library, which asks libc.
+pub fn strerror(errno: Errno) -> &'static str {
+    static TEXTS: OnceLock<Vec<&'static str>> = OnceLock::new();
+    const KNOWN: i32 = 134;
+    let texts = TEXTS.get_or_init(|| {
+        (0..KNOWN)
+            .map(|n| {
+                let text = std::io::Error::from_raw_os_error(n).to_string();
+                let text = match text.rfind(" (os error ") {
+                    Some(i) => text[..i].to_owned(),
+                    None => text,
+                };
+                &*Box::leak(text.into_boxed_str())
+            })
+            .collect()
+    });
+    usize::try_from(errno as i32)
+        .ok()
+        .and_then(|i| texts.get(i))
+        .copied()
+        .unwrap_or_else(|| errno.desc())
+}
+
 /// bwrap's `mount_strerror`: ENOSPC on mount gets a hint about mount-max.
 pub fn mount_strerror(errno: Errno) -> &'static str {
     match errno {
         Errno::ENOSPC => {
             "Limit exceeded (ENOSPC). (Hint: Check that /proc/sys/fs/mount-max is sufficient, typically 100000)"
         }
-        e => e.desc(),
+        e => strerror(e),
     }
 }
 
@@ -111,7 +138,7 @@ impl fmt::Display for SetupError {
         f.write_str(&self.message)?;
         match &self.detail {
             Detail::None => Ok(()),
-            Detail::Errno(e) => write!(f, ": {}", e.desc()),
+            Detail::Errno(e) => write!(f, ": {}", strerror(*e)),
             Detail::Mount(e) => write!(f, ": {}", mount_strerror(*e)),
             Detail::Stage(stage, None) => write!(f, ": {stage}"),
             Detail::Stage(stage, Some(e)) => write!(f, ": {stage}: {}", mount_strerror(*e)),
@@ -181,4 +208,22 @@ pub fn setup_errno(step: &'static str, msg: impl Into<String>, errno: Errno) -> 
 /// Shorthand for a plain message without errno.
 pub fn setup_msg(step: &'static str, msg: impl Into<String>) -> SetupError {
     SetupError::new(step, msg, Detail::None)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn strerror_matches_c_library() {
+        assert_eq!(strerror(Errno::EBADF), "Bad file descriptor");
+        assert_eq!(strerror(Errno::ENOENT), "No such file or directory");
+        assert_eq!(strerror(Errno::EPERM), "Operation not permitted");
+        let e = CliError::Errno { msg: "Can't read --args data".into(), errno: Errno::EBADF };
+        assert_eq!(e.to_string(), "Can't read --args data: Bad file descriptor");
+        assert_eq!(
+            setup_errno("x", "Can't mkdir /a", Errno::EROFS).to_string(),
+            "Can't mkdir /a: Read-only file system"
+        );
+    }
 }

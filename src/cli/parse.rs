@@ -683,3 +683,856 @@ fn parse_cap(s: &OsStr) -> Option<Option<u8>> {
     let word = &b[..len];
     CAP_NAMES.iter().position(|n| n.as_bytes().eq_ignore_ascii_case(word)).map(|i| Some(i as u8))
 }
+
+#[cfg(test)]
+mod tests {
+    use std::os::fd::IntoRawFd;
+
+    use super::*;
+    use crate::cli::spec::{ValueKind, OPTIONS};
+    use crate::config::Unshare;
+
+    fn os(args: &[&str]) -> Vec<OsString> {
+        args.iter().map(OsString::from).collect()
+    }
+
+    fn run(args: &[&str]) -> (Result<Parsed, CliError>, Vec<String>) {
+        let mut rep = Reporter::capture();
+        let r = parse_args_with(os(args), &mut rep, false);
+        (r, rep.captured().to_vec())
+    }
+
+    fn cfg(args: &[&str]) -> Config {
+        match run(args).0 {
+            Ok(Parsed::Run(cfg)) => *cfg,
+            other => panic!("{args:?}: {other:?}"),
+        }
+    }
+
+    fn err(args: &[&str]) -> String {
+        match run(args).0 {
+            Err(CliError::Usage) => "<usage>".into(),
+            Err(e) => e.to_string(),
+            Ok(p) => panic!("{args:?} parsed: {p:?}"),
+        }
+    }
+
+    /// A descriptor holding `data`: a pipe for small data (the write end is
+    /// closed), an unlinked temporary file when it would not fit a pipe buffer.
+    /// The parser owns (and closes) it.
+    fn pipe_with(data: &[u8]) -> String {
+        if data.len() > 4096 {
+            use std::sync::atomic::{AtomicUsize, Ordering};
+            static N: AtomicUsize = AtomicUsize::new(0);
+            let n = N.fetch_add(1, Ordering::Relaxed);
+            let path = std::env::temp_dir()
+                .join(format!("nestwrap-parse-test-{}-{n}", std::process::id()));
+            std::fs::write(&path, data).unwrap();
+            let f = std::fs::File::open(&path).unwrap();
+            std::fs::remove_file(&path).unwrap();
+            return f.into_raw_fd().to_string();
+        }
+        let (r, w) = nix::unistd::pipe().unwrap();
+        assert_eq!(nix::unistd::write(&w, data).unwrap(), data.len());
+        drop(w);
+        r.into_raw_fd().to_string()
+    }
+
+    fn o(s: &str) -> OsString {
+        s.into()
+    }
+
+    #[test]
+    fn flags() {
+        let c = cfg(&[
+            "--level-prefix",
+            "--not-a-security-boundary",
+            "--unshare-user",
+            "--unshare-ipc",
+            "--unshare-pid",
+            "--unshare-net",
+            "--unshare-uts",
+            "--unshare-cgroup",
+            "--disable-userns",
+            "--assert-userns-disabled",
+            "--new-session",
+            "--die-with-parent",
+            "--as-pid-1",
+            "true",
+        ]);
+        assert!(c.level_prefix && c.not_a_security_boundary && c.disable_userns);
+        assert!(c.assert_userns_disabled && c.new_session && c.die_with_parent && c.as_pid_1);
+        let u = Unshare {
+            user: true,
+            ipc: true,
+            pid: true,
+            net: true,
+            uts: true,
+            cgroup: true,
+            ..Unshare::default()
+        };
+        assert_eq!(c.unshare, u);
+        assert_eq!(c.command, os(&["true"]));
+    }
+
+    #[test]
+    fn unshare_all_and_share_net() {
+        let all = Unshare {
+            user_try: true,
+            ipc: true,
+            pid: true,
+            net: true,
+            uts: true,
+            cgroup_try: true,
+            ..Unshare::default()
+        };
+        assert_eq!(cfg(&["--unshare-all", "true"]).unshare, all);
+        assert_eq!(
+            cfg(&["--unshare-all", "--share-net", "true"]).unshare,
+            Unshare { net: false, ..all }
+        );
+        // --share-net is a plain reset: before --unshare-all it does nothing.
+        assert_eq!(cfg(&["--share-net", "--unshare-all", "true"]).unshare, all);
+        let u = cfg(&["--unshare-user-try", "--unshare-cgroup-try", "x"]).unshare;
+        assert!(u.user_try && u.cgroup_try && !u.user && !u.cgroup);
+    }
+
+    #[test]
+    fn valued_options() {
+        let c = cfg(&[
+            "--argv0",
+            "a0",
+            "--userns",
+            "3",
+            "--userns2",
+            "4",
+            "--pidns",
+            "5",
+            "--uid",
+            "10",
+            "--gid",
+            "11",
+            "--hostname",
+            "h",
+            "--chdir",
+            "/d",
+            "--lock-file",
+            "/l1",
+            "--lock-file",
+            "/l2",
+            "--sync-fd",
+            "6",
+            "--sync-fd",
+            "7",
+            "--block-fd",
+            "8",
+            "--userns-block-fd",
+            "9",
+            "--info-fd",
+            "10",
+            "--json-status-fd",
+            "11",
+            "--seccomp",
+            "12",
+            "--cap-add",
+            "CAP_NET_ADMIN",
+            "--cap-drop",
+            "all",
+            "--cap-add",
+            "cap_sys_admin",
+            "--cap-drop",
+            "Cap_Chown",
+            "cmd",
+            "arg",
+        ]);
+        assert_eq!(c.argv0, Some(o("a0")));
+        assert_eq!((c.userns_fd, c.userns2_fd, c.pidns_fd), (Some(3), Some(4), Some(5)));
+        assert_eq!((c.uid, c.gid), (Some(10), Some(11)));
+        assert_eq!(c.hostname, Some(o("h")));
+        assert_eq!(c.chdir, Some(o("/d")));
+        assert_eq!(c.lock_files, os(&["/l1", "/l2"]));
+        assert_eq!(c.sync_fds, vec![6, 7]);
+        assert_eq!(
+            (c.block_fd, c.userns_block_fd, c.info_fd, c.json_status_fd, c.seccomp_fd),
+            (Some(8), Some(9), Some(10), Some(11), Some(12))
+        );
+        assert_eq!(
+            c.caps,
+            vec![
+                CapOp::Add(Some(12)),
+                CapOp::Drop(None),
+                CapOp::Add(Some(21)),
+                CapOp::Drop(Some(0))
+            ]
+        );
+        assert_eq!(c.command, os(&["cmd", "arg"]));
+        assert!(c.ops.is_empty());
+    }
+
+    #[test]
+    fn env_ops_in_order() {
+        let c = cfg(&[
+            "--setenv",
+            "A",
+            "1",
+            "--clearenv",
+            "--unsetenv",
+            "B",
+            "--setenv",
+            "C",
+            "x=y",
+            "t",
+        ]);
+        assert_eq!(
+            c.env_ops,
+            vec![
+                EnvOp::Set { var: o("A"), value: o("1") },
+                EnvOp::Clear,
+                EnvOp::Unset { var: o("B") },
+                EnvOp::Set { var: o("C"), value: o("x=y") },
+            ]
+        );
+        assert_eq!(err(&["--setenv", "A=B", "x"]), "setenv failed");
+        assert_eq!(err(&["--setenv", "", "x"]), "setenv failed");
+        assert_eq!(err(&["--unsetenv", "A=B"]), "unsetenv failed");
+        assert_eq!(err(&["--unsetenv", ""]), "unsetenv failed");
+    }
+
+    #[test]
+    fn filesystem_ops() {
+        let c = cfg(&[
+            "--bind",
+            "/a",
+            "/b",
+            "--bind-try",
+            "/c",
+            "/d",
+            "--dev-bind",
+            "/e",
+            "/f",
+            "--dev-bind-try",
+            "/g",
+            "/h",
+            "--ro-bind",
+            "/i",
+            "/j",
+            "--ro-bind-try",
+            "/k",
+            "/l",
+            "--bind-fd",
+            "3",
+            "/m",
+            "--ro-bind-fd",
+            "4",
+            "/n",
+            "--remount-ro",
+            "/o",
+            "--proc",
+            "/proc",
+            "--dev",
+            "/dev",
+            "--tmpfs",
+            "/tmp",
+            "--mqueue",
+            "/mq",
+            "--dir",
+            "/dir",
+            "--file",
+            "5",
+            "/file",
+            "--bind-data",
+            "6",
+            "/bd",
+            "--ro-bind-data",
+            "7",
+            "/rbd",
+            "--symlink",
+            "tgt",
+            "/ln",
+            "--chmod",
+            "0750",
+            "/dir",
+            "true",
+        ]);
+        use BindKind::*;
+        let bind = |s: &str, d: &str, kind, allow_notexist| SetupOp::Bind {
+            src: o(s),
+            dest: o(d),
+            kind,
+            allow_notexist,
+        };
+        assert_eq!(
+            c.ops,
+            vec![
+                bind("/a", "/b", ReadWrite, false),
+                bind("/c", "/d", ReadWrite, true),
+                bind("/e", "/f", Devices, false),
+                bind("/g", "/h", Devices, true),
+                bind("/i", "/j", ReadOnly, false),
+                bind("/k", "/l", ReadOnly, true),
+                SetupOp::BindFd { fd: 3, dest: o("/m"), readonly: false },
+                SetupOp::BindFd { fd: 4, dest: o("/n"), readonly: true },
+                SetupOp::RemountRo { dest: o("/o") },
+                SetupOp::Proc { dest: o("/proc") },
+                SetupOp::Dev { dest: o("/dev") },
+                SetupOp::Tmpfs { dest: o("/tmp"), perms: None, size: None },
+                SetupOp::Mqueue { dest: o("/mq") },
+                SetupOp::Dir { dest: o("/dir"), perms: None },
+                SetupOp::File { fd: 5, dest: o("/file"), perms: None },
+                SetupOp::BindData { fd: 6, dest: o("/bd"), perms: None, readonly: false },
+                SetupOp::BindData { fd: 7, dest: o("/rbd"), perms: None, readonly: true },
+                SetupOp::Symlink { target: o("tgt"), dest: o("/ln") },
+                SetupOp::Chmod { mode: 0o750, path: o("/dir") },
+            ]
+        );
+    }
+
+    #[test]
+    fn order_is_command_line_order() {
+        let a = cfg(&["--tmpfs", "/x", "--bind", "/", "/", "true"]).ops;
+        let b = cfg(&["--bind", "/", "/", "--tmpfs", "/x", "true"]).ops;
+        let tmpfs = SetupOp::Tmpfs { dest: o("/x"), perms: None, size: None };
+        let bind = SetupOp::Bind {
+            src: o("/"),
+            dest: o("/"),
+            kind: BindKind::ReadWrite,
+            allow_notexist: false,
+        };
+        assert_eq!(a, vec![tmpfs.clone(), bind.clone()]);
+        assert_eq!(b, vec![bind, tmpfs]);
+    }
+
+    #[test]
+    fn overlays() {
+        let c = cfg(&[
+            "--overlay-src",
+            "/l1",
+            "--overlay-src",
+            "/l2",
+            "--overlay",
+            "/rw",
+            "/work",
+            "/o1",
+            "--overlay-src",
+            "/l3",
+            "--tmp-overlay",
+            "/o2",
+            "--overlay-src",
+            "/a",
+            "--overlay-src",
+            "/b",
+            "--ro-overlay",
+            "/o3",
+            "true",
+        ]);
+        assert_eq!(
+            c.ops,
+            vec![
+                SetupOp::Overlay {
+                    srcs: os(&["/l1", "/l2"]),
+                    kind: OverlayKind::ReadWrite { rwsrc: o("/rw"), workdir: o("/work") },
+                    dest: o("/o1"),
+                },
+                SetupOp::Overlay { srcs: os(&["/l3"]), kind: OverlayKind::Tmp, dest: o("/o2") },
+                SetupOp::Overlay {
+                    srcs: os(&["/a", "/b"]),
+                    kind: OverlayKind::ReadOnly,
+                    dest: o("/o3")
+                },
+            ]
+        );
+        assert_eq!(
+            err(&["--overlay", "/a", "/b", "/c", "t"]),
+            "--overlay requires at least one --overlay-src"
+        );
+        assert_eq!(
+            err(&["--tmp-overlay", "/a", "t"]),
+            "--tmp-overlay requires at least one --overlay-src"
+        );
+        assert_eq!(
+            err(&["--overlay-src", "/a", "--ro-overlay", "/a", "t"]),
+            "--ro-overlay requires at least two --overlay-src"
+        );
+        // Arity is checked before the sources.
+        assert_eq!(err(&["--overlay", "/a", "/b"]), "--overlay takes three arguments");
+        assert_eq!(err(&["--ro-overlay"]), "--ro-overlay takes an argument");
+        let unused = OVERLAY_SRC_UNUSED;
+        assert_eq!(err(&["--overlay-src", "/a", "true"]), unused);
+        assert_eq!(err(&["--overlay-src", "/a", "--", "true"]), unused);
+        assert_eq!(err(&["--overlay-src", "/a"]), unused);
+        assert_eq!(err(&["--overlay-src"]), unused);
+        assert_eq!(err(&["--overlay-src", "/a", "--dir", "/d", "true"]), unused);
+        assert_eq!(
+            err(&["--perms", "0700", "--overlay-src"]),
+            "--perms must be followed by an option that creates a file"
+        );
+    }
+
+    #[test]
+    fn perms_and_size_modifiers() {
+        let c = cfg(&[
+            "--perms",
+            "0700",
+            "--tmpfs",
+            "/a",
+            "--size",
+            "4096",
+            "--perms",
+            "01777",
+            "--tmpfs",
+            "/b",
+            "--perms",
+            "0750",
+            "--size",
+            "0x10",
+            "--tmpfs",
+            "/c",
+            "--perms",
+            "0711",
+            "--dir",
+            "/d",
+            "--perms",
+            "0600",
+            "--file",
+            "3",
+            "/e",
+            "--perms",
+            "0644",
+            "--bind-data",
+            "4",
+            "/f",
+            "--perms",
+            "0444",
+            "--ro-bind-data",
+            "5",
+            "/g",
+            "--tmpfs",
+            "/h",
+            "true",
+        ]);
+        assert_eq!(
+            c.ops,
+            vec![
+                SetupOp::Tmpfs { dest: o("/a"), perms: Some(0o700), size: None },
+                SetupOp::Tmpfs { dest: o("/b"), perms: Some(0o1777), size: Some(4096) },
+                SetupOp::Tmpfs { dest: o("/c"), perms: Some(0o750), size: Some(16) },
+                SetupOp::Dir { dest: o("/d"), perms: Some(0o711) },
+                SetupOp::File { fd: 3, dest: o("/e"), perms: Some(0o600) },
+                SetupOp::BindData { fd: 4, dest: o("/f"), perms: Some(0o644), readonly: false },
+                SetupOp::BindData { fd: 5, dest: o("/g"), perms: Some(0o444), readonly: true },
+                SetupOp::Tmpfs { dest: o("/h"), perms: None, size: None },
+            ]
+        );
+        let perms_msg = "--perms must be followed by an option that creates a file";
+        let size_msg = "--size must be followed by --tmpfs";
+        assert_eq!(err(&["--perms", "0700", "--bind", "/", "/", "t"]), perms_msg);
+        assert_eq!(err(&["--perms", "0700", "--mqueue", "/m", "t"]), perms_msg);
+        assert_eq!(err(&["--size", "1", "--dir", "/d", "t"]), size_msg);
+        assert_eq!(err(&["--perms", "0700", "--size", "1", "--dir", "/d", "t"]), size_msg);
+        assert_eq!(
+            err(&["--perms", "0700", "--perms", "1"]),
+            "--perms given twice for the same action"
+        );
+        assert_eq!(err(&["--size", "1", "--size", "1"]), "--size given twice for the same action");
+        // A pending modifier is dropped silently at COMMAND or `--`, as bwrap.
+        assert!(cfg(&["--perms", "0700", "true"]).ops.is_empty());
+        assert!(cfg(&["--size", "9", "--", "true"]).ops.is_empty());
+    }
+
+    #[test]
+    fn perms_values() {
+        let ok = |v: &str| match cfg(&["--perms", v, "--dir", "/d", "t"]).ops[0] {
+            SetupOp::Dir { perms, .. } => perms,
+            _ => unreachable!(),
+        };
+        assert_eq!(ok("0"), Some(0));
+        assert_eq!(ok("7777"), Some(0o7777));
+        assert_eq!(ok(" 755"), Some(0o755));
+        assert_eq!(ok("+755"), Some(0o755));
+        assert_eq!(ok("-0"), Some(0));
+        let bad = "--perms takes an octal argument <= 07777";
+        for v in ["", "8", "0755x", "10000", "-1", " ", "0x1", "99999999999999999999999"] {
+            assert_eq!(err(&["--perms", v, "--dir", "/d", "t"]), bad, "{v:?}");
+        }
+        assert_eq!(
+            err(&["--chmod", "17777", "/x", "t"]),
+            "--chmod takes an octal argument <= 07777"
+        );
+        assert_eq!(err(&["--chmod", "abc", "/x", "t"]), "--chmod takes an octal argument <= 07777");
+    }
+
+    #[test]
+    fn size_values() {
+        let ok = |v: &str| match cfg(&["--size", v, "--tmpfs", "/d", "t"]).ops[0] {
+            SetupOp::Tmpfs { size, .. } => size,
+            _ => unreachable!(),
+        };
+        assert_eq!(ok("1"), Some(1));
+        assert_eq!(ok("0x10"), Some(16));
+        assert_eq!(ok("0X1f"), Some(31));
+        assert_eq!(ok("010"), Some(8));
+        assert_eq!(ok("9223372036854775807"), Some(MAX_TMPFS_BYTES));
+        let bad = "--size takes a non-zero number of bytes";
+        for v in ["0", "", " 1", "+1", "-1", "08", "0x", "1k", "18446744073709551616", "0x0"] {
+            assert_eq!(err(&["--size", v, "--tmpfs", "/d", "t"]), bad, "{v:?}");
+        }
+        assert_eq!(
+            err(&["--size", "9223372036854775808", "--tmpfs", "/d", "t"]),
+            "--size (for tmpfs) is limited to 9223372036854775807"
+        );
+    }
+
+    #[test]
+    fn fd_and_id_values() {
+        assert_eq!(cfg(&["--sync-fd", " 3", "t"]).sync_fds, vec![3]);
+        assert_eq!(cfg(&["--sync-fd", "+4", "t"]).sync_fds, vec![4]);
+        assert_eq!(cfg(&["--sync-fd", "-0", "t"]).sync_fds, vec![0]);
+        // `long` to `int` wraps, as in C.
+        assert_eq!(cfg(&["--sync-fd", "4294967299", "t"]).sync_fds, vec![3]);
+        for v in ["", "abc", "3x", "-1", "3 ", "+", "4294967295", "99999999999999999999"] {
+            assert_eq!(err(&["--info-fd", v, "t"]), format!("Invalid fd: {v}"), "{v:?}");
+            assert_eq!(err(&["--uid", v, "t"]), format!("Invalid uid: {v}"), "{v:?}");
+            assert_eq!(err(&["--gid", v, "t"]), format!("Invalid gid: {v}"), "{v:?}");
+        }
+        assert_eq!(cfg(&["--uid", "4294967296", "t"]).uid, Some(0));
+        assert_eq!(cfg(&["--gid", "2147483647", "t"]).gid, Some(i32::MAX as u32));
+        assert_eq!(err(&["--bind-fd", "x", "/y", "t"]), "Invalid fd: x");
+        assert_eq!(err(&["--file", "-2", "/y", "t"]), "Invalid fd: -2");
+    }
+
+    #[test]
+    fn capabilities() {
+        let cap = |v: &str| cfg(&["--cap-add", v, "t"]).caps[0];
+        assert_eq!(cap("ALL"), CapOp::Add(None));
+        assert_eq!(cap("aLl"), CapOp::Add(None));
+        assert_eq!(cap("CAP_CHECKPOINT_RESTORE"), CapOp::Add(Some(40)));
+        assert_eq!(cap("cap_bpf"), CapOp::Add(Some(39)));
+        // libcap: numbers below 64, C prefixes, trailing garbage ignored.
+        assert_eq!(cap("12"), CapOp::Add(Some(12)));
+        assert_eq!(cap("0x0c"), CapOp::Add(Some(12)));
+        assert_eq!(cap("12abc"), CapOp::Add(Some(12)));
+        assert_eq!(cap("63"), CapOp::Add(Some(63)));
+        assert_eq!(cap("CAP_NET_ADMIN123"), CapOp::Add(Some(12)));
+        for v in ["64", "net_admin", "chown", "", "CAP_NET_ADMINX", " CAP_CHOWN", "CAP_CHOWN_"] {
+            assert_eq!(err(&["--cap-drop", v, "t"]), format!("unknown cap: {v}"), "{v:?}");
+        }
+        for (i, name) in CAP_NAMES.iter().enumerate() {
+            assert_eq!(cap(name), CapOp::Add(Some(i as u8)));
+            assert_eq!(cap(&name.to_lowercase()), CapOp::Add(Some(i as u8)));
+        }
+    }
+
+    #[test]
+    fn command_stops_parsing() {
+        let c = cfg(&["--ro-bind", "/", "/", "ls", "--help", "--bind", "-x"]);
+        assert_eq!(c.command, os(&["ls", "--help", "--bind", "-x"]));
+        let c = cfg(&["--ro-bind", "/", "/", "--", "--help", "--", "x"]);
+        assert_eq!(c.command, os(&["--help", "--", "x"]));
+        assert_eq!(cfg(&["--", "-"]).command, os(&["-"]));
+        assert_eq!(cfg(&[""]).command, os(&[""]));
+        assert_eq!(err(&["--ro-bind", "/", "/"]), "<usage>");
+        assert_eq!(err(&["--ro-bind", "/", "/", "--"]), "<usage>");
+        assert_eq!(err(&[]), "<usage>");
+    }
+
+    #[test]
+    fn values_may_look_like_options() {
+        let c =
+            cfg(&["--setenv", "X", "-y", "--chdir", "--", "--bind", "--help", "--version", "t"]);
+        assert_eq!(c.env_ops, vec![EnvOp::Set { var: o("X"), value: o("-y") }]);
+        assert_eq!(c.chdir, Some(o("--")));
+        assert_eq!(c.ops.len(), 1);
+        assert_eq!(c.command, os(&["t"]));
+        assert_eq!(cfg(&["--argv0", "-", "t"]).argv0, Some(o("-")));
+    }
+
+    #[test]
+    fn strictness() {
+        assert_eq!(err(&["--bind=/a", "/b", "t"]), "Unknown option --bind=/a");
+        assert_eq!(err(&["--help=x"]), "Unknown option --help=x");
+        assert_eq!(err(&["--unshare-all=1", "t"]), "Unknown option --unshare-all=1");
+        assert_eq!(err(&["--=x"]), "Unknown option --=x");
+        assert_eq!(err(&["-x"]), "Unknown option -x");
+        assert_eq!(err(&["-abc", "t"]), "Unknown option -abc");
+        assert_eq!(err(&["-h"]), "Unknown option -h");
+        assert_eq!(err(&["-"]), "Unknown option -");
+        assert_eq!(err(&["--foo", "t"]), "Unknown option --foo");
+        assert_eq!(err(&["--bin", "/a", "/b", "t"]), "Unknown option --bin");
+        assert_eq!(err(&["---bind", "t"]), "Unknown option ---bind");
+        assert_eq!(err(&["--BIND", "/", "/", "t"]), "Unknown option --BIND");
+    }
+
+    #[test]
+    fn every_arity_message() {
+        for opt in OPTIONS.iter().filter(|o| o.arity() > 0) {
+            for given in 0..opt.arity() {
+                let mut args = vec![opt.name];
+                args.extend(std::iter::repeat("1").take(given));
+                assert_eq!(err(&args), opt.missing, "{args:?}");
+            }
+        }
+        assert_eq!(err(&["--bind-try", "/a"]), "--bind-try takes two arguments");
+        assert_eq!(err(&["--ro-bind-fd", "3"]), "--bind-fd takes two arguments");
+        assert_eq!(err(&["--chdir"]), "--chdir takes one argument");
+        assert_eq!(err(&["--tmpfs"]), "--tmpfs takes an argument");
+    }
+
+    #[test]
+    fn help_and_version_where_they_appear() {
+        assert_eq!(run(&["--help"]).0, Ok(Parsed::Help));
+        assert_eq!(run(&["--version"]).0, Ok(Parsed::Version));
+        assert_eq!(run(&["--bind", "/", "/", "--version", "--foo"]).0, Ok(Parsed::Version));
+        assert_eq!(run(&["--perms", "0700", "--help"]).0, Ok(Parsed::Help));
+        assert_eq!(err(&["--foo", "--version"]), "Unknown option --foo");
+        assert_eq!(err(&["--uid", "x", "--help"]), "Invalid uid: x");
+        // After COMMAND they belong to COMMAND.
+        assert_eq!(cfg(&["ls", "--version"]).command, os(&["ls", "--version"]));
+    }
+
+    #[test]
+    fn warnings() {
+        let single = [
+            ("--chdir", "/"),
+            ("--block-fd", "3"),
+            ("--userns-block-fd", "3"),
+            ("--info-fd", "3"),
+            ("--json-status-fd", "3"),
+            ("--seccomp", "3"),
+            ("--userns", "3"),
+            ("--userns2", "3"),
+            ("--pidns", "3"),
+            ("--uid", "3"),
+            ("--gid", "3"),
+            ("--hostname", "h"),
+        ];
+        for (name, v) in single {
+            let (r, lines) = run(&[name, v, name, v, "t"]);
+            assert!(matches!(r, Ok(Parsed::Run(_))), "{name}");
+            assert_eq!(lines, vec![format!("bwrap: Only the last {name} option will take effect")]);
+        }
+        let mut rep = Reporter::capture();
+        let r =
+            parse_args_with(os(&["--exec-label", "a", "--exec-label", "b", "t"]), &mut rep, true);
+        assert_eq!(r.map(|p| matches!(p, Parsed::Run(_))), Ok(true));
+        assert_eq!(rep.captured(), ["bwrap: Only the last --exec-label option will take effect"]);
+        // The warning comes before the value is checked.
+        let (r, lines) = run(&["--uid", "5", "--uid", "x"]);
+        assert_eq!(r, Err(CliError::msg("Invalid uid: x")));
+        assert_eq!(lines, ["bwrap: Only the last --uid option will take effect"]);
+        // --sync-fd is repeatable in 0.13.1.
+        let (_, lines) = run(&["--sync-fd", "3", "--sync-fd", "4", "t"]);
+        assert!(lines.is_empty());
+        assert_eq!(err(&["--argv0", "a", "--argv0", "b", "t"]), "--argv0 used multiple times");
+    }
+
+    #[test]
+    fn level_prefix_applies_from_where_it_appears() {
+        let mut rep = Reporter::capture();
+        let r = parse_args_with(
+            os(&["--chdir", "a", "--chdir", "b", "--level-prefix", "--chdir", "c", "t"]),
+            &mut rep,
+            false,
+        );
+        assert!(rep.level_prefix);
+        match r {
+            Ok(Parsed::Run(c)) => assert!(c.level_prefix),
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(
+            rep.captured(),
+            [
+                "bwrap: Only the last --chdir option will take effect",
+                "<4>bwrap: Only the last --chdir option will take effect"
+            ]
+        );
+    }
+
+    #[test]
+    fn labels() {
+        assert_eq!(err(&["--exec-label", "x", "t"]), "labeling not supported on this system");
+        assert_eq!(err(&["--file-label", "x", "t"]), "labeling not supported on this system");
+        assert_eq!(err(&["--file-label"]), "--file-label takes an argument");
+        let mut rep = Reporter::capture();
+        match parse_args_with(os(&["--exec-label", "e", "--file-label", "f", "t"]), &mut rep, true)
+        {
+            Ok(Parsed::Run(c)) => {
+                assert_eq!((c.exec_label, c.file_label), (Some(o("e")), Some(o("f"))));
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn seccomp() {
+        let prog = [1u8; 16];
+        let c =
+            cfg(&["--add-seccomp-fd", &pipe_with(&prog), "--add-seccomp-fd", &pipe_with(&[]), "t"]);
+        assert_eq!(c.add_seccomp, vec![prog.to_vec(), vec![]]);
+        assert_eq!(
+            err(&["--add-seccomp-fd", &pipe_with(&[0; 7]), "t"]),
+            "Invalid seccomp data, must be multiple of 8"
+        );
+        assert_eq!(
+            err(&["--add-seccomp-fd", "99999", "t"]),
+            "Can't read seccomp data: Bad file descriptor"
+        );
+        assert_eq!(
+            err(&["--add-seccomp-fd", &pipe_with(&prog), "--seccomp", "3", "t"]),
+            "--seccomp cannot be combined with --add-seccomp-fd"
+        );
+        assert_eq!(
+            err(&["--seccomp", "3", "--add-seccomp-fd", "3", "t"]),
+            "--add-seccomp-fd cannot be combined with --seccomp"
+        );
+        assert_eq!(err(&["--seccomp", "3", "--seccomp"]), "--seccomp takes an argument");
+        assert_eq!(cfg(&["--seccomp", "3", "t"]).seccomp_fd, Some(3));
+    }
+
+    #[test]
+    fn args_fd() {
+        let data = b"--bind\0/a\0/b\0--setenv\0X\0-y\0";
+        let fd = pipe_with(data);
+        let c = cfg(&["--tmpfs", "/t", "--args", &fd, "--dir", "/d", "t"]);
+        assert_eq!(c.ops.len(), 3);
+        assert!(matches!(&c.ops[1], SetupOp::Bind { src, .. } if src == "/a"));
+        assert_eq!(c.env_ops, vec![EnvOp::Set { var: o("X"), value: o("-y") }]);
+        // A final item without NUL counts; the first non-option ends the data.
+        let fd = pipe_with(b"--chdir\0/x\0cmd\0--dir\0/ignored\0--foo\0");
+        let c = cfg(&["--args", &fd, "--proc", "/proc", "t"]);
+        assert_eq!(c.chdir, Some(o("/x")));
+        assert_eq!(c.ops, vec![SetupOp::Proc { dest: o("/proc") }]);
+        assert_eq!(c.command, os(&["t"]));
+        let fd = pipe_with(b"--hostname\0h");
+        assert_eq!(cfg(&["--args", &fd, "t"]).hostname, Some(o("h")));
+        // `--` inside the data also ends it.
+        let fd = pipe_with(b"--\0--foo");
+        assert!(cfg(&["--args", &fd, "t"]).ops.is_empty());
+        // Empty data, and data that is only a COMMAND: no COMMAND comes from it.
+        assert_eq!(err(&["--args", &pipe_with(b"")]), "<usage>");
+        assert_eq!(err(&["--args", &pipe_with(b"true\0")]), "<usage>");
+        // Values cannot continue into argv.
+        assert_eq!(
+            err(&["--args", &pipe_with(b"--bind\0/a"), "/b", "t"]),
+            "--bind takes two arguments"
+        );
+        // Errors.
+        let nested = pipe_with(b"--args\x003\0");
+        assert_eq!(err(&["--args", &nested, "t"]), "--args not supported in arguments file");
+        assert_eq!(err(&["--args", "99999", "t"]), "Can't read --args data: Bad file descriptor");
+        assert_eq!(err(&["--args", "x", "t"]), "Invalid fd: x");
+        assert_eq!(err(&["--args"]), "--args takes an argument");
+        assert_eq!(err(&["--args", &pipe_with(b"--foo\0"), "t"]), "Unknown option --foo");
+        // --help inside the data takes effect.
+        assert_eq!(run(&["--args", &pipe_with(b"--help\0"), "t"]).0, Ok(Parsed::Help));
+    }
+
+    #[test]
+    fn args_fd_and_modifiers_share_state() {
+        // --perms before --args is consumed by an op inside the data.
+        let c = cfg(&["--perms", "0700", "--args", &pipe_with(b"--dir\0/d\0"), "t"]);
+        assert_eq!(c.ops, vec![SetupOp::Dir { dest: o("/d"), perms: Some(0o700) }]);
+        // A modifier left at the end of the data fails after --args.
+        assert_eq!(
+            err(&["--args", &pipe_with(b"--perms\x000700\0"), "--dir", "/d", "t"]),
+            "--perms must be followed by an option that creates a file"
+        );
+        assert_eq!(
+            err(&["--args", &pipe_with(b"--overlay-src\0/a\0"), "--tmp-overlay", "/d", "t"]),
+            OVERLAY_SRC_UNUSED
+        );
+    }
+
+    #[test]
+    fn max_args() {
+        let msg = "Exceeded maximum number of arguments 9000";
+        let mut argv = vec!["--unshare-ipc"; MAX_ARGS - 1];
+        argv.push("t");
+        assert!(matches!(run(&argv).0, Ok(Parsed::Run(_))));
+        argv.insert(0, "--unshare-pid");
+        assert_eq!(err(&argv), msg);
+        // Even --help is not looked at.
+        let mut argv = vec!["--help"; MAX_ARGS + 1];
+        assert_eq!(err(&argv), msg);
+        argv.truncate(MAX_ARGS);
+        assert_eq!(run(&argv).0, Ok(Parsed::Help));
+
+        // argv items and --args items count together: 3 + 8997 = 9000 is fine.
+        let data = "--unshare-ipc\0".repeat(MAX_ARGS - 3);
+        let c = cfg(&["--args", &pipe_with(data.as_bytes()), "t"]);
+        assert!(c.unshare.ipc);
+        let data = "--unshare-ipc\0".repeat(MAX_ARGS - 2);
+        assert_eq!(err(&["--args", &pipe_with(data.as_bytes()), "t"]), msg);
+        // Items are counted before any of them is parsed.
+        let mut data = "--foo\0".to_string();
+        data.push_str(&"x\0".repeat(MAX_ARGS));
+        assert_eq!(err(&["--args", &pipe_with(data.as_bytes()), "t"]), msg);
+    }
+
+    #[test]
+    fn no_command_runs_early_checks_first() {
+        assert_eq!(err(&["--userns-block-fd", "3"]), "--userns-block-fd requires --unshare-user");
+        assert_eq!(
+            err(&["--userns", "3", "--unshare-user"]),
+            "--userns not compatible --unshare-user"
+        );
+        assert_eq!(err(&["--as-pid-1"]), "<usage>");
+        assert_eq!(err(&["--hostname", "x"]), "<usage>");
+    }
+
+    #[test]
+    fn split_args_data_like_bwrap() {
+        assert!(split_args_data(b"").is_empty());
+        assert_eq!(split_args_data(b"\0"), os(&[""]));
+        assert_eq!(split_args_data(b"a"), os(&["a"]));
+        assert_eq!(split_args_data(b"a\0"), os(&["a"]));
+        assert_eq!(split_args_data(b"a\0\0"), os(&["a", ""]));
+        assert_eq!(split_args_data(b"a\0b"), os(&["a", "b"]));
+    }
+
+    /// Drive the parser with every table entry, dummy values and COMMAND:
+    /// each must be accepted (catches table and parser drifting apart).
+    #[test]
+    fn every_table_entry_is_accepted() {
+        for opt in OPTIONS {
+            let mut args: Vec<String> = Vec::new();
+            match opt.name {
+                "--overlay" | "--tmp-overlay" | "--ro-overlay" => {
+                    args.extend(["--overlay-src", "/a", "--overlay-src", "/b"].map(String::from))
+                }
+                _ => {}
+            }
+            args.push(opt.name.into());
+            for (i, kind) in opt.value_kinds.iter().enumerate() {
+                args.push(match (opt.name, kind) {
+                    ("--args", _) => pipe_with(b"--unshare-ipc\0"),
+                    ("--add-seccomp-fd", _) => pipe_with(&[0; 8]),
+                    (_, ValueKind::Fd) => "3".into(),
+                    (_, ValueKind::Octal) => "0755".into(),
+                    (_, ValueKind::Cap) => "CAP_CHOWN".into(),
+                    (_, ValueKind::Int) => "1".into(),
+                    (_, ValueKind::Var) => "VAR".into(),
+                    _ => format!("/v{i}"),
+                });
+            }
+            match opt.name {
+                "--perms" | "--size" => args.extend(["--tmpfs", "/t"].map(String::from)),
+                "--overlay-src" => args.extend(["--tmp-overlay", "/o"].map(String::from)),
+                _ => {}
+            }
+            args.push("true".into());
+            let argv: Vec<&str> = args.iter().map(String::as_str).collect();
+            let mut rep = Reporter::capture();
+            let r = parse_args_with(os(&argv), &mut rep, true);
+            let expected = match opt.name {
+                "--help" => Parsed::Help,
+                "--version" => Parsed::Version,
+                _ => match r {
+                    Ok(Parsed::Run(ref c)) => Parsed::Run(c.clone()),
+                    ref other => panic!("{argv:?}: {other:?}"),
+                },
+            };
+            assert_eq!(r, Ok(expected), "{argv:?}");
+            assert!(rep.captured().is_empty(), "{argv:?}");
+        }
+    }
+}

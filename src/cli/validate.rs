@@ -132,3 +132,239 @@ pub fn validate(cfg: &mut Config, host: &HostFacts) -> Result<(), CliError> {
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use std::ffi::OsString;
+
+    use super::*;
+    use crate::cli::{parse, Parsed};
+    use crate::report::Reporter;
+
+    const USER: HostFacts = HostFacts {
+        is_root: false,
+        userns_available: true,
+        cgroupns_supported: true,
+        real_uid: 1001,
+        real_gid: 1001,
+    };
+    const ROOT: HostFacts = HostFacts { is_root: true, real_uid: 0, real_gid: 0, ..USER };
+
+    fn config(args: &[&str]) -> Config {
+        let args = args.iter().map(OsString::from).collect();
+        match parse(args, &mut Reporter::capture()) {
+            Ok(Parsed::Run(c)) => *c,
+            other => panic!("{other:?}"),
+        }
+    }
+
+    fn check(args: &[&str], host: HostFacts) -> Result<Config, String> {
+        let mut cfg = config(args);
+        match validate(&mut cfg, &host) {
+            Ok(()) => Ok(cfg),
+            Err(CliError::Usage) => Err("<usage>".into()),
+            Err(e) => Err(e.to_string()),
+        }
+    }
+
+    fn err(args: &[&str], host: HostFacts) -> String {
+        check(args, host).expect_err("should fail")
+    }
+
+    #[test]
+    fn each_message() {
+        let cases: &[(&[&str], &str)] = &[
+            (&["--userns-block-fd", "3", "t"], "--userns-block-fd requires --unshare-user"),
+            (
+                &["--unshare-user", "--userns-block-fd", "3", "t"],
+                "--userns-block-fd requires --info-fd",
+            ),
+            (&["--userns", "3", "--unshare-user", "t"], "--userns not compatible --unshare-user"),
+            (
+                &["--userns", "3", "--unshare-all", "t"],
+                "--userns not compatible --unshare-user-try",
+            ),
+            (&["--disable-userns", "t"], "--disable-userns requires --unshare-user"),
+            (
+                &[
+                    "--unshare-user",
+                    "--disable-userns",
+                    "--info-fd",
+                    "4",
+                    "--userns-block-fd",
+                    "3",
+                    "t",
+                ],
+                "--disable-userns is not compatible with  --userns-block-fd",
+            ),
+            (&["--uid", "5", "t"], "Specifying --uid requires --unshare-user or --userns"),
+            (&["--gid", "5", "t"], "Specifying --gid requires --unshare-user or --userns"),
+            (&["--hostname", "h", "t"], "Specifying --hostname requires --unshare-uts"),
+            (&["--as-pid-1", "t"], "Specifying --as-pid-1 requires --unshare-pid"),
+            (
+                &["--unshare-pid", "--as-pid-1", "--lock-file", "/l", "t"],
+                "Specifying --as-pid-1 and --lock-file is not permitted",
+            ),
+        ];
+        for (args, msg) in cases {
+            assert_eq!(err(args, ROOT), *msg, "{args:?}");
+        }
+        let no_cgroup = HostFacts { cgroupns_supported: false, ..ROOT };
+        assert_eq!(
+            err(&["--unshare-cgroup", "t"], no_cgroup),
+            "Cannot create new cgroup namespace because the kernel does not support it"
+        );
+    }
+
+    #[test]
+    fn order_of_checks() {
+        // Each line breaks the rule of its message and every later rule: the
+        // first rule in bwrap's order wins.
+        let later = [
+            "--disable-userns",
+            "--uid",
+            "5",
+            "--gid",
+            "6",
+            "--hostname",
+            "h",
+            "--as-pid-1",
+            "--lock-file",
+            "/l",
+            "--unshare-cgroup",
+            "t",
+        ];
+        let cases: &[(&[&str], &str)] = &[
+            (
+                &["--userns-block-fd", "3", "--userns", "4", "--unshare-user-try"],
+                "--userns-block-fd requires --unshare-user",
+            ),
+            (
+                &["--unshare-user", "--userns-block-fd", "3", "--userns", "4"],
+                "--userns-block-fd requires --info-fd",
+            ),
+            (
+                &["--unshare-user", "--userns", "4", "--unshare-user-try"],
+                "--userns not compatible --unshare-user",
+            ),
+            (
+                &["--userns", "4", "--unshare-user-try"],
+                "--userns not compatible --unshare-user-try",
+            ),
+            (
+                &["--userns-block-fd", "3", "--info-fd", "4", "--userns", "5"],
+                "--userns-block-fd requires --unshare-user",
+            ),
+            (&[], "--disable-userns requires --unshare-user"),
+            (
+                &["--unshare-user", "--userns-block-fd", "3", "--info-fd", "4"],
+                "--disable-userns is not compatible with  --userns-block-fd",
+            ),
+        ];
+        let no_cgroup = HostFacts { cgroupns_supported: false, ..ROOT };
+        for (first, msg) in cases {
+            let args: Vec<&str> = first.iter().chain(later.iter()).copied().collect();
+            assert_eq!(err(&args, no_cgroup), *msg, "{args:?}");
+        }
+        // Then, without --disable-userns, the checks after the implication.
+        let mut args = later[1..].to_vec();
+        for (msg, fix) in [
+            ("Specifying --uid requires --unshare-user or --userns", "--unshare-user-try"),
+            ("Specifying --hostname requires --unshare-uts", "--unshare-uts"),
+            ("Specifying --as-pid-1 requires --unshare-pid", "--unshare-pid"),
+        ] {
+            let host = HostFacts { userns_available: true, ..no_cgroup };
+            if msg.contains("--uid") {
+                let no_userns = HostFacts { userns_available: false, ..no_cgroup };
+                assert_eq!(err(&args, no_userns), msg, "{args:?}");
+                args.insert(0, "--unshare-user-try");
+                assert_eq!(err(&args, no_userns), msg, "{args:?}");
+                args.remove(0);
+                let no_uid: Vec<&str> = args[2..].to_vec();
+                assert_eq!(
+                    err(&no_uid, no_userns),
+                    "Specifying --gid requires --unshare-user or --userns"
+                );
+            } else {
+                assert_eq!(err(&args, host), msg, "{args:?}");
+            }
+            args.insert(0, fix);
+        }
+        assert_eq!(
+            err(&args, HostFacts { userns_available: true, ..no_cgroup }),
+            "Specifying --as-pid-1 and --lock-file is not permitted"
+        );
+        let l = args.iter().position(|a| *a == "--lock-file").unwrap();
+        args.drain(l..l + 2);
+        assert_eq!(
+            err(&args, no_cgroup),
+            "Cannot create new cgroup namespace because the kernel does not support it"
+        );
+        assert!(check(&args, ROOT).is_ok());
+    }
+
+    #[test]
+    fn implicit_user_namespace() {
+        assert!(check(&["t"], USER).unwrap().unshare.user);
+        assert!(!check(&["t"], ROOT).unwrap().unshare.user);
+        // Not with --userns.
+        assert!(!check(&["--userns", "3", "t"], USER).unwrap().unshare.user);
+        // --uid/--gid are fine for a user (implied userns) and for root with its own ids.
+        assert_eq!(check(&["--uid", "0", "--gid", "0", "t"], USER).unwrap().uid, Some(0));
+        assert!(check(&["--uid", "0", "--gid", "0", "t"], ROOT).is_ok());
+        let root_gid = HostFacts { real_gid: 7, ..ROOT };
+        assert!(check(&["--gid", "7", "t"], root_gid).is_ok());
+        assert!(check(&["--uid", "5", "--userns", "3", "t"], ROOT).is_ok());
+        // The checks before the implication still need an explicit --unshare-user.
+        assert_eq!(
+            err(&["--disable-userns", "t"], USER),
+            "--disable-userns requires --unshare-user"
+        );
+        assert_eq!(
+            err(&["--userns-block-fd", "3", "--info-fd", "4", "t"], USER),
+            "--userns-block-fd requires --unshare-user"
+        );
+    }
+
+    #[test]
+    fn try_namespaces() {
+        let c = check(&["--unshare-all", "t"], ROOT).unwrap();
+        assert!(c.unshare.user && c.unshare.cgroup);
+        assert!(!c.unshare.user_try && !c.unshare.cgroup_try);
+        let none = HostFacts { userns_available: false, cgroupns_supported: false, ..ROOT };
+        let c = check(&["--unshare-all", "t"], none).unwrap();
+        assert!(!c.unshare.user && !c.unshare.cgroup);
+        assert!(c.unshare.pid && c.unshare.net);
+        // A non-root caller gets one anyway.
+        let user_none = HostFacts { userns_available: false, ..USER };
+        assert!(check(&["--unshare-user-try", "t"], user_none).unwrap().unshare.user);
+        // --unshare-user-try satisfies --uid only if the namespace is really used.
+        assert_eq!(
+            err(&["--unshare-user-try", "--uid", "3", "t"], none),
+            "Specifying --uid requires --unshare-user or --userns"
+        );
+        assert!(check(&["--unshare-user-try", "--uid", "3", "t"], ROOT).is_ok());
+    }
+
+    #[test]
+    fn usage_comes_after_the_userns_checks() {
+        let mut cfg = Config { unshare: crate::config::Unshare::default(), ..Config::default() };
+        assert_eq!(validate(&mut cfg, &ROOT), Err(CliError::Usage));
+        cfg.disable_userns = true;
+        assert_eq!(
+            validate(&mut cfg, &ROOT),
+            Err(CliError::msg("--disable-userns requires --unshare-user"))
+        );
+        // ... and before the --hostname check.
+        let mut cfg = Config { hostname: Some("h".into()), ..Config::default() };
+        assert_eq!(validate(&mut cfg, &ROOT), Err(CliError::Usage));
+    }
+
+    #[test]
+    fn probe_is_consistent() {
+        let h = HostFacts::probe();
+        assert_eq!(h.is_root, h.real_uid == 0);
+        assert_eq!(h.real_uid, nix::unistd::getuid().as_raw());
+        assert_eq!(h.cgroupns_supported, Path::new("/proc/self/ns/cgroup").exists());
+    }
+}
