@@ -1,6 +1,6 @@
 //! Renders `--help` (and later the man page and completions) from `cli::spec`.
 
-use crate::cli::spec::OPTIONS;
+use crate::cli::spec::{Category, OptSpec, OPTIONS};
 
 /// Column where bwrap's help texts start.
 const HELP_COLUMN: usize = 33;
@@ -9,25 +9,35 @@ const HELP_COLUMN: usize = 33;
 /// bwrap's usage text, byte for byte, followed by one line about nestwrap.
 pub fn usage(argv0: &str) -> String {
     let mut out = format!("usage: {argv0} [OPTIONS...] [--] COMMAND [ARGS...]\n\n");
-    for opt in OPTIONS {
-        let mut head = String::from(opt.name);
-        for m in opt.metavars {
-            head.push(' ');
-            head.push_str(m);
-        }
-        let mut lines = opt.help.split('\n');
-        let first = lines.next().unwrap_or("");
-        // "    " + head padded to 28 + at least one space.
-        out.push_str(&format!("    {head:<width$} {first}\n", width = HELP_COLUMN - 5));
-        for line in lines {
-            out.push_str(&format!("{:HELP_COLUMN$}{line}\n", ""));
-        }
+    let is_ext = |o: &&OptSpec| o.category == Category::Extensions;
+    for opt in OPTIONS.iter().filter(|o| !is_ext(o)) {
+        push_help_line(&mut out, opt);
+    }
+    out.push_str("\nnestwrap extensions:\n");
+    for opt in OPTIONS.iter().filter(is_ext) {
+        push_help_line(&mut out, opt);
     }
     out.push_str(&format!(
         "\nnestwrap {}: bwrap-compatible; see nestwrap(1)\n",
         crate::NESTWRAP_VERSION
     ));
     out
+}
+
+/// One option in bwrap's two-column layout.
+fn push_help_line(out: &mut String, opt: &OptSpec) {
+    let mut head = String::from(opt.name);
+    for m in opt.metavars {
+        head.push(' ');
+        head.push_str(m);
+    }
+    let mut lines = opt.help.split('\n');
+    let first = lines.next().unwrap_or("");
+    // "    " + head padded to 28 + at least one space.
+    out.push_str(&format!("    {head:<width$} {first}\n", width = HELP_COLUMN - 5));
+    for line in lines {
+        out.push_str(&format!("{:HELP_COLUMN$}{line}\n", ""));
+    }
 }
 
 #[cfg(test)]
@@ -114,8 +124,14 @@ mod tests {
         let nsab =
             "    --not-a-security-boundary    Allow some sandbox setup steps to fail, with a \
                     warning, if they would only make the sandbox weaker\n";
-        let last =
-            format!("\nnestwrap {}: bwrap-compatible; see nestwrap(1)\n", crate::NESTWRAP_VERSION);
+        let mut last = String::from("\nnestwrap extensions:\n");
+        for opt in OPTIONS.iter().filter(|o| o.category == Category::Extensions) {
+            push_help_line(&mut last, opt);
+        }
+        last.push_str(&format!(
+            "\nnestwrap {}: bwrap-compatible; see nestwrap(1)\n",
+            crate::NESTWRAP_VERSION
+        ));
         assert!(ours.contains(nsab));
         assert!(ours.ends_with(&last));
         let stripped = ours.replace(nsab, "");

@@ -153,6 +153,19 @@ mod tests {
     use super::*;
 
     #[test]
+    fn strerror_matches_c_library() {
+        assert_eq!(strerror(Errno::EBADF), "Bad file descriptor");
+        assert_eq!(strerror(Errno::ENOENT), "No such file or directory");
+        assert_eq!(strerror(Errno::EPERM), "Operation not permitted");
+        let e = CliError::Errno { msg: "Can't read --args data".into(), errno: Errno::EBADF };
+        assert_eq!(e.to_string(), "Can't read --args data: Bad file descriptor");
+        assert_eq!(
+            setup_errno("x", "Can't mkdir /a", Errno::EROFS).to_string(),
+            "Can't mkdir /a: Read-only file system"
+        );
+    }
+
+    #[test]
     fn display_matches_bwrap() {
         let e = SetupError::new(
             "mount-proc",
@@ -208,22 +221,4 @@ pub fn setup_errno(step: &'static str, msg: impl Into<String>, errno: Errno) -> 
 /// Shorthand for a plain message without errno.
 pub fn setup_msg(step: &'static str, msg: impl Into<String>) -> SetupError {
     SetupError::new(step, msg, Detail::None)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn strerror_matches_c_library() {
-        assert_eq!(strerror(Errno::EBADF), "Bad file descriptor");
-        assert_eq!(strerror(Errno::ENOENT), "No such file or directory");
-        assert_eq!(strerror(Errno::EPERM), "Operation not permitted");
-        let e = CliError::Errno { msg: "Can't read --args data".into(), errno: Errno::EBADF };
-        assert_eq!(e.to_string(), "Can't read --args data: Bad file descriptor");
-        assert_eq!(
-            setup_errno("x", "Can't mkdir /a", Errno::EROFS).to_string(),
-            "Can't mkdir /a: Read-only file system"
-        );
-    }
 }

@@ -18,7 +18,7 @@ use lexopt::{Arg, Parser};
 
 use super::spec::{self, CAP_NAMES};
 use super::{validate, Parsed};
-use crate::config::{BindKind, CapOp, Config, EnvOp, FdNum, OverlayKind, SetupOp};
+use crate::config::{BindKind, CapOp, Config, EnvOp, FdNum, OverlayKind, ProcFallback, SetupOp};
 use crate::error::CliError;
 use crate::report::Reporter;
 use crate::sys::fd::read_fd_to_end_and_close;
@@ -253,6 +253,24 @@ impl State<'_> {
                 u.net = true;
             }
             "--share-net" => cfg.unshare.net = false,
+            "--forward-signals" => cfg.forward_signals = true,
+            "--proc-fallback" => {
+                let v = value(p, name)?;
+                let mode = match v.to_str() {
+                    Some("auto") => ProcFallback::Auto,
+                    Some("quiet") => ProcFallback::Quiet,
+                    Some("never") => ProcFallback::Never,
+                    _ => {
+                        return Err(CliError::msg(format!(
+                            "--proc-fallback takes auto, quiet or never, not {}",
+                            v.to_string_lossy()
+                        )))
+                    }
+                };
+                let already = self.cfg.proc_fallback.is_some();
+                self.warn_only_last(already, name);
+                self.cfg.proc_fallback = Some(mode);
+            }
             "--unshare-user" => cfg.unshare.user = true,
             "--unshare-user-try" => cfg.unshare.user_try = true,
             "--unshare-ipc" => cfg.unshare.ipc = true,
@@ -1511,6 +1529,7 @@ mod tests {
                     (_, ValueKind::Cap) => "CAP_CHOWN".into(),
                     (_, ValueKind::Int) => "1".into(),
                     (_, ValueKind::Var) => "VAR".into(),
+                    (_, ValueKind::Choice(words)) => words[0].into(),
                     _ => format!("/v{i}"),
                 });
             }

@@ -21,6 +21,8 @@ pub enum Category {
     Filesystem,
     /// "Lockdown options".
     Lockdown,
+    /// nestwrap's own options (man page section EXTENSIONS).
+    Extensions,
 }
 
 impl Category {
@@ -32,6 +34,7 @@ impl Category {
         Category::Monitoring,
         Category::Filesystem,
         Category::Lockdown,
+        Category::Extensions,
     ];
 
     /// The man page sub-heading.
@@ -43,6 +46,7 @@ impl Category {
             Category::Monitoring => "Options for monitoring the sandbox from the outside",
             Category::Filesystem => "Filesystem related options",
             Category::Lockdown => "Lockdown options",
+            Category::Extensions => "nestwrap extensions",
         }
     }
 }
@@ -68,6 +72,8 @@ pub enum ValueKind {
     Label,
     /// An environment variable name.
     Var,
+    /// One of a fixed set of words.
+    Choice(&'static [&'static str]),
 }
 
 /// One command-line option.
@@ -380,6 +386,20 @@ pub const OPTIONS: &[OptSpec] = &[
     opt("--chmod", &["OCTAL", "PATH"], &[K::Octal, K::Path], C::Filesystem,
         "Change permissions of PATH (must already exist)", "--chmod takes two arguments",
         "Set the mode of PATH, which must already exist in the sandbox, to OCTAL."),
+    // nestwrap's own options: names no bwrap release uses.
+    opt("--proc-fallback", &["MODE"], &[K::Choice(&["auto", "quiet", "never"])], C::Extensions,
+        "When a new procfs is refused (masked /proc): auto, quiet or never",
+        "--proc-fallback takes one argument",
+        "Choose what --proc does when the kernel refuses a new procfs because the parent's \
+         /proc is masked (\"mount too revealing\", as in containers): auto (the default) falls \
+         back to a subset=pid procfs or a recursive bind of the parent's /proc and prints one \
+         warning; quiet does the same without the warning; never fails exactly as bwrap does. \
+         Overrides the NESTWRAP_PROC_FALLBACK environment variable."),
+    opt("--forward-signals", &[], &[], C::Extensions,
+        "Forward SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGUSR1 and SIGUSR2 to COMMAND", "",
+        "Pass SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGUSR1 and SIGUSR2 received by nestwrap on to \
+         COMMAND, every time they arrive, and still exit with COMMAND's status. Without it, \
+         as with bwrap, these signals end nestwrap and leave the sandbox running."),
 ];
 
 /// libcap's capability names, indexed by number (`CAP_CHECKPOINT_RESTORE` = 40).

@@ -23,7 +23,13 @@ pub struct HostFacts {
     pub real_uid: u32,
     /// The caller's real gid (`--gid` equal to it needs no user namespace).
     pub real_gid: u32,
+    /// CAP_SYS_ADMIN is in the effective set: root can set up mounts and
+    /// namespaces without a user namespace of its own.
+    pub has_sys_admin: bool,
 }
+
+/// Capability number of CAP_SYS_ADMIN.
+const CAP_SYS_ADMIN: u32 = 21;
 
 impl HostFacts {
     /// Compute the facts the way bwrap does.
@@ -36,6 +42,8 @@ impl HostFacts {
             cgroupns_supported: Path::new("/proc/self/ns/cgroup").exists(),
             real_uid,
             real_gid,
+            has_sys_admin: crate::sys::caps::capget()
+                .is_ok_and(|c| c.effective & (1 << CAP_SYS_ADMIN) != 0),
         }
     }
 }
@@ -91,8 +99,11 @@ pub(crate) fn check_before_userns(cfg: &Config) -> Result<(), CliError> {
 pub fn validate(cfg: &mut Config, host: &HostFacts) -> Result<(), CliError> {
     check_before_userns(cfg)?;
 
-    // Not setuid and not root: a user namespace is the only way.
-    if !host.is_root && cfg.userns_fd.is_none() {
+    // Not setuid and not root: a user namespace is the only way. nestwrap
+    // also creates one for root without CAP_SYS_ADMIN (container root in
+    // rootless podman), where bwrap fails with "Creating new namespace
+    // failed: Operation not permitted".
+    if (!host.is_root || !host.has_sys_admin) && cfg.userns_fd.is_none() {
         cfg.unshare.user = true;
     }
     if cfg.unshare.user_try && host.userns_available {
@@ -147,8 +158,29 @@ mod tests {
         cgroupns_supported: true,
         real_uid: 1001,
         real_gid: 1001,
+        has_sys_admin: false,
     };
-    const ROOT: HostFacts = HostFacts { is_root: true, real_uid: 0, real_gid: 0, ..USER };
+    const ROOT: HostFacts =
+        HostFacts { is_root: true, real_uid: 0, real_gid: 0, has_sys_admin: true, ..USER };
+    /// Root in a rootless container: uid 0 without CAP_SYS_ADMIN.
+    const CONTAINER_ROOT: HostFacts = HostFacts { has_sys_admin: false, ..ROOT };
+
+    #[test]
+    fn container_root_gets_a_user_namespace() {
+        let mut c = Config { command: vec![OsString::from("true")], ..Config::default() };
+        validate(&mut c, &CONTAINER_ROOT).unwrap();
+        assert!(c.unshare.user);
+        let mut c = Config { command: vec![OsString::from("true")], ..Config::default() };
+        validate(&mut c, &ROOT).unwrap();
+        assert!(!c.unshare.user);
+        let mut c = Config {
+            command: vec![OsString::from("true")],
+            userns_fd: Some(3),
+            ..Config::default()
+        };
+        validate(&mut c, &CONTAINER_ROOT).unwrap();
+        assert!(!c.unshare.user, "--userns wins");
+    }
 
     fn config(args: &[&str]) -> Config {
         let args = args.iter().map(OsString::from).collect();

@@ -243,7 +243,7 @@ fn run(plan: &Plan, fds: ChildFds, report: Option<&OwnedFd>) -> Result<Never, Se
                 &format!(
                     "pivot_root: {}; using a chroot locked in a new user and mount namespace instead \
                      (nestwrap fallback)",
-                    why.desc()
+                    crate::error::strerror(why)
                 ),
             );
             fallbacks.push_str("pivot-root=locked-chroot\n");

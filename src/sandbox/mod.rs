@@ -44,7 +44,8 @@ pub fn main_entry() -> i32 {
         return 1;
     }
     if let Err(e) = nix::sys::prctl::set_no_new_privs() {
-        reporter.error(&format!("prctl(PR_SET_NO_NEW_PRIVS) failed: {}", e.desc()));
+        reporter
+            .error(&format!("prctl(PR_SET_NO_NEW_PRIVS) failed: {}", crate::error::strerror(e)));
         return 1;
     }
 

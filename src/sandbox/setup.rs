@@ -194,7 +194,7 @@ fn remount_tree(ctx: &Ctx<'_>, dest: &OsStr, flags: BindFlags) -> Result<(), Bin
                     &format!(
                         "Unable to apply mount flags: remount \"{}\": {} (ignored: --not-a-security-boundary)",
                         show(&m.mount_point),
-                        e.desc()
+                        crate::error::strerror(e)
                     ),
                 );
                 continue;
