@@ -272,10 +272,8 @@ fn spawn(config: Config) -> Result<i32, SetupError> {
                     Ok(Some(sys::CredMessage { pid: Some(p), .. })) => {
                         pid = nix::unistd::Pid::from_raw(p)
                     }
-                    _ => {
-                        let status = waitpid(pid, None).map(init::exit_code).unwrap_or(1);
-                        return Ok(if status == 0 { 1 } else { status });
-                    }
+                    // The child failed (and said why) before reporting.
+                    _ => return Err(setup_msg("pidns", "Unexpected short read from pid socket")),
                 }
             }
             if let Some(fd) = plan.config.userns2_fd {
