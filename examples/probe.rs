@@ -15,6 +15,9 @@
 //! `mount.PATH=<fstype> <mount options> <super options>` for the topmost
 //! visible mount whose mount point is exactly PATH.
 //! `--create PATH` tries to create a new file: `create.PATH=ok|<ERRNO>`.
+//! `--userns-syscalls` tries every way of creating a user namespace, each in a
+//! throwaway child: `userns.unshare`, `userns.clone`, `userns.clone3` (x86_64),
+//! `userns.unshare_i386` (`int 0x80`), `userns.unshare_x32`, each `ok|<ERRNO>`.
 //! `--mountinfo` prints `mountinfo=<mount point> <fstype> <opts> <super opts>`
 //! for every mount. Errors are printed as `<ERRNO>` names (e.g. `ENOENT`).
 
@@ -39,6 +42,7 @@ fn errname(e: &io::Error) -> String {
         libc::EBADF => "EBADF",
         libc::ENOSPC => "ENOSPC",
         libc::ENXIO => "ENXIO",
+        libc::ENOSYS => "ENOSYS",
         _ => return format!("E{n}"),
     };
     name.to_string()
@@ -191,6 +195,7 @@ fn main() {
     while let Some(a) = args.next() {
         match a.as_str() {
             "--mountinfo" => want_mountinfo = true,
+            "--userns-syscalls" => userns_syscalls(),
             "--create" => creates.push(args.next().expect("--create needs a path")),
             _ => paths.push(a),
         }
@@ -292,4 +297,101 @@ fn main() {
     for p in &paths {
         print_path(p, &mounts);
     }
+}
+
+/// Run `attempt` in a forked child; the child exits with 0 on success or the
+/// errno. Prints `userns.NAME=ok|<ERRNO>`.
+fn try_in_child(name: &str, attempt: fn() -> i64) {
+    // SAFETY: the probe is single-threaded; the child only makes raw syscalls
+    // and calls _exit.
+    let pid = unsafe { libc::fork() };
+    if pid == 0 {
+        let r = attempt();
+        let code = if r >= 0 { 0 } else { (-r).min(255) as i32 };
+        // SAFETY: _exit in the forked child.
+        unsafe { libc::_exit(code) };
+    }
+    let mut st = 0;
+    // SAFETY: waitpid on our own child.
+    unsafe { libc::waitpid(pid, &mut st, 0) };
+    let res = if libc::WIFEXITED(st) {
+        match libc::WEXITSTATUS(st) {
+            0 => "ok".to_string(),
+            e => errname(&io::Error::from_raw_os_error(e)),
+        }
+    } else {
+        format!("signal{}", libc::WTERMSIG(st))
+    };
+    println!("userns.{name}={res}");
+}
+
+/// Raw syscall result as -errno.
+fn raw(r: i64) -> i64 {
+    if r < 0 {
+        -i64::from(io::Error::last_os_error().raw_os_error().unwrap_or(1))
+    } else {
+        r
+    }
+}
+
+/// A new process from a clone-like call exits at once; the caller sees >= 0.
+fn reap_clone(r: i64) -> i64 {
+    if r == 0 {
+        // SAFETY: in the new process: leave at once.
+        unsafe { libc::_exit(0) };
+    }
+    r
+}
+
+fn userns_syscalls() {
+    const NEWUSER: libc::c_long = libc::CLONE_NEWUSER as libc::c_long;
+    try_in_child("unshare", || {
+        // SAFETY: unshare in a throwaway child.
+        raw(unsafe { libc::syscall(libc::SYS_unshare, NEWUSER) })
+    });
+    try_in_child("clone", || {
+        let flags = NEWUSER | libc::SIGCHLD as libc::c_long;
+        // SAFETY: fork-like clone (no CLONE_VM, no new stack); the new process exits at once.
+        reap_clone(raw(unsafe { libc::syscall(libc::SYS_clone, flags, 0, 0, 0, 0) }))
+    });
+    try_in_child("clone3", || {
+        // struct clone_args (CLONE_ARGS_SIZE_VER0 = 64 bytes): flags, pidfd,
+        // child_tid, parent_tid, exit_signal, stack, stack_size, tls.
+        let mut args = [0u64; 8];
+        args[0] = libc::CLONE_NEWUSER as u64;
+        args[4] = libc::SIGCHLD as u64;
+        // SAFETY: fork-like clone3 with a valid argument block; the new process exits at once.
+        reap_clone(raw(unsafe { libc::syscall(libc::SYS_clone3, args.as_mut_ptr(), 64usize) }))
+    });
+    try_in_child("unshare_i386", unshare_i386);
+    try_in_child("unshare_x32", || {
+        const X32_BIT: libc::c_long = 0x4000_0000;
+        // SAFETY: the x32 unshare number (272); ENOSYS where the kernel lacks x32.
+        raw(unsafe { libc::syscall(X32_BIT | 272, NEWUSER) })
+    });
+}
+
+#[cfg(target_arch = "x86_64")]
+fn unshare_i386() -> i64 {
+    let mut ret: i64 = 310; // __NR_unshare in the i386 table
+    let mut flags = libc::CLONE_NEWUSER as i64;
+    // SAFETY: the compat int 0x80 entry with eax = unshare, ebx = flags; rbx is
+    // reserved by LLVM, so swap it in and out around the call.
+    unsafe {
+        std::arch::asm!(
+            "xchg {f}, rbx",
+            "int 0x80",
+            "xchg {f}, rbx",
+            f = inout(reg) flags,
+            inout("rax") ret,
+        );
+    }
+    let _ = flags;
+    // The compat entry returns a 32-bit value in eax.
+    (ret as i32) as i64
+}
+
+#[cfg(not(target_arch = "x86_64"))]
+fn unshare_i386() -> i64 {
+    -(libc::ENOSYS as i64)
 }

@@ -67,6 +67,25 @@ impl SetupError {
         self
     }
 
+    /// A second, warning-level line pointing at the likely cause, for the
+    /// failures whose errno alone says little (DECISIONS.md: hints).
+    pub fn hint(&self) -> Option<&'static str> {
+        let errno = self.errno()?;
+        match (self.step, errno) {
+            ("uid-map" | "gid-map" | "setgroups", Errno::EPERM | Errno::EACCES) => Some(
+                "Hint: an AppArmor policy may restrict unprivileged user namespaces \
+                 (Ubuntu 23.10+: sysctl kernel.apparmor_restrict_unprivileged_userns=0, or a profile \
+                 allowing userns for this binary); /proc mounted with hidepid has the same effect",
+            ),
+            ("loopback", Errno::EPERM | Errno::EACCES) => Some(
+                "Hint: an AppArmor policy may restrict unprivileged user namespaces \
+                 (Ubuntu 23.10+: sysctl kernel.apparmor_restrict_unprivileged_userns=0, or a profile \
+                 allowing userns for this binary)",
+            ),
+            _ => None,
+        }
+    }
+
     /// The errno behind this error, if any.
     pub fn errno(&self) -> Option<Errno> {
         match &self.detail {
@@ -101,6 +120,49 @@ impl fmt::Display for SetupError {
 }
 
 impl std::error::Error for SetupError {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn display_matches_bwrap() {
+        let e = SetupError::new(
+            "mount-proc",
+            "Can't mount proc on /newroot/proc",
+            Detail::Mount(Errno::EPERM),
+        );
+        assert_eq!(e.to_string(), "Can't mount proc on /newroot/proc: Operation not permitted");
+        let e = SetupError::new(
+            "mount-tmpfs",
+            "Can't mount tmpfs on /newroot/x",
+            Detail::Mount(Errno::ENOSPC),
+        );
+        assert_eq!(
+            e.to_string(),
+            "Can't mount tmpfs on /newroot/x: Limit exceeded (ENOSPC). (Hint: Check that /proc/sys/fs/mount-max is sufficient, typically 100000)"
+        );
+        let e = SetupError::new(
+            "bind-mount",
+            "Can't bind mount /oldroot/usr/bin on /newroot/bin",
+            Detail::Stage("Unable to mount source on destination".into(), Some(Errno::ENOENT)),
+        );
+        assert_eq!(
+            e.to_string(),
+            "Can't bind mount /oldroot/usr/bin on /newroot/bin: Unable to mount source on destination: No such file or directory"
+        );
+    }
+
+    #[test]
+    fn apparmor_hints_where_decided() {
+        assert!(setup_errno("uid-map", "setting up uid map", Errno::EACCES).hint().is_some());
+        assert!(setup_errno("loopback", "loopback: Failed RTM_NEWADDR", Errno::EPERM)
+            .hint()
+            .is_some());
+        assert!(setup_errno("uid-map", "setting up uid map", Errno::EINVAL).hint().is_none());
+        assert!(setup_errno("mount-proc", "x", Errno::EPERM).hint().is_none());
+    }
+}
 
 /// Any failure of nestwrap itself.
 #[derive(Debug, thiserror::Error)]

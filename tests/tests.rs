@@ -6,4 +6,5 @@ mod util;
 
 mod cli;
 mod compat;
+mod hostile;
 mod sandbox;

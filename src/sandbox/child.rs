@@ -22,8 +22,10 @@ use nix::sys::stat::Mode;
 use super::init;
 use super::net;
 use super::prepare::Plan;
+use super::setup::warn;
 use super::setup::{self, Ctx, Source};
-use crate::config::SetupOp;
+use super::status;
+use crate::config::{OverlayKind, SetupOp};
 use crate::error::{setup_errno, setup_msg, Detail, SetupError};
 use crate::report::{format_line, write_stderr, Level};
 use crate::sys;
@@ -32,19 +34,32 @@ use crate::sys;
 pub struct ChildFds {
     /// Read end of the "go" pipe: the monitor writes one byte when ready.
     pub go_read: OwnedFd,
+    /// `--pidns`: where the final process reports its pid to the monitor.
+    pub pid_socket: Option<OwnedFd>,
     /// Write end of the reaper → monitor exit-status pipe.
     pub status_write: Option<OwnedFd>,
-    /// Write end of the setup-finished pipe (`--json-status-fd`).
+    /// COMMAND's process → monitor credentials socket (`--json-status-fd`):
+    /// "about to exec" or an error.
     pub setup_finished: Option<OwnedFd>,
 }
 
 /// Run the child. Never returns.
-pub fn child_main(plan: &Plan, fds: ChildFds) -> ! {
-    let err = match run(plan, fds) {
+pub fn child_main(plan: &Plan, mut fds: ChildFds) -> ! {
+    // Kept here, not in `run`, so that it is still open to report an error.
+    let report = fds.setup_finished.take();
+    let err = match run(plan, fds, report.as_ref()) {
         Ok(never) => match never {},
         Err(e) => e,
     };
-    write_stderr(format_line(plan.config.level_prefix, Level::Error, &err.to_string()).as_bytes());
+    if let Some(sock) = &report {
+        let _ = nix::unistd::write(sock, &status::error_message(&err));
+    }
+    let prefix = plan.config.level_prefix;
+    let mut out = format_line(prefix, Level::Error, &err.to_string());
+    if let Some(hint) = err.hint() {
+        out.push_str(&format_line(prefix, Level::Warning, hint));
+    }
+    write_stderr(out.as_bytes());
     sys::exit_now(1)
 }
 
@@ -54,12 +69,30 @@ fn mount_err(step: &'static str, msg: &str, e: Errno) -> SetupError {
     SetupError::new(step, msg, Detail::Mount(e))
 }
 
-fn run(plan: &Plan, fds: ChildFds) -> Result<Never, SetupError> {
+fn run(plan: &Plan, fds: ChildFds, report: Option<&OwnedFd>) -> Result<Never, SetupError> {
     let config = &plan.config;
     if config.die_with_parent {
         nix::sys::prctl::set_pdeathsig(Signal::SIGKILL)
             .map_err(|e| setup_errno("prctl", "prctl", e))?;
     }
+    // --pidns: enter it (and optionally a new pid namespace below it),
+    // forking so that the final process is inside, and tell the monitor
+    // that process's pid (the kernel translates it for the receiver).
+    if let Some(fd) = config.pidns_fd {
+        sys::setns(fd, libc::CLONE_NEWPID)
+            .map_err(|e| setup_errno("pidns", "Setting pidns failed", e))?;
+        fork_intermediate_child()?;
+        if config.unshare.pid {
+            sys::unshare(libc::CLONE_NEWPID)
+                .map_err(|e| setup_errno("pidns", "unshare pid ns", e))?;
+            fork_intermediate_child()?;
+        }
+        if let Some(sock) = &fds.pid_socket {
+            let _ = nix::unistd::write(sock, &[0u8]);
+        }
+    }
+    drop(fds.pid_socket);
+
     // The monitor owns the reporting fds.
     for fd in [config.info_fd, config.json_status_fd].into_iter().flatten() {
         sys::close_raw(fd);
@@ -77,8 +110,21 @@ fn run(plan: &Plan, fds: ChildFds) -> Result<Never, SetupError> {
 
     // switch_to_user_with_privs: a new user namespace gave us a full
     // bounding set again; limit it to what COMMAND may end with.
-    if plan.new_userns {
+    if plan.new_userns || config.userns_fd.is_some() {
         drop_bounding_set(plan.requested_caps, plan.last_cap)?;
+    }
+    // A joined user namespace may allow other ids: switch to the target.
+    if config.userns_fd.is_some() {
+        if plan.sandbox_uid != plan.real_uid {
+            nix::unistd::setuid(nix::unistd::Uid::from_raw(plan.sandbox_uid)).map_err(|e| {
+                setup_errno("setuid", format!("unable to switch to uid {}", plan.sandbox_uid), e)
+            })?;
+        }
+        if plan.sandbox_gid != plan.real_gid {
+            nix::unistd::setgid(nix::unistd::Gid::from_raw(plan.sandbox_gid)).map_err(|e| {
+                setup_errno("setgid", format!("unable to switch to gid {}", plan.sandbox_gid), e)
+            })?;
+        }
     }
 
     if config.unshare.net {
@@ -124,16 +170,43 @@ fn run(plan: &Plan, fds: ChildFds) -> Result<Never, SetupError> {
     .map_err(|e| mount_err("bind-newroot", "setting up newroot bind", e))?;
     nix::unistd::mkdir("oldroot", Mode::from_bits_truncate(0o755))
         .map_err(|e| setup_errno("mkdir-oldroot", "Creating oldroot failed", e))?;
-    nix::unistd::pivot_root("/tmp", "oldroot")
-        .map_err(|e| setup_errno("pivot-root", "pivot_root", e))?;
+    // The host root, for the pivot_root fallback (it must be named after
+    // we chroot into the setup tmpfs).
+    let real_root =
+        nix::fcntl::open("/", OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC, Mode::empty())
+            .map_err(|e| setup_errno("pivot-root", "can't open /", e))?;
+    // Fallbacks used, reported on the monitor's `command-pid` JSON line.
+    let mut fallbacks = String::new();
+    let chroot_fallback = match nix::unistd::pivot_root("/tmp", "oldroot") {
+        Ok(()) => None,
+        // A container seccomp profile refusing pivot_root, or a root
+        // filesystem it cannot leave (initramfs): reach the same layout with
+        // a recursive bind of / on oldroot and a chroot into the tmpfs.
+        Err(e @ (Errno::EPERM | Errno::EINVAL)) => {
+            mount(
+                Some("/"),
+                "oldroot",
+                None::<&str>,
+                MsFlags::MS_SILENT | MsFlags::MS_BIND | MsFlags::MS_REC,
+                None::<&str>,
+            )
+            .map_err(|_| setup_errno("pivot-root", "pivot_root", e))?;
+            nix::unistd::chroot(".").map_err(|_| setup_errno("pivot-root", "pivot_root", e))?;
+            Some((real_root, e))
+        }
+        Err(e) => return Err(setup_errno("pivot-root", "pivot_root", e)),
+    };
     nix::unistd::chdir("/").map_err(|e| setup_errno("chdir", "chdir / (base path)", e))?;
 
     let ctx = Ctx {
         proc_fd: &plan.proc_fd,
+        proc_fallback: plan.proc_fallback,
+        proc_tier: std::cell::Cell::new(None),
         own_pidns: plan.new_pidns || config.pidns_fd.is_some(),
         host_tty: plan.host_tty.as_deref(),
         level_prefix: config.level_prefix,
         not_a_security_boundary: config.not_a_security_boundary,
+        file_label: config.file_label.as_deref(),
     };
     setup::setup_newroot(&ctx, &config.ops, &sources)?;
 
@@ -161,22 +234,28 @@ fn run(plan: &Plan, fds: ChildFds) -> Result<Never, SetupError> {
     umount2("oldroot", MntFlags::MNT_DETACH)
         .map_err(|e| setup_errno("umount-oldroot", "unmount old root", e))?;
 
-    // Second pivot: make /newroot the root and detach the setup tmpfs.
-    {
-        let oldroot = nix::fcntl::open(
-            "/",
-            OFlag::O_DIRECTORY | OFlag::O_RDONLY | OFlag::O_CLOEXEC,
-            Mode::empty(),
-        )
-        .map_err(|e| setup_errno("pivot", "can't open /", e))?;
-        nix::unistd::chdir("/newroot").map_err(|e| setup_errno("pivot", "chdir /newroot", e))?;
-        nix::unistd::pivot_root(".", ".")
-            .map_err(|e| setup_errno("pivot", "pivot_root(/newroot)", e))?;
-        nix::unistd::fchdir(&oldroot).map_err(|e| setup_errno("pivot", "fchdir to oldroot", e))?;
-        umount2(".", MntFlags::MNT_DETACH)
-            .map_err(|e| setup_errno("pivot", "umount old root", e))?;
-        nix::unistd::chdir("/").map_err(|e| setup_errno("pivot", "chdir /", e))?;
+    match chroot_fallback {
+        None => second_pivot()?,
+        Some((real_root, why)) => {
+            move_root_and_lock(plan, &real_root)?;
+            warn(
+                config.level_prefix,
+                &format!(
+                    "pivot_root: {}; using a chroot locked in a new user and mount namespace instead \
+                     (nestwrap fallback)",
+                    why.desc()
+                ),
+            );
+            fallbacks.push_str("pivot-root=locked-chroot\n");
+        }
     }
+
+    if let Some(fd) = config.userns2_fd {
+        sys::setns(fd, libc::CLONE_NEWUSER)
+            .map_err(|e| setup_errno("userns2", "Setting userns2 failed", e))?;
+    }
+
+    let userns_lock = lock_user_namespaces(plan)?;
 
     drop_privs(plan)?;
 
@@ -208,6 +287,10 @@ fn run(plan: &Plan, fds: ChildFds) -> Result<Never, SetupError> {
         nix::unistd::setsid().map_err(|e| setup_errno("setsid", "setsid", e))?;
     }
 
+    if let Some(label) = &config.exec_label {
+        super::label::set_exec(&plan.proc_fd, label, &config.command[0])?;
+    }
+
     if plan.needs_reaper {
         let my_pid = nix::unistd::getpid();
         match sys::fork().map_err(|e| setup_errno("fork", "Can't fork for pid 1", e))? {
@@ -232,14 +315,168 @@ fn run(plan: &Plan, fds: ChildFds) -> Result<Never, SetupError> {
     }
     drop(fds.status_write);
 
-    exec_command(plan, &seccomp_programs, fds.setup_finished)
+    if let Some(tier) = ctx.proc_tier.get() {
+        fallbacks.push_str(&format!("proc={tier}\n"));
+    }
+    if let Some(method) = userns_lock {
+        fallbacks.push_str(&format!("userns-lock={method}\n"));
+    }
+    exec_command(plan, &seccomp_programs, report, fallbacks.as_bytes())
+}
+
+/// `--disable-userns`: cap `user.max_user_namespaces` at 1 inside our user
+/// namespace and enter a second one, so the sandbox can neither create user
+/// namespaces nor raise the limit again. Where `/proc/sys` is read-only (as
+/// in containers) a seccomp filter does the same job instead. Then, for
+/// `--disable-userns` and `--assert-userns-disabled`, check it worked.
+/// Returns the fallback method used, if any.
+fn lock_user_namespaces(plan: &Plan) -> Result<Option<&'static str>, SetupError> {
+    let config = &plan.config;
+    let mut method = None;
+    if plan.new_userns && config.userns_block_fd.is_none() && config.disable_userns {
+        let sysctl = openat(
+            &plan.proc_fd,
+            "sys/user/max_user_namespaces",
+            OFlag::O_WRONLY | OFlag::O_CLOEXEC,
+            Mode::empty(),
+        );
+        let use_seccomp = match sysctl {
+            Ok(fd) => {
+                nix::unistd::write(&fd, b"1").map_err(|e| {
+                    setup_errno("disable-userns", "sysctl user.max_user_namespaces = 1", e)
+                })?;
+                false
+            }
+            Err(Errno::EROFS) | Err(Errno::EACCES) | Err(Errno::EPERM) => true,
+            Err(e) => {
+                return Err(setup_errno(
+                    "disable-userns",
+                    "cannot open /proc/sys/user/max_user_namespaces",
+                    e,
+                ))
+            }
+        };
+        sys::unshare(libc::CLONE_NEWUSER)
+            .map_err(|e| setup_errno("unshare-user", "unshare user ns", e))?;
+        drop_bounding_set(plan.requested_caps, plan.last_cap)?;
+        write_second_map(plan)?;
+        if use_seccomp {
+            let filter = super::userns_lock::filter().ok_or_else(|| {
+                setup_msg(
+                    "disable-userns",
+                    "cannot open /proc/sys/user/max_user_namespaces: Read-only file system \
+                     (and no seccomp filter is known for this architecture)",
+                )
+            })?;
+            apply_seccomp(&filter)?;
+            method = Some("seccomp");
+        }
+    }
+    // Verify that no new user namespace can be made any more.
+    if (config.disable_userns || config.assert_userns_disabled)
+        && sys::unshare(libc::CLONE_NEWUSER).is_ok()
+    {
+        return Err(setup_msg(
+            "assert-userns-disabled",
+            "creation of new user namespaces was not disabled as requested",
+        ));
+    }
+    Ok(method)
+}
+
+/// Second pivot: make /newroot the root and detach the setup tmpfs.
+fn second_pivot() -> Result<(), SetupError> {
+    let oldroot = nix::fcntl::open(
+        "/",
+        OFlag::O_DIRECTORY | OFlag::O_RDONLY | OFlag::O_CLOEXEC,
+        Mode::empty(),
+    )
+    .map_err(|e| setup_errno("pivot", "can't open /", e))?;
+    nix::unistd::chdir("/newroot").map_err(|e| setup_errno("pivot", "chdir /newroot", e))?;
+    nix::unistd::pivot_root(".", ".")
+        .map_err(|e| setup_errno("pivot", "pivot_root(/newroot)", e))?;
+    nix::unistd::fchdir(&oldroot).map_err(|e| setup_errno("pivot", "fchdir to oldroot", e))?;
+    umount2(".", MntFlags::MNT_DETACH).map_err(|e| setup_errno("pivot", "umount old root", e))?;
+    nix::unistd::chdir("/").map_err(|e| setup_errno("pivot", "chdir /", e))?;
+    Ok(())
+}
+
+/// The pivot_root fallback's second step: move the new root over the mount
+/// namespace's root, chroot into it, detach the setup tmpfs, and enter one
+/// more user + mount namespace. In that namespace every mount inherited from
+/// ours is locked, so even a COMMAND with CAP_SYS_ADMIN in its namespace
+/// cannot unmount the new root to uncover the host's; and `..` from the top
+/// of the moved mount leads back into it. If the extra layer cannot be made,
+/// fail rather than start a weaker sandbox.
+fn move_root_and_lock(plan: &Plan, real_root: &OwnedFd) -> Result<(), SetupError> {
+    let step = |msg: &str, e: Errno| setup_errno("locked-chroot", msg.to_owned(), e);
+    let newroot = nix::fcntl::open(
+        "/newroot",
+        OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
+        Mode::empty(),
+    )
+    .map_err(|e| step("can't open /newroot", e))?;
+    nix::unistd::fchdir(real_root).map_err(|e| step("fchdir to the host root", e))?;
+    mount(Some("tmp/newroot"), ".", None::<&str>, MsFlags::MS_MOVE, None::<&str>)
+        .map_err(|e| step("Can't move /newroot over /", e))?;
+    umount2("tmp", MntFlags::MNT_DETACH).map_err(|e| step("unmount the setup tmpfs", e))?;
+    nix::unistd::fchdir(&newroot).map_err(|e| step("fchdir /newroot", e))?;
+    nix::unistd::chroot(".").map_err(|e| step("chroot into /newroot", e))?;
+    nix::unistd::chdir("/").map_err(|e| step("chdir /", e))?;
+    sys::unshare(libc::CLONE_NEWUSER | libc::CLONE_NEWNS).map_err(|e| {
+        step(
+            "pivot_root is refused here and the fallback could not lock the sandbox's mounts in a new \
+             user namespace",
+            e,
+        )
+    })?;
+    drop_bounding_set(plan.requested_caps, plan.last_cap)?;
+    let write = |name: &str, text: &str| -> Result<(), Errno> {
+        let fd = openat(&plan.proc_fd, name, OFlag::O_WRONLY | OFlag::O_CLOEXEC, Mode::empty())?;
+        nix::unistd::write(&fd, text.as_bytes()).map(|_| ())
+    };
+    // Map the sandbox ids 1:1 (they are our ids in the parent namespace).
+    // setgroups must be denied first unless already inherited as "deny".
+    write("self/uid_map", &format!("{0} {0} 1\n", plan.sandbox_uid))
+        .map_err(|e| step("setting up uid map", e))?;
+    match write("self/setgroups", "deny\n") {
+        Ok(()) | Err(Errno::ENOENT) | Err(Errno::EPERM) => {}
+        Err(e) => return Err(step("error writing to setgroups", e)),
+    }
+    write("self/gid_map", &format!("{0} {0} 1\n", plan.sandbox_gid))
+        .map_err(|e| step("setting up gid map", e))?;
+    Ok(())
+}
+
+/// Fork; the parent exits at once and the child carries on (used to land
+/// inside a pid namespace entered with setns/unshare).
+fn fork_intermediate_child() -> Result<(), SetupError> {
+    match sys::fork().map_err(|e| setup_errno("pidns", "Can't fork for --pidns", e))? {
+        Some(_) => sys::exit_now(0),
+        None => Ok(()),
+    }
+}
+
+/// Map the sandbox ids 1:1 into the second-level user namespace. setgroups
+/// is already "deny", inherited from the first level.
+fn write_second_map(plan: &Plan) -> Result<(), SetupError> {
+    let write = |name: &str, text: &str| -> Result<(), Errno> {
+        let fd = openat(&plan.proc_fd, name, OFlag::O_WRONLY | OFlag::O_CLOEXEC, Mode::empty())?;
+        nix::unistd::write(&fd, text.as_bytes()).map(|_| ())
+    };
+    write("self/uid_map", &format!("{0} {0} 1\n", plan.sandbox_uid))
+        .map_err(|e| setup_errno("uid-map", "setting up uid map", e))?;
+    write("self/gid_map", &format!("{0} {0} 1\n", plan.sandbox_gid))
+        .map_err(|e| setup_errno("gid-map", "setting up gid map", e))?;
+    Ok(())
 }
 
 /// The last steps in the COMMAND process, then `execvp`.
 fn exec_command(
     plan: &Plan,
     seccomp: &[Vec<u8>],
-    setup_finished: Option<OwnedFd>,
+    report: Option<&OwnedFd>,
+    fallbacks: &[u8],
 ) -> Result<Never, SetupError> {
     let config = &plan.config;
     if !config.as_pid_1 {
@@ -272,13 +509,12 @@ fn exec_command(
         apply_seccomp(program)?;
     }
 
-    if let Some(fd) = &setup_finished {
-        let _ = nix::unistd::write(fd, &[0u8]);
+    // Tell the monitor COMMAND is about to run (and which fallbacks the
+    // sandbox needed); a failed exec follows up with an error message.
+    if let Some(fd) = report {
+        let _ = nix::unistd::write(fd, &status::exec_message(fallbacks));
     }
     let err = nix::unistd::execvp(&plan.exec_path, &plan.exec_argv).unwrap_err();
-    if let Some(fd) = &setup_finished {
-        let _ = nix::unistd::write(fd, &[0u8]);
-    }
     Err(setup_errno("exec", format!("execvp {}", plan.exec_path.to_string_lossy()), err))
 }
 
@@ -295,27 +531,39 @@ pub fn apply_seccomp(program: &[u8]) -> Result<(), SetupError> {
 }
 
 fn resolve_sources(ops: &[SetupOp]) -> Result<Vec<Option<Source>>, SetupError> {
+    let resolve = |src: &OsStr| {
+        std::fs::canonicalize(src).map(|p| p.into_os_string()).map_err(|e| {
+            setup_errno(
+                "find-source",
+                format!("Can't find source path {}", src.to_string_lossy()),
+                Errno::from_raw(e.raw_os_error().unwrap_or(libc::EIO)),
+            )
+            .with_path(src.to_owned())
+        })
+    };
     ops.iter()
-        .map(|op| {
-            let (src, try_) = match op {
-                SetupOp::Bind { src, allow_notexist, .. } => (src.clone(), *allow_notexist),
-                SetupOp::BindFd { fd, .. } => {
-                    (OsString::from(format!("/proc/self/fd/{fd}")), false)
-                }
-                _ => return Ok(None),
-            };
-            match std::fs::canonicalize(&src) {
-                Ok(p) => Ok(Some(Source::Path(p.into_os_string()))),
-                Err(e) if try_ && e.raw_os_error() == Some(libc::ENOENT) => {
+        .map(|op| match op {
+            SetupOp::Bind { src, allow_notexist, .. } => match resolve(src) {
+                Ok(p) => Ok(Some(Source::Path(p))),
+                Err(e) if *allow_notexist && e.errno() == Some(Errno::ENOENT) => {
                     Ok(Some(Source::Missing))
                 }
-                Err(e) => Err(setup_errno(
-                    "find-source",
-                    format!("Can't find source path {}", src.to_string_lossy()),
-                    Errno::from_raw(e.raw_os_error().unwrap_or(libc::EIO)),
-                )
-                .with_path(src)),
+                Err(e) => Err(e),
+            },
+            SetupOp::BindFd { fd, .. } => {
+                resolve(OsStr::new(&format!("/proc/self/fd/{fd}"))).map(|p| Some(Source::Path(p)))
             }
+            SetupOp::Overlay { srcs, kind, .. } => {
+                let lower = srcs.iter().map(|s| resolve(s)).collect::<Result<Vec<_>, _>>()?;
+                let upper = match kind {
+                    OverlayKind::ReadWrite { rwsrc, workdir } => {
+                        Some((resolve(rwsrc)?, resolve(workdir)?))
+                    }
+                    _ => None,
+                };
+                Ok(Some(Source::Overlay { lower, upper }))
+            }
+            _ => Ok(None),
         })
         .collect()
 }

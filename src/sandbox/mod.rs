@@ -3,11 +3,13 @@
 
 pub mod child;
 pub mod init;
+pub mod label;
 pub mod monitor;
 pub mod net;
 pub mod prepare;
 pub mod setup;
 pub mod status;
+pub mod userns_lock;
 
 use std::ffi::OsString;
 
@@ -17,7 +19,7 @@ use nix::sys::signal::{SigSet, Signal};
 use nix::sys::wait::{waitpid, WaitPidFlag};
 
 use crate::cli::{self, HostFacts, Parsed};
-use crate::config::{Config, EnvOp, SetupOp};
+use crate::config::{Config, EnvOp, ProcFallback};
 use crate::error::{setup_errno, setup_msg, CliError, Error, SetupError};
 use crate::report::Reporter;
 use crate::sys;
@@ -54,6 +56,11 @@ pub fn main_entry() -> i32 {
         }
         Err(e) => {
             reporter.error(&e.to_string());
+            if let Error::Setup(setup) = &e {
+                if let Some(hint) = setup.hint() {
+                    reporter.warn(hint);
+                }
+            }
             1
         }
     }
@@ -72,48 +79,42 @@ fn run(args: Vec<OsString>, argv0: &str, reporter: &mut Reporter) -> Result<i32,
         Parsed::Run(config) => *config,
     };
     cli::validate(&mut config, &HostFacts::probe())?;
-    if let Some(opt) = unsupported_option(&config) {
-        return Err(setup_msg(
-            "unsupported",
-            format!("{opt} is not supported by this version of nestwrap"),
+    // SELinux labels are validated up front, as bwrap does while parsing.
+    for label in [&config.exec_label, &config.file_label].into_iter().flatten() {
+        label::check(label)?;
+    }
+    if let Some(label) = &config.file_label {
+        let proc_fd = nix::fcntl::open(
+            "/proc",
+            OFlag::O_PATH | OFlag::O_CLOEXEC,
+            nix::sys::stat::Mode::empty(),
         )
-        .into());
+        .map_err(|e| setup_errno("open-proc", "Can't open /proc", e))?;
+        label::set_file_create(&proc_fd, label)?;
+    }
+    // Read before --clearenv/--unsetenv can remove it.
+    if config.proc_fallback.is_none() {
+        config.proc_fallback = proc_fallback_from_env()?;
     }
     apply_env_ops(&config.env_ops)?;
     Ok(spawn(config)?)
 }
 
-/// Options that parse and validate but whose behaviour this build does not
-/// have yet. They fail clearly instead of being ignored.
-pub fn unsupported_option(config: &Config) -> Option<&'static str> {
-    if config.userns_fd.is_some() {
-        return Some("--userns");
+/// `NESTWRAP_PROC_FALLBACK=auto|quiet|never` (the option wins over it).
+fn proc_fallback_from_env() -> Result<Option<ProcFallback>, SetupError> {
+    let Some(value) = std::env::var_os("NESTWRAP_PROC_FALLBACK") else { return Ok(None) };
+    match value.to_str() {
+        Some("auto") | Some("") => Ok(Some(ProcFallback::Auto)),
+        Some("quiet") => Ok(Some(ProcFallback::Quiet)),
+        Some("never") => Ok(Some(ProcFallback::Never)),
+        _ => Err(setup_msg(
+            "env",
+            format!(
+                "Invalid NESTWRAP_PROC_FALLBACK value {:?}: expected auto, quiet or never",
+                value.to_string_lossy()
+            ),
+        )),
     }
-    if config.userns2_fd.is_some() {
-        return Some("--userns2");
-    }
-    if config.pidns_fd.is_some() {
-        return Some("--pidns");
-    }
-    if config.disable_userns {
-        return Some("--disable-userns");
-    }
-    if config.assert_userns_disabled {
-        return Some("--assert-userns-disabled");
-    }
-    if config.exec_label.is_some() {
-        return Some("--exec-label");
-    }
-    if config.file_label.is_some() {
-        return Some("--file-label");
-    }
-    if config.not_a_security_boundary {
-        return Some("--not-a-security-boundary");
-    }
-    if config.ops.iter().any(|op| matches!(op, SetupOp::Overlay { .. })) {
-        return Some("--overlay");
-    }
-    None
 }
 
 /// `--setenv`/`--unsetenv`/`--clearenv`, applied to our own environment in
@@ -197,6 +198,13 @@ fn spawn(config: Config) -> Result<i32, SetupError> {
     // Block SIGCHLD so the monitor can use a signalfd; reap inherited zombies.
     let mut mask = SigSet::empty();
     mask.add(Signal::SIGCHLD);
+    // --forward-signals: the monitor takes these through its signalfd
+    // (the child unblocks everything before exec).
+    if plan.config.forward_signals {
+        for sig in monitor::FORWARDED {
+            mask.add(sig);
+        }
+    }
     mask.thread_block().map_err(|e| setup_errno("sigprocmask", "sigprocmask", e))?;
     while let Ok(s) = waitpid(nix::unistd::Pid::from_raw(-1), Some(WaitPidFlag::WNOHANG)) {
         if s == nix::sys::wait::WaitStatus::StillAlive {
@@ -204,8 +212,30 @@ fn spawn(config: Config) -> Result<i32, SetupError> {
         }
     }
 
-    let (setup_read, setup_write) = match plan.config.json_status_fd {
+    let wants_command_socket = plan.config.json_status_fd.is_some() || plan.config.forward_signals;
+    let (setup_read, setup_write) = if wants_command_socket {
+        let (a, b) =
+            sys::cred_socketpair().map_err(|e| setup_errno("socketpair", "socketpair()", e))?;
+        (Some(a), Some(b))
+    } else {
+        (None, None)
+    };
+    // Join --userns before clone: the sandbox lives in that user namespace.
+    if let Some(fd) = plan.config.userns_fd {
+        sys::setns(fd, libc::CLONE_NEWUSER).map_err(|e| match e {
+            Errno::EINVAL => setup_msg(
+                "userns",
+                "Joining the specified user namespace failed, it might not be a descendant of the current user namespace.",
+            ),
+            e => setup_errno("userns", "Joining specified user namespace failed", e),
+        })?;
+    }
+    // --pidns: intermediate processes come and go; become their subreaper
+    // and learn the final pid over a credentials socket.
+    let (pid_read, pid_write) = match plan.config.pidns_fd {
         Some(_) => {
+            nix::sys::prctl::set_child_subreaper(true)
+                .map_err(|e| setup_errno("prctl", "prctl", e))?;
             let (a, b) =
                 sys::cred_socketpair().map_err(|e| setup_errno("socketpair", "socketpair()", e))?;
             (Some(a), Some(b))
@@ -221,15 +251,36 @@ fn spawn(config: Config) -> Result<i32, SetupError> {
             drop(go_write);
             drop(status_read);
             drop(setup_read);
-            child::child_main(
-                &plan,
-                child::ChildFds { go_read, status_write, setup_finished: setup_write },
-            )
+            drop(pid_read);
+            let fds = child::ChildFds {
+                go_read,
+                pid_socket: pid_write,
+                status_write,
+                setup_finished: setup_write,
+            };
+            child::child_main(&plan, fds)
         }
-        Some(pid) => {
+        Some(mut pid) => {
             drop(go_read);
             drop(status_write);
             drop(setup_write);
+            drop(pid_write);
+            if let Some(sock) = pid_read {
+                // EOF or no credentials: the child failed and said why.
+                match sys::recv_with_pid_blocking(&sock) {
+                    Ok(Some(sys::CredMessage { pid: Some(p), .. })) => {
+                        pid = nix::unistd::Pid::from_raw(p)
+                    }
+                    _ => {
+                        let status = waitpid(pid, None).map(init::exit_code).unwrap_or(1);
+                        return Ok(if status == 0 { 1 } else { status });
+                    }
+                }
+            }
+            if let Some(fd) = plan.config.userns2_fd {
+                sys::setns(fd, libc::CLONE_NEWUSER)
+                    .map_err(|e| setup_errno("userns2", "Setting userns2 failed", e))?;
+            }
             let fds = monitor::MonitorFds { go_write, status_read, setup_finished: setup_read };
             monitor::run(plan, pid, fds, original_ppid)
         }

@@ -85,37 +85,69 @@ pub fn run(plan: Plan, child: Pid, fds: MonitorFds, original_ppid: Pid) -> Resul
         .flatten()
         .map(|f| f.as_raw_fd())
         .collect();
+    let forward = config.forward_signals;
     drop(plan);
     let _ = sys::close_all_except(&keep);
-    let mut reporter = StatusReporter { json, setup: fds.setup_finished, messages: 0 };
-    let code = wait_for_exit(child, fds.status_read.as_ref(), &mut reporter)?;
+    let mut reporter = StatusReporter {
+        json,
+        setup: fds.setup_finished,
+        exec_started: false,
+        error: None,
+        command: None,
+        pending_signals: Vec::new(),
+    };
+    let code = wait_for_exit(child, fds.status_read.as_ref(), &mut reporter, forward)?;
     reporter.finish(code);
     Ok(code)
 }
 
-/// Follows COMMAND's start for `--json-status-fd`.
+/// Signals `--forward-signals` passes on to COMMAND (DECISIONS.md).
+pub const FORWARDED: [Signal; 6] = [
+    Signal::SIGTERM,
+    Signal::SIGINT,
+    Signal::SIGHUP,
+    Signal::SIGQUIT,
+    Signal::SIGUSR1,
+    Signal::SIGUSR2,
+];
+
+/// Follows COMMAND's start (for `--json-status-fd` and `--forward-signals`).
 struct StatusReporter {
+    /// COMMAND's process, once it said it is about to exec.
+    command: Option<OwnedFd>,
+    /// Signals that arrived before COMMAND's pid was known.
+    pending_signals: Vec<libc::c_int>,
     json: Option<OwnedFd>,
     setup: Option<OwnedFd>,
-    /// Messages received from COMMAND's process: 1 = exec'd, 2 = exec failed.
-    messages: u32,
+    /// COMMAND's process said it was about to exec.
+    exec_started: bool,
+    /// The `error` line to write instead of `exit-code`, if setup failed.
+    error: Option<String>,
 }
 
 impl StatusReporter {
     /// Read what COMMAND's process sent; write the command-pid line on the
     /// first message. Returns false once the peer is gone.
     fn pump(&mut self) -> bool {
-        let Some(sock) = &self.setup else { return false };
         loop {
+            let Some(sock) = &self.setup else { return false };
             match sys::recv_with_pid(sock) {
-                Ok(Some(pid)) => {
-                    self.messages += 1;
-                    if self.messages == 1 {
-                        if let (Some(json), Some(pid)) = (&self.json, pid) {
-                            let _ = status::write_all(json, &status::command_pid_line(pid));
+                Ok(Some(msg)) => match msg.payload.split_first() {
+                    Some((&status::MSG_EXEC, fallbacks)) if !self.exec_started => {
+                        self.exec_started = true;
+                        self.command = msg.pid.and_then(|p| sys::pidfd_open(Pid::from_raw(p)).ok());
+                        for sig in std::mem::take(&mut self.pending_signals) {
+                            self.forward(sig);
+                        }
+                        if let (Some(json), Some(pid)) = (&self.json, msg.pid) {
+                            let line =
+                                status::command_pid_line(pid, &status::parse_fallbacks(fallbacks));
+                            let _ = status::write_all(json, &line);
                         }
                     }
-                }
+                    Some((&status::MSG_ERROR, rest)) => self.error = Some(status::error_line(rest)),
+                    _ => {}
+                },
                 Ok(None) => {
                     self.setup = None;
                     return false;
@@ -125,10 +157,23 @@ impl StatusReporter {
         }
     }
 
+    /// Pass a signal on to COMMAND (queued until COMMAND is known).
+    fn forward(&mut self, sig: libc::c_int) {
+        match &self.command {
+            Some(pidfd) => {
+                let _ = sys::pidfd_send_signal(pidfd, sig);
+            }
+            None if !self.exec_started => self.pending_signals.push(sig),
+            None => {}
+        }
+    }
+
     fn finish(&mut self, code: i32) {
         self.pump();
-        if self.messages == 1 {
-            if let Some(json) = &self.json {
+        if let Some(json) = &self.json {
+            if let Some(error) = &self.error {
+                let _ = status::write_all(json, error);
+            } else if self.exec_started {
                 let _ = status::write_all(json, &status::exit_code_line(code));
             }
         }
@@ -139,9 +184,15 @@ fn wait_for_exit(
     child: Pid,
     status_read: Option<&OwnedFd>,
     reporter: &mut StatusReporter,
+    forward: bool,
 ) -> Result<i32, SetupError> {
     let mut mask = SigSet::empty();
     mask.add(Signal::SIGCHLD);
+    if forward {
+        for sig in FORWARDED {
+            mask.add(sig);
+        }
+    }
     let sfd = SignalFd::with_flags(&mask, SfdFlags::SFD_CLOEXEC | SfdFlags::SFD_NONBLOCK)
         .map_err(|e| setup_errno("signalfd", "Can't create signalfd", e))?;
 
@@ -170,9 +221,15 @@ fn wait_for_exit(
                 Err(e) => return Err(setup_errno("read", "read eventfd", e)),
             }
         }
-        match sfd.read_signal() {
-            Ok(_) | Err(Errno::EAGAIN) | Err(Errno::EINTR) => {}
-            Err(e) => return Err(setup_errno("read", "read signalfd", e)),
+        loop {
+            match sfd.read_signal() {
+                Ok(Some(info)) if info.ssi_signo as i32 != libc::SIGCHLD => {
+                    reporter.forward(info.ssi_signo as libc::c_int)
+                }
+                Ok(Some(_)) => {}
+                Ok(None) | Err(Errno::EAGAIN) | Err(Errno::EINTR) => break,
+                Err(e) => return Err(setup_errno("read", "read signalfd", e)),
+            }
         }
         loop {
             match waitpid(Pid::from_raw(-1), Some(WaitPidFlag::WNOHANG)) {

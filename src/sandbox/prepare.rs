@@ -10,7 +10,7 @@ use nix::fcntl::{open, OFlag};
 use nix::sys::stat::Mode;
 use nix::unistd::{getgid, getuid};
 
-use crate::config::{CapOp, Config};
+use crate::config::{CapOp, Config, ProcFallback};
 use crate::error::{setup_errno, SetupError};
 use crate::sys;
 
@@ -46,6 +46,8 @@ pub struct Plan {
     pub exec_argv: Vec<CString>,
     /// A reaper process is needed (pid namespace, lock files or sync fds).
     pub needs_reaper: bool,
+    /// `--proc-fallback`, else `NESTWRAP_PROC_FALLBACK`, else auto.
+    pub proc_fallback: ProcFallback,
 }
 
 impl Plan {
@@ -151,6 +153,7 @@ pub fn prepare(config: Config) -> Result<Plan, SetupError> {
         exec_path,
         exec_argv,
         needs_reaper,
+        proc_fallback: config.proc_fallback.unwrap_or_default(),
         config,
     })
 }

@@ -15,7 +15,9 @@ use nix::fcntl::{open, OFlag};
 use nix::mount::{mount, MsFlags};
 use nix::sys::stat::{fchmod, lstat, stat, Mode, SFlag};
 
-use crate::config::{BindKind, SetupOp};
+use std::cell::Cell;
+
+use crate::config::{BindKind, OverlayKind, ProcFallback, SetupOp};
 use crate::error::{setup_errno, setup_msg, Detail, SetupError};
 use crate::report::{format_line, write_stderr, Level};
 use crate::sys;
@@ -26,6 +28,9 @@ use crate::sys::mount::{cstr, is_at_or_below, mount_setattr, parse_mountinfo};
 pub enum Source {
     /// `realpath()` of SRC.
     Path(OsString),
+    /// An overlay's resolved layers: `--overlay-src` paths in command-line
+    /// order (bottom first), then RWSRC and WORKDIR for `--overlay`.
+    Overlay { lower: Vec<OsString>, upper: Option<(OsString, OsString)> },
     /// A `-try` source that does not exist: skip the op.
     Missing,
 }
@@ -55,11 +60,17 @@ fn show(p: &OsStr) -> String {
 /// The context the ops run in.
 pub struct Ctx<'a> {
     pub proc_fd: &'a OwnedFd,
+    /// What to do when a fresh procfs is refused (`--proc-fallback`).
+    pub proc_fallback: ProcFallback,
+    /// The fallback tier `--proc` ended up using, for `--json-status-fd`.
+    pub proc_tier: Cell<Option<&'static str>>,
     /// A fresh procfs is possible (new pid namespace or `--pidns`).
     pub own_pidns: bool,
     pub host_tty: Option<&'a OsStr>,
     pub level_prefix: bool,
     pub not_a_security_boundary: bool,
+    /// `--file-label`: tmpfs mounts get `context="..."`.
+    pub file_label: Option<&'a OsStr>,
 }
 
 /// How a bind treats flags.
@@ -130,6 +141,9 @@ fn bind_mount(
         // Kernels before 5.12, or a container seccomp profile that refuses
         // the new mount API: remount each mount the classic way.
         Err(Errno::ENOSYS) | Err(Errno::EPERM) => remount_tree(ctx, dest, flags),
+        // --not-a-security-boundary: let submounts that refuse the flags
+        // through with a warning (the top mount must still get them).
+        Err(_) if ctx.not_a_security_boundary && flags.recursive => remount_tree(ctx, dest, flags),
         Err(e) => Err(stage(
             format!("Unable to remount destination \"{}\" with correct flags", show(dest)),
             Some(e),
@@ -140,20 +154,15 @@ fn bind_mount(
 /// The mount_setattr fallback: read mountinfo once, remount the mount at
 /// `dest` and every mount below it with its existing flags plus ours.
 fn remount_tree(ctx: &Ctx<'_>, dest: &OsStr, flags: BindFlags) -> Result<(), BindFailure> {
-    let canonical = nix::fcntl::readlinkat(
-        ctx.proc_fd,
-        format!(
-            "self/fd/{}",
-            open(dest, OFlag::O_PATH | OFlag::O_CLOEXEC, Mode::empty())
-                .map_err(|e| stage(format!("open(\"{}\", O_PATH)", show(dest)), Some(e)))?
-                .as_raw_fd()
-        )
-        .as_str(),
-    );
-    // The O_PATH fd above is dropped at the end of the statement; the
-    // readlink happened while it was open.
-    let canonical = canonical
-        .map_err(|e| stage(format!("readlink(/proc/self/fd/N) for \"{}\"", show(dest)), Some(e)))?;
+    // The kernel's name for the destination, as mountinfo spells it.
+    let dest_fd = open(dest, OFlag::O_PATH | OFlag::O_CLOEXEC, Mode::empty())
+        .map_err(|e| stage(format!("open(\"{}\", O_PATH)", show(dest)), Some(e)))?;
+    let canonical =
+        nix::fcntl::readlinkat(ctx.proc_fd, format!("self/fd/{}", dest_fd.as_raw_fd()).as_str())
+            .map_err(|e| {
+                stage(format!("readlink(/proc/self/fd/N) for \"{}\"", show(dest)), Some(e))
+            })?;
+    drop(dest_fd);
     let text = read_proc(ctx, "self/mountinfo")
         .map_err(|e| stage("Can't open /proc/self/mountinfo", Some(e)))?;
     let mounts = parse_mountinfo(&text).ok_or_else(|| stage("Can't parse mountinfo line", None))?;
@@ -177,6 +186,17 @@ fn remount_tree(ctx: &Ctx<'_>, dest: &OsStr, flags: BindFlags) -> Result<(), Bin
                 ));
             }
             if e == Errno::EACCES {
+                continue;
+            }
+            if ctx.not_a_security_boundary {
+                warn(
+                    ctx.level_prefix,
+                    &format!(
+                        "Unable to apply mount flags: remount \"{}\": {} (ignored: --not-a-security-boundary)",
+                        show(&m.mount_point),
+                        e.desc()
+                    ),
+                );
                 continue;
             }
             return Err(stage(
@@ -302,11 +322,12 @@ fn octal(mode: u32) -> String {
     }
 }
 
-fn mount_tmpfs(dest: &OsStr, perms: u32, size: Option<u64>) -> Result<(), Errno> {
+fn mount_tmpfs(ctx: &Ctx<'_>, dest: &OsStr, perms: u32, size: Option<u64>) -> Result<(), Errno> {
     let mut opts = format!("mode={}", octal(perms));
     if let Some(size) = size {
         opts.push_str(&format!(",size={size}"));
     }
+    let opts = super::label::mount_option(&opts, ctx.file_label);
     mount(
         Some("tmpfs"),
         dest,
@@ -324,6 +345,7 @@ pub fn setup_newroot(
     sources: &[Option<Source>],
 ) -> Result<(), SetupError> {
     let mut bind_data_seq = 0u32;
+    let mut tmp_overlays = 0u32;
     for (op, source) in ops.iter().zip(sources) {
         // Resolve the source's type first, as bwrap does.
         let mut src_is_dir = false;
@@ -331,6 +353,7 @@ pub fn setup_newroot(
         if let Some(source) = source {
             match source {
                 Source::Missing => continue,
+                Source::Overlay { .. } => {}
                 Source::Path(p) => {
                     let old = oldroot_path(p);
                     match stat(old.as_os_str()) {
@@ -436,10 +459,43 @@ pub fn setup_newroot(
                 })?;
             }
             SetupOp::Overlay { .. } => {
-                return Err(setup_msg(
-                    "overlay",
-                    "overlay mounts are not supported by this nestwrap build",
-                ));
+                ensure_dir(&dest, 0o755).map_err(mkdir_err)?;
+                let Some(Source::Overlay { lower, upper }) = source else {
+                    return Err(setup_msg(
+                        "overlay",
+                        "internal error: overlay sources not resolved",
+                    ));
+                };
+                let upper = match upper {
+                    Some((rw, work)) => Some((oldroot_path(rw), oldroot_path(work))),
+                    None if matches!(op, SetupOp::Overlay { kind: OverlayKind::Tmp, .. }) => {
+                        let n = tmp_overlays;
+                        tmp_overlays += 1;
+                        Some(make_tmp_overlay_dirs(n)?)
+                    }
+                    None => None,
+                };
+                let options = overlay_options(lower, upper.as_ref());
+                mount(
+                    Some("overlay"),
+                    dest.as_os_str(),
+                    Some("overlay"),
+                    MsFlags::empty(),
+                    Some(options.as_os_str()),
+                )
+                .map_err(|e| {
+                    let msg = format!(
+                        "Can't make overlay mount on {} with options {}",
+                        show(&dest),
+                        show(&options)
+                    );
+                    if e == Errno::ELOOP {
+                        setup_msg("overlay", format!("{msg}: Overlay directories may not overlap"))
+                    } else {
+                        mount_errno("overlay", msg, e)
+                    }
+                    .with_path(dest_typed.clone())
+                })?;
             }
             SetupOp::Proc { .. } => {
                 ensure_dir(&dest, 0o755).map_err(mkdir_err)?;
@@ -451,7 +507,7 @@ pub fn setup_newroot(
             }
             SetupOp::Tmpfs { size, .. } => {
                 ensure_dir(&dest, 0o755).map_err(mkdir_err)?;
-                mount_tmpfs(&dest, perms.unwrap_or(0o755), *size).map_err(|e| {
+                mount_tmpfs(ctx, &dest, perms.unwrap_or(0o755), *size).map_err(|e| {
                     mount_errno("mount-tmpfs", format!("Can't mount tmpfs on {}", show(&dest)), e)
                         .with_path(dest_typed.clone())
                 })?;
@@ -521,6 +577,51 @@ pub fn setup_newroot(
         }
     }
     Ok(())
+}
+
+/// Append `path` to overlayfs mount options, escaping `\\`, `,` and `:`.
+fn push_escaped(out: &mut Vec<u8>, path: &OsStr) {
+    for &c in path.as_bytes() {
+        if matches!(c, b'\\' | b',' | b':') {
+            out.push(b'\\');
+        }
+        out.push(c);
+    }
+}
+
+/// overlayfs options as bwrap builds them: upper and work dirs (if any),
+/// lower dirs from the top layer (last `--overlay-src`) down, `userxattr`.
+/// `lower` holds host paths; `upper` already has its final paths.
+pub fn overlay_options(lower: &[OsString], upper: Option<&(OsString, OsString)>) -> OsString {
+    let mut o = Vec::new();
+    if let Some((up, work)) = upper {
+        o.extend_from_slice(b"upperdir=");
+        push_escaped(&mut o, up);
+        o.extend_from_slice(b",workdir=");
+        push_escaped(&mut o, work);
+        o.push(b',');
+    }
+    o.extend_from_slice(b"lowerdir=");
+    for (i, l) in lower.iter().rev().enumerate() {
+        if i > 0 {
+            o.push(b':');
+        }
+        push_escaped(&mut o, &oldroot_path(l));
+    }
+    o.extend_from_slice(b",userxattr");
+    OsString::from_vec(o)
+}
+
+/// Upper and work dirs of the Nth `--tmp-overlay`, on the setup tmpfs that
+/// disappears with the second pivot, so writes vanish with the sandbox.
+fn make_tmp_overlay_dirs(n: u32) -> Result<(OsString, OsString), SetupError> {
+    let upper = format!("/tmp-overlay-upper-{n}");
+    let work = format!("/tmp-overlay-work-{n}");
+    nix::unistd::mkdir(upper.as_str(), Mode::from_bits_truncate(0o755))
+        .map_err(|e| setup_errno("tmp-overlay", "Creating --tmp-overlay upperdir failed", e))?;
+    nix::unistd::mkdir(work.as_str(), Mode::from_bits_truncate(0o755))
+        .map_err(|e| setup_errno("tmp-overlay", "Creating --tmp-overlay workdir failed", e))?;
+    Ok((upper.into(), work.into()))
 }
 
 /// `--bind-fd`: after mounting, the fd and the mount must be the same inode,
@@ -615,17 +716,7 @@ fn make_symlink(target: &OsStr, dest_typed: &OsStr, dest: &OsStr) -> Result<(), 
 
 fn mount_proc(ctx: &Ctx<'_>, dest: &OsStr) -> Result<(), SetupError> {
     if ctx.own_pidns {
-        mount(
-            Some("proc"),
-            dest,
-            Some("proc"),
-            MsFlags::MS_NOSUID | MsFlags::MS_NOEXEC | MsFlags::MS_NODEV,
-            None::<&str>,
-        )
-        .map_err(|e| {
-            mount_errno("mount-proc", format!("Can't mount proc on {}", show(dest)), e)
-                .with_path(dest.to_owned())
-        })?;
+        mount_fresh_proc(ctx, dest)?;
     } else {
         let src = OsStr::new("oldroot/proc");
         bind_mount(
@@ -660,6 +751,91 @@ fn mount_proc(ctx: &Ctx<'_>, dest: &OsStr) -> Result<(), SetupError> {
     Ok(())
 }
 
+fn proc_mount(dest: &OsStr, data: Option<&str>) -> Result<(), Errno> {
+    mount(
+        Some("proc"),
+        dest,
+        Some("proc"),
+        MsFlags::MS_NOSUID | MsFlags::MS_NOEXEC | MsFlags::MS_NODEV,
+        data,
+    )
+}
+
+/// A fresh procfs for the sandbox's pid namespace, with nestwrap's fallback
+/// tiers when the kernel refuses it because the parent's /proc is masked
+/// ("mount too revealing"): a `subset=pid` procfs (kernels that relax the
+/// rule for it), then a recursive bind of the parent's procfs, which keeps
+/// every mask the container runtime put there. Any other refusal is
+/// reported exactly as bwrap reports it.
+fn mount_fresh_proc(ctx: &Ctx<'_>, dest: &OsStr) -> Result<(), SetupError> {
+    let refused = |e: Errno| {
+        mount_errno("mount-proc", format!("Can't mount proc on {}", show(dest)), e)
+            .with_path(dest.to_owned())
+    };
+    let err = match proc_mount(dest, None) {
+        Ok(()) => return Ok(()),
+        Err(e) => e,
+    };
+    if err != Errno::EPERM || ctx.proc_fallback == ProcFallback::Never || !proc_is_masked(ctx) {
+        return Err(refused(err));
+    }
+    let tier = if proc_mount(dest, Some("subset=pid")).is_ok() {
+        "subset-pid"
+    } else {
+        let src = OsStr::new("oldroot/proc");
+        // A plain MS_BIND of a procfs with locked submounts is EINVAL;
+        // the recursive bind carries the masks along.
+        bind_mount(
+            ctx,
+            Some(src),
+            dest,
+            BindFlags { readonly: false, devices: false, recursive: true },
+        )
+        .map_err(|_| refused(err))?;
+        "parent-bind"
+    };
+    ctx.proc_tier.set(Some(tier));
+    if ctx.proc_fallback == ProcFallback::Auto {
+        let cost = match tier {
+            "subset-pid" => "the sandbox's /proc has only process directories (no /proc/sys, /proc/meminfo, ...)",
+            _ => "the sandbox sees the container's processes and pid numbers in /proc, with the container's masks",
+        };
+        warn(
+            ctx.level_prefix,
+            &format!(
+                "Can't mount a new proc on {}: the kernel refuses it because the parent /proc is masked \
+                 (\"Mount too revealing\"); using the {} fallback instead: {} \
+                 (--proc-fallback never fails instead)",
+                show(dest),
+                tier,
+                cost
+            ),
+        );
+    }
+    Ok(())
+}
+
+/// Whether the refusal of a fresh procfs is the kernel's "mount too
+/// revealing" rule. Asks the kernel itself through the fs-context log; where
+/// the new mount API is unavailable, falls back to looking for mounts on
+/// top of, or below, the parent's /proc (the masks that trigger the rule).
+fn proc_is_masked(ctx: &Ctx<'_>) -> bool {
+    use sys::mount::ProcRefusal;
+    match sys::mount::probe_proc_refusal(false) {
+        ProcRefusal::TooRevealing => true,
+        ProcRefusal::Other => false,
+        ProcRefusal::Unknown => read_proc(ctx, "self/mountinfo")
+            .ok()
+            .and_then(|t| parse_mountinfo(&t))
+            .is_some_and(|mounts| {
+                mounts.iter().any(|m| {
+                    is_at_or_below(&m.mount_point, OsStr::new("/oldroot/proc"))
+                        && m.mount_point != "/oldroot/proc"
+                })
+            }),
+    }
+}
+
 fn join(dir: &OsStr, name: &str) -> OsString {
     let mut p = dir.as_bytes().to_vec();
     p.push(b'/');
@@ -669,7 +845,7 @@ fn join(dir: &OsStr, name: &str) -> OsString {
 
 fn mount_dev(ctx: &Ctx<'_>, dest_typed: &OsStr, dest: &OsStr) -> Result<(), SetupError> {
     let typed = show(dest_typed);
-    mount_tmpfs(dest, 0o755, None)
+    mount_tmpfs(ctx, dest, 0o755, None)
         .map_err(|e| mount_errno("mount-dev", format!("Can't mount tmpfs on {}", show(dest)), e))?;
     for node in ["null", "zero", "full", "random", "urandom", "tty"] {
         let node_dest = join(dest, node);
@@ -747,6 +923,16 @@ mod tests {
         assert_eq!(newroot_path(OsStr::new("/")), "/newroot/");
         assert_eq!(oldroot_path(OsStr::new("/usr/bin")), "/oldroot/usr/bin");
         assert_eq!(oldroot_path(OsStr::new("/")), "/oldroot/");
+    }
+
+    #[test]
+    fn overlay_options_like_bwrap() {
+        let lower = [OsString::from("/lower,1"), OsString::from("/a:b\\c")];
+        assert_eq!(
+            overlay_options(&lower, Some(&(OsString::from("/oldroot/up"), OsString::from("/oldroot/work")))),
+            "upperdir=/oldroot/up,workdir=/oldroot/work,lowerdir=/oldroot/a\\:b\\\\c:/oldroot/lower\\,1,userxattr"
+        );
+        assert_eq!(overlay_options(&lower[..1], None), "lowerdir=/oldroot/lower\\,1,userxattr");
     }
 
     #[test]

@@ -73,9 +73,85 @@ pub fn status_first_line(child: Pid, ids: &[(&str, u64)]) -> String {
     s
 }
 
-/// nestwrap's extra line, written just before COMMAND is executed.
-pub fn command_pid_line(pid: i32) -> String {
-    format!("{{ \"command-pid\": {pid} }}\n")
+/// nestwrap's extra line, written just before COMMAND is executed, with
+/// the fallbacks the sandbox needed (`"proc": "parent-bind"`, ...).
+pub fn command_pid_line(pid: i32, fallbacks: &[(String, String)]) -> String {
+    let mut s = format!("{{ \"command-pid\": {pid}");
+    for (k, v) in fallbacks {
+        s.push_str(&format!(", \"{}\": \"{}\"", json_escape(k), json_escape(v)));
+    }
+    s.push_str(" }\n");
+    s
+}
+
+/// Message kinds on the COMMAND → monitor socket.
+pub const MSG_EXEC: u8 = b'X';
+pub const MSG_ERROR: u8 = b'E';
+
+/// "About to exec", with the fallbacks used as `key=value` lines.
+pub fn exec_message(fallbacks: &[u8]) -> Vec<u8> {
+    let mut m = vec![MSG_EXEC];
+    m.extend_from_slice(fallbacks);
+    m
+}
+
+/// A setup (or exec) failure: step, path, errno, message, NUL-separated.
+pub fn error_message(err: &crate::error::SetupError) -> Vec<u8> {
+    use std::os::unix::ffi::OsStrExt;
+    let mut m = vec![MSG_ERROR];
+    m.extend_from_slice(err.step.as_bytes());
+    m.push(0);
+    if let Some(p) = &err.path {
+        m.extend_from_slice(p.as_bytes());
+    }
+    m.push(0);
+    if let Some(e) = err.errno() {
+        m.extend_from_slice((e as i32).to_string().as_bytes());
+    }
+    m.push(0);
+    m.extend_from_slice(err.to_string().as_bytes());
+    m.truncate(1000);
+    m
+}
+
+/// The `error` line written instead of `exit-code` when setup failed.
+pub fn error_line(payload: &[u8]) -> String {
+    let mut parts = payload.split(|&c| c == 0);
+    let mut field = || String::from_utf8_lossy(parts.next().unwrap_or_default()).into_owned();
+    let (step, path, errno, message) = (field(), field(), field(), field());
+    let quoted = |s: &str| format!("\"{}\"", json_escape(s));
+    let path = if path.is_empty() { "null".to_owned() } else { quoted(&path) };
+    let errno = if errno.is_empty() { "null".to_owned() } else { errno };
+    format!(
+        "{{ \"error\": {{ \"step\": {}, \"path\": {path}, \"errno\": {errno}, \"message\": {} }} }}\n",
+        quoted(&step),
+        quoted(&message)
+    )
+}
+
+/// `key=value` lines sent by COMMAND's process.
+pub fn parse_fallbacks(payload: &[u8]) -> Vec<(String, String)> {
+    String::from_utf8_lossy(payload)
+        .lines()
+        .filter_map(|l| l.split_once('='))
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .collect()
+}
+
+/// Escape a string for a JSON string literal.
+pub fn json_escape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            c if (c as u32) < 0x20 => out.push_str(&format!("\\u{:04x}", c as u32)),
+            // What non-UTF-8 bytes became (DECISIONS.md: written as \uFFFD).
+            '\u{fffd}' => out.push_str("\\uFFFD"),
+            c => out.push(c),
+        }
+    }
+    out
 }
 
 /// The last line, only when COMMAND was executed.
@@ -112,6 +188,29 @@ mod tests {
             "{\n    \"child-pid\": 8389,\n    \"mnt-namespace\": 4026532179\n}\n"
         );
         assert_eq!(exit_code_line(3), "{ \"exit-code\": 3 }\n");
-        assert_eq!(command_pid_line(77), "{ \"command-pid\": 77 }\n");
+        assert_eq!(command_pid_line(77, &[]), "{ \"command-pid\": 77 }\n");
+        let fb = parse_fallbacks(b"proc=parent-bind\nuserns-lock=seccomp\n");
+        assert_eq!(
+            command_pid_line(5, &fb),
+            "{ \"command-pid\": 5, \"proc\": \"parent-bind\", \"userns-lock\": \"seccomp\" }\n"
+        );
+        assert_eq!(json_escape("a\"b\\c\n"), "a\\\"b\\\\c\\u000a");
+        let err = crate::error::setup_errno(
+            "mount-proc",
+            "Can't mount proc on /newroot/proc",
+            nix::errno::Errno::EPERM,
+        )
+        .with_path(std::ffi::OsString::from("/proc"));
+        let msg = error_message(&err);
+        assert_eq!(msg[0], MSG_ERROR);
+        assert_eq!(
+            error_line(&msg[1..]),
+            "{ \"error\": { \"step\": \"mount-proc\", \"path\": \"/proc\", \"errno\": 1, \"message\": \"Can't mount proc on /newroot/proc: Operation not permitted\" } }\n"
+        );
+        let bad: std::ffi::OsString =
+            std::os::unix::ffi::OsStringExt::from_vec(b"/a\xffb".to_vec());
+        let err = crate::error::setup_msg("mkdir", "x").with_path(bad);
+        assert!(error_line(&error_message(&err)[1..])
+            .contains("\"path\": \"/a\\uFFFDb\", \"errno\": null"));
     }
 }

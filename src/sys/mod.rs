@@ -236,28 +236,49 @@ pub fn pidfd_namespace(
     Ok(unsafe { std::os::fd::OwnedFd::from_raw_fd(r) })
 }
 
-/// Receive one message on a `SO_PASSCRED` unix socket. `Ok(Some(pid))` for
-/// a message (the sender's pid as our pid namespace sees it, if the kernel
-/// attached credentials), `Ok(None)` at EOF, `Err(EAGAIN)` when empty.
-#[allow(clippy::option_option)]
-pub fn recv_with_pid(sock: &std::os::fd::OwnedFd) -> Result<Option<Option<i32>>, Errno> {
+/// One message from a `SO_PASSCRED` socket: the sender's pid as our pid
+/// namespace sees it (if the kernel attached credentials) and the payload.
+pub struct CredMessage {
+    pub pid: Option<i32>,
+    pub payload: Vec<u8>,
+}
+
+/// Receive one message on a `SO_PASSCRED` unix socket: `Ok(None)` at EOF,
+/// `Err(EAGAIN)` when nothing is queued.
+pub fn recv_with_pid(sock: &std::os::fd::OwnedFd) -> Result<Option<CredMessage>, Errno> {
+    recv_cred(sock, true)
+}
+
+/// Like [`recv_with_pid`], waiting for a message.
+pub fn recv_with_pid_blocking(sock: &std::os::fd::OwnedFd) -> Result<Option<CredMessage>, Errno> {
+    loop {
+        match recv_cred(sock, false) {
+            Err(Errno::EINTR) => continue,
+            r => return r,
+        }
+    }
+}
+
+fn recv_cred(sock: &std::os::fd::OwnedFd, dontwait: bool) -> Result<Option<CredMessage>, Errno> {
     use nix::sys::socket::{recvmsg, ControlMessageOwned, MsgFlags, UnixCredentials};
     use std::io::IoSliceMut;
     use std::os::fd::AsRawFd;
-    let mut buf = [0u8; 16];
+    let mut buf = [0u8; 1024];
     let mut iov = [IoSliceMut::new(&mut buf)];
     let mut cmsg = nix::cmsg_space!(UnixCredentials);
-    let msg = recvmsg::<()>(sock.as_raw_fd(), &mut iov, Some(&mut cmsg), MsgFlags::MSG_DONTWAIT)?;
+    let flags = if dontwait { MsgFlags::MSG_DONTWAIT } else { MsgFlags::empty() };
+    let msg = recvmsg::<()>(sock.as_raw_fd(), &mut iov, Some(&mut cmsg), flags)?;
     if msg.bytes == 0 {
         return Ok(None);
     }
+    let bytes = msg.bytes;
     let mut pid = None;
     for c in msg.cmsgs()? {
         if let ControlMessageOwned::ScmCredentials(cred) = c {
             pid = Some(cred.pid());
         }
     }
-    Ok(Some(pid))
+    Ok(Some(CredMessage { pid, payload: buf[..bytes].to_vec() }))
 }
 
 /// A `SOCK_SEQPACKET` pair whose first end receives sender credentials.
@@ -267,4 +288,24 @@ pub fn cred_socketpair() -> Result<(std::os::fd::OwnedFd, std::os::fd::OwnedFd),
         socketpair(AddressFamily::Unix, SockType::SeqPacket, None, SockFlag::SOCK_CLOEXEC)?;
     setsockopt(&a, sockopt::PassCred, &true)?;
     Ok((a, b))
+}
+
+/// `pidfd_send_signal(2)`: signal the process behind a pidfd (no pid reuse race).
+pub fn pidfd_send_signal(pidfd: &std::os::fd::OwnedFd, sig: libc::c_int) -> Result<(), Errno> {
+    use std::os::fd::AsRawFd;
+    // SAFETY: integers and a NULL siginfo; the kernel validates the fd.
+    let r = unsafe {
+        libc::syscall(
+            libc::SYS_pidfd_send_signal,
+            pidfd.as_raw_fd(),
+            sig,
+            std::ptr::null::<libc::siginfo_t>(),
+            0u32,
+        )
+    };
+    if r < 0 {
+        Err(Errno::last())
+    } else {
+        Ok(())
+    }
 }

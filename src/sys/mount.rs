@@ -170,3 +170,74 @@ mod tests {
         assert!(is_at_or_below(OsStr::new("/x"), OsStr::new("/")));
     }
 }
+
+/// Why a fresh procfs mount was refused, as far as the kernel tells.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ProcRefusal {
+    /// The fs-context log said `VFS: Mount too revealing`.
+    TooRevealing,
+    /// The new mount API answered, but with another reason (or none).
+    Other,
+    /// The new mount API is unavailable here (ENOSYS, or refused by a
+    /// seccomp policy): the caller must decide from mountinfo.
+    Unknown,
+}
+
+/// Try to create a procfs with the new mount API (`fsopen` → `fsconfig`
+/// CREATE → `fsmount`) and, if the kernel refuses, read the fs-context log
+/// to learn why. Nothing is attached anywhere: a successful `fsmount`
+/// returns a detached mount that is dropped at once.
+pub fn probe_proc_refusal(subset_pid: bool) -> ProcRefusal {
+    use std::os::fd::{FromRawFd, OwnedFd};
+    // SAFETY: fsopen takes a C string literal and flags; it returns a new fd.
+    let fs = unsafe {
+        libc::syscall(libc::SYS_fsopen, c"proc".as_ptr(), 1u32 /* FSOPEN_CLOEXEC */)
+    };
+    if fs < 0 {
+        return ProcRefusal::Unknown;
+    }
+    // SAFETY: the kernel just created this descriptor for us alone.
+    let fs = unsafe { OwnedFd::from_raw_fd(fs as i32) };
+    let raw = std::os::fd::AsRawFd::as_raw_fd(&fs);
+    if subset_pid {
+        // SAFETY: FSCONFIG_SET_STRING (1) with valid C strings.
+        let r = unsafe {
+            libc::syscall(libc::SYS_fsconfig, raw, 1u32, c"subset".as_ptr(), c"pid".as_ptr(), 0)
+        };
+        if r < 0 {
+            return ProcRefusal::Other;
+        }
+    }
+    // SAFETY: FSCONFIG_CMD_CREATE (6) takes no key or value.
+    let r = unsafe {
+        libc::syscall(
+            libc::SYS_fsconfig,
+            raw,
+            6u32,
+            std::ptr::null::<libc::c_char>(),
+            std::ptr::null::<libc::c_void>(),
+            0,
+        )
+    };
+    if r == 0 {
+        // SAFETY: fsmount(fd, FSMOUNT_CLOEXEC, 0) on our fs-context fd.
+        let m = unsafe { libc::syscall(libc::SYS_fsmount, raw, 1u32, 0u32) };
+        if m >= 0 {
+            // SAFETY: a new detached mount fd that nothing else owns.
+            drop(unsafe { OwnedFd::from_raw_fd(m as i32) });
+            return ProcRefusal::Other;
+        }
+    }
+    // Drain the log: lines like "e VFS: Mount too revealing".
+    let mut buf = [0u8; 512];
+    loop {
+        match nix::unistd::read(&fs, &mut buf) {
+            Ok(n) if n > 0 => {
+                if memchr::memmem::find(&buf[..n], b"Mount too revealing").is_some() {
+                    return ProcRefusal::TooRevealing;
+                }
+            }
+            _ => return ProcRefusal::Other,
+        }
+    }
+}

@@ -13,6 +13,8 @@
 //! - Namespace code never runs in this (multi-threaded) process: we always spawn.
 #![allow(dead_code)]
 
+pub mod hostile;
+
 use std::collections::BTreeMap;
 use std::ffi::{OsStr, OsString};
 use std::fs;
