@@ -135,13 +135,15 @@ fn split_words(s: &str) -> Vec<String> {
         out.push(cur);
     }
     out.into_iter()
-        .flat_map(|w| {
-            if w == "$BASE" {
-                BASE.split(' ').map(String::from).collect()
-            } else {
-                vec![w]
-            }
-        })
+        .flat_map(
+            |w| {
+                if w == "$BASE" {
+                    BASE.split(' ').map(String::from).collect()
+                } else {
+                    vec![w]
+                }
+            },
+        )
         .collect()
 }
 
@@ -244,8 +246,18 @@ const DESTS: &[&str] = &[
 ];
 /// Sources for read-only binds (anything readable is fine).
 const RO_SRCS: &[&str] = &[
-    "/usr", "/etc", "/etc/hostname", "/etc/passwd", "$S/dir", "$S/file", "$S/link", "$S/dangling",
-    "/nonexistent", "$S/rw", "/usr/share", "/var/empty-nw",
+    "/usr",
+    "/etc",
+    "/etc/hostname",
+    "/etc/passwd",
+    "$S/dir",
+    "$S/file",
+    "$S/link",
+    "$S/dangling",
+    "/nonexistent",
+    "$S/rw",
+    "/usr/share",
+    "/var/empty-nw",
 ];
 /// Sources for writable binds: only the scratch tree (or missing paths).
 const RW_SRCS: &[&str] =
@@ -294,7 +306,9 @@ fn gen_case(rng: &mut Rng, i: usize) -> Case {
         match rng.below(30) {
             0 => push(&mut a, &["--tmpfs", dest]),
             1 => push(&mut a, &["--dir", dest]),
-            2 => push(&mut a, &["--symlink", rng.pick(&["target", "/usr", "../x", "$S/dir"]), dest]),
+            2 => {
+                push(&mut a, &["--symlink", rng.pick(&["target", "/usr", "../x", "$S/dir"]), dest])
+            }
             3 => push(&mut a, &["--ro-bind", rng.pick(RO_SRCS), dest]),
             4 => push(&mut a, &["--ro-bind-try", rng.pick(RO_SRCS), dest]),
             5 => push(&mut a, &["--bind", rng.pick(RW_SRCS), dest]),
@@ -305,7 +319,7 @@ fn gen_case(rng: &mut Rng, i: usize) -> Case {
             10 => push(&mut a, &["--proc", rng.pick(&["/proc", "/tmp/p"])]),
             11 => push(&mut a, &["--dev", rng.pick(&["/dev", "/tmp/d"])]),
             12 => push(&mut a, &["--mqueue", rng.pick(&["/dev/mqueue", "/tmp/mq"])]),
-            13 | 14 | 15 => {
+            13..=15 => {
                 let op = rng.pick(&["--file", "--bind-data", "--ro-bind-data"]);
                 let fd = next_fd.to_string();
                 fds.push((next_fd, blob(rng.pick(&["hello", "empty", "passwd"]))));
@@ -318,14 +332,33 @@ fn gen_case(rng: &mut Rng, i: usize) -> Case {
             16 => push(&mut a, &["--chmod", rng.pick(MODES_OCTAL), dest]),
             17 => push(&mut a, &["--perms", rng.pick(MODES_OCTAL), "--dir", dest]),
             18 => push(&mut a, &["--perms", rng.pick(MODES_OCTAL), "--tmpfs", dest]),
-            19 => push(&mut a, &["--size", rng.pick(&["1048576", "0x100000", "4096"]), "--tmpfs", dest]),
-            20 => push(&mut a, &["--setenv", rng.pick(&["FOO", "PATH", "HOME", "X_Y"]), rng.pick(&["1", "", "/x:/y"])]),
+            19 => push(
+                &mut a,
+                &["--size", rng.pick(&["1048576", "0x100000", "4096"]), "--tmpfs", dest],
+            ),
+            20 => push(
+                &mut a,
+                &[
+                    "--setenv",
+                    rng.pick(&["FOO", "PATH", "HOME", "X_Y"]),
+                    rng.pick(&["1", "", "/x:/y"]),
+                ],
+            ),
             21 => push(&mut a, &["--unsetenv", rng.pick(&["HOME", "USER", "NOPE", "PATH"])]),
-            22 => push(&mut a, &["--chdir", rng.pick(&["/", "/tmp", "/usr", "/nonexistent", "$S/dir", "/tmp/a"])]),
+            22 => push(
+                &mut a,
+                &["--chdir", rng.pick(&["/", "/tmp", "/usr", "/nonexistent", "$S/dir", "/tmp/a"])],
+            ),
             23 => push(&mut a, &["--hostname", rng.pick(&["sandbox", "x", "a.b.c"])]),
-            24 => push(&mut a, &[rng.pick(&["--uid", "--gid"]), rng.pick(&["0", "1001", "5", "65534"])]),
+            24 => push(
+                &mut a,
+                &[rng.pick(&["--uid", "--gid"]), rng.pick(&["0", "1001", "5", "65534"])],
+            ),
             25 => push(&mut a, &[rng.pick(&["--cap-add", "--cap-drop"]), rng.pick(CAPS)]),
-            26 => push(&mut a, &["--lock-file", rng.pick(&["$S/file", "/etc/hostname", "/nonexistent"])]),
+            26 => push(
+                &mut a,
+                &["--lock-file", rng.pick(&["$S/file", "/etc/hostname", "/nonexistent"])],
+            ),
             27 => {
                 let op = rng.pick(&["--bind-fd", "--ro-bind-fd"]);
                 let fd = next_fd.to_string();
@@ -354,21 +387,68 @@ fn gen_case(rng: &mut Rng, i: usize) -> Case {
         match rng.below(9) {
             0 => {
                 let at = rng.below(a.len() + 1);
-                a.insert(at, rng.pick(&["--foo", "--bind=/", "-x", "--tmpfs-", "--Unshare-pid"]).into());
+                a.insert(
+                    at,
+                    rng.pick(&["--foo", "--bind=/", "-x", "--tmpfs-", "--Unshare-pid"]).into(),
+                );
             }
             1 => {
                 // Drop the last argument: "--x takes N arguments" or a shifted line.
                 a.pop();
-                a.push(rng.pick(&["--tmpfs", "--bind", "--setenv", "--chdir", "--perms", "--chmod", "--symlink"]).into());
+                a.push(
+                    rng.pick(&[
+                        "--tmpfs",
+                        "--bind",
+                        "--setenv",
+                        "--chdir",
+                        "--perms",
+                        "--chmod",
+                        "--symlink",
+                    ])
+                    .into(),
+                );
                 a.push("PROBE-NOTHING".into());
             }
-            2 => push(&mut a, &["--perms", rng.pick(&["8", "abc", "-1", "077777", "07777"]), "--dir", "/tmp/pp"]),
+            2 => push(
+                &mut a,
+                &["--perms", rng.pick(&["8", "abc", "-1", "077777", "07777"]), "--dir", "/tmp/pp"],
+            ),
             3 => push(&mut a, &["--chmod", rng.pick(&["9", "x", "010000"]), "/tmp"]),
-            4 => push(&mut a, &[rng.pick(&["--info-fd", "--sync-fd", "--block-fd", "--file"]), rng.pick(&["abc", "-1", "", "3x"]), "/tmp/f"]),
-            5 => push(&mut a, &["--size", rng.pick(&["0", "abc", "-5", "18446744073709551615"]), "--tmpfs", "/tmp/s"]),
-            6 => push(&mut a, &["--perms", "0700", rng.pick(&["--bind", "--proc", "--symlink", "--size"]), "/a", "/b"]),
-            7 => push(&mut a, &[rng.pick(&["--bind", "--ro-bind", "--dev-bind"]), "/nonexistent-nw", "/mnt"]),
-            _ => push(&mut a, &[rng.pick(&["--exec-label", "--file-label"]), "system_u:object_r:x:s0"]),
+            4 => push(
+                &mut a,
+                &[
+                    rng.pick(&["--info-fd", "--sync-fd", "--block-fd", "--file"]),
+                    rng.pick(&["abc", "-1", "", "3x"]),
+                    "/tmp/f",
+                ],
+            ),
+            5 => push(
+                &mut a,
+                &[
+                    "--size",
+                    rng.pick(&["0", "abc", "-5", "18446744073709551615"]),
+                    "--tmpfs",
+                    "/tmp/s",
+                ],
+            ),
+            6 => push(
+                &mut a,
+                &[
+                    "--perms",
+                    "0700",
+                    rng.pick(&["--bind", "--proc", "--symlink", "--size"]),
+                    "/a",
+                    "/b",
+                ],
+            ),
+            7 => push(
+                &mut a,
+                &[rng.pick(&["--bind", "--ro-bind", "--dev-bind"]), "/nonexistent-nw", "/mnt"],
+            ),
+            _ => push(
+                &mut a,
+                &[rng.pick(&["--exec-label", "--file-label"]), "system_u:object_r:x:s0"],
+            ),
         }
     }
     if a.last().map(String::as_str) == Some("PROBE-NOTHING") {
@@ -390,9 +470,14 @@ fn gen_case(rng: &mut Rng, i: usize) -> Case {
 // Scratch tree, one per (case, mode); rebuilt identically for each binary.
 
 fn scratch_path(idx: usize, as_: As) -> PathBuf {
-    let base =
-        std::env::var_os("NESTWRAP_TEST_TMP").map(PathBuf::from).unwrap_or_else(|| "/var/tmp".into());
-    base.join(format!("nwcompat-{}-{idx}-{}", std::process::id(), if as_ == As::Root { "r" } else { "u" }))
+    let base = std::env::var_os("NESTWRAP_TEST_TMP")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| "/var/tmp".into());
+    base.join(format!(
+        "nwcompat-{}-{idx}-{}",
+        std::process::id(),
+        if as_ == As::Root { "r" } else { "u" }
+    ))
 }
 
 fn open_up(p: &Path) {
@@ -464,19 +549,39 @@ fn expand(w: &str, s: &Path) -> String {
 }
 
 const ONE_ARG: &[&str] = &[
-    "--tmpfs", "--dir", "--proc", "--dev", "--mqueue", "--remount-ro", "--lock-file", "--chdir",
-    "--tmp-overlay", "--ro-overlay",
+    "--tmpfs",
+    "--dir",
+    "--proc",
+    "--dev",
+    "--mqueue",
+    "--remount-ro",
+    "--lock-file",
+    "--chdir",
+    "--tmp-overlay",
+    "--ro-overlay",
 ];
 const TWO_ARG_DEST: &[&str] = &[
-    "--bind", "--bind-try", "--ro-bind", "--ro-bind-try", "--dev-bind", "--dev-bind-try",
-    "--symlink", "--file", "--bind-data", "--ro-bind-data", "--chmod", "--bind-fd", "--ro-bind-fd",
+    "--bind",
+    "--bind-try",
+    "--ro-bind",
+    "--ro-bind-try",
+    "--dev-bind",
+    "--dev-bind-try",
+    "--symlink",
+    "--file",
+    "--bind-data",
+    "--ro-bind-data",
+    "--chmod",
+    "--bind-fd",
+    "--ro-bind-fd",
 ];
 
 /// Paths worth looking at inside: every destination and its parent.
 fn touched_paths(argv: &[String]) -> Vec<String> {
     let mut v: Vec<String> = vec!["/proc/self/uid_map".into(), "/proc/self/gid_map".into()];
     let mut add = |p: &str| {
-        let p = if p.starts_with('/') || p.starts_with('$') { p.to_string() } else { format!("/{p}") };
+        let p =
+            if p.starts_with('/') || p.starts_with('$') { p.to_string() } else { format!("/{p}") };
         let p = p.trim_end_matches('/').to_string();
         if p.is_empty() {
             return;
@@ -725,9 +830,7 @@ const VERSION_DELTAS: &[Rule] = &[
                  --not-a-security-boundary 0.12.0): 0.8.0 says `Unknown option`",
         apply: |_, bw, nw| {
             let e = get(bw, "stderr");
-            let hit = NEW_OPTIONS
-                .iter()
-                .any(|o| e == format!("bwrap: Unknown option {o}\n"));
+            let hit = NEW_OPTIONS.iter().any(|o| e == format!("bwrap: Unknown option {o}\n"));
             hit && adopt(bw, nw)
         },
     },
@@ -735,7 +838,9 @@ const VERSION_DELTAS: &[Rule] = &[
         id: "version-string",
         reason: "`--version` names the implemented version: 0.8.0 vs 0.13.1",
         apply: |_, bw, nw| {
-            if get(bw, "stdout") == "bubblewrap 0.8.0\n" && get(nw, "stdout") == "bubblewrap 0.13.1\n" {
+            if get(bw, "stdout") == "bubblewrap 0.8.0\n"
+                && get(nw, "stdout") == "bubblewrap 0.13.1\n"
+            {
                 nw.insert("stdout".into(), "bubblewrap 0.8.0\n".into());
                 return true;
             }
@@ -800,8 +905,10 @@ const VERSION_DELTAS: &[Rule] = &[
         reason: "0.11.1 fixed the grammar: `No permissions to create a new namespace` \
                  (0.8.0: `No permissions to creating new namespace`)",
         apply: |_, bw, nw| {
-            let ne = get(nw, "stderr")
-                .replace("No permissions to create a new namespace", "No permissions to creating new namespace");
+            let ne = get(nw, "stderr").replace(
+                "No permissions to create a new namespace",
+                "No permissions to creating new namespace",
+            );
             if ne != get(nw, "stderr") && ne == get(bw, "stderr") {
                 nw.insert("stderr".into(), ne);
                 return true;
@@ -811,7 +918,8 @@ const VERSION_DELTAS: &[Rule] = &[
     },
     Rule {
         id: "ns-fd-0",
-        reason: "0.11.1: `--userns 0`, `--userns2 0`, `--pidns 0` are honoured (0.8.0 ignored fd 0)",
+        reason:
+            "0.11.1: `--userns 0`, `--userns2 0`, `--pidns 0` are honoured (0.8.0 ignored fd 0)",
         apply: |ctx, bw, nw| {
             let a = ctx.argv;
             let hit = a.windows(2).any(|w| {
@@ -882,14 +990,18 @@ const VERSION_DELTAS: &[Rule] = &[
             }
             bw.insert("stderr".into(), be.replacen(w, "", 1));
             // Earlier sync fds stay open in COMMAND under 0.8.0.
-            if let (Some(bf), Some(nf)) = (bw.get("fact.fds").cloned(), nw.get("fact.fds").cloned()) {
+            if let (Some(bf), Some(nf)) = (bw.get("fact.fds").cloned(), nw.get("fact.fds").cloned())
+            {
                 let sync: Vec<&str> = ctx
                     .argv
                     .windows(2)
                     .filter(|w| w[0] == "--sync-fd")
                     .map(|w| w[1].as_str())
                     .collect();
-                let kept: Vec<&str> = bf.split(',').filter(|f| !sync.contains(f) || nf.split(',').any(|n| n == *f)).collect();
+                let kept: Vec<&str> = bf
+                    .split(',')
+                    .filter(|f| !sync.contains(f) || nf.split(',').any(|n| n == *f))
+                    .collect();
                 bw.insert("fact.fds".into(), kept.join(","));
             }
             true
@@ -1156,7 +1268,12 @@ fn shell_quote(argv: &[String]) -> String {
         .join(" ")
 }
 
-fn report(done: &[Done], seed: u64, n_random: usize, elapsed: std::time::Duration) -> (String, usize) {
+fn report(
+    done: &[Done],
+    seed: u64,
+    n_random: usize,
+    elapsed: std::time::Duration,
+) -> (String, usize) {
     let mut agree = 0;
     let mut explained = 0;
     let mut unexplained = Vec::new();
@@ -1217,9 +1334,16 @@ fn report(done: &[Done], seed: u64, n_random: usize, elapsed: std::time::Duratio
     let _ = writeln!(r, "| **unexplained** | {} |", unexplained.len());
     let _ = writeln!(r, "| harness errors | {} |\n", errors.len());
     let modes = |a: As| done.iter().filter(|d| d.as_ == a).count();
-    let _ = writeln!(r, "runs as root: {}, as the test user: {}\n", modes(As::Root), modes(As::User));
-    for (title, rules) in [("Version deltas (0.8.0 → 0.13.1)", VERSION_DELTAS), ("Intended differences (nestwrap's own)", INTENDED_DIFFERENCES)] {
-        let _ = writeln!(r, "## {title}\n\n| rule | runs | first example | reason |\n|---|---|---|---|");
+    let _ =
+        writeln!(r, "runs as root: {}, as the test user: {}\n", modes(As::Root), modes(As::User));
+    for (title, rules) in [
+        ("Version deltas (0.8.0 → 0.13.1)", VERSION_DELTAS),
+        ("Intended differences (nestwrap's own)", INTENDED_DIFFERENCES),
+    ] {
+        let _ = writeln!(
+            r,
+            "## {title}\n\n| rule | runs | first example | reason |\n|---|---|---|---|"
+        );
         for rule in rules {
             let (n, ex) = hits.get(rule.id).cloned().unwrap_or((0, "-".into()));
             let _ = writeln!(r, "| {} | {n} | {ex} | {} |", rule.id, rule.reason);
@@ -1228,12 +1352,24 @@ fn report(done: &[Done], seed: u64, n_random: usize, elapsed: std::time::Duratio
     }
     let _ = writeln!(r, "## Unexplained differences ({})\n", unexplained.len());
     for (d, t) in &unexplained {
-        let _ = writeln!(r, "### {} [{:?}]\n```\nbwrap {}\n{t}```\n", d.case.name, d.as_, shell_quote(&d.case.argv));
+        let _ = writeln!(
+            r,
+            "### {} [{:?}]\n```\nbwrap {}\n{t}```\n",
+            d.case.name,
+            d.as_,
+            shell_quote(&d.case.argv)
+        );
     }
     if !errors.is_empty() {
         let _ = writeln!(r, "## Harness errors ({})\n", errors.len());
         for (d, t) in &errors {
-            let _ = writeln!(r, "### {} [{:?}]\n```\nbwrap {}\n{t}\n```\n", d.case.name, d.as_, shell_quote(&d.case.argv));
+            let _ = writeln!(
+                r,
+                "### {} [{:?}]\n```\nbwrap {}\n{t}\n```\n",
+                d.case.name,
+                d.as_,
+                shell_quote(&d.case.argv)
+            );
         }
     }
     let _ = writeln!(r, "## Per-option case counts\n\n| option | runs | agree | explained | unexplained |\n|---|---|---|---|---|");
@@ -1254,7 +1390,9 @@ fn target_dir() -> PathBuf {
 
 fn seed() -> u64 {
     match std::env::var("NESTWRAP_COMPAT_SEED") {
-        Ok(s) => s.trim().parse().unwrap_or_else(|_| panic!("NESTWRAP_COMPAT_SEED={s:?}: not a u64")),
+        Ok(s) => {
+            s.trim().parse().unwrap_or_else(|_| panic!("NESTWRAP_COMPAT_SEED={s:?}: not a u64"))
+        }
         Err(_) => std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map(|d| d.as_nanos() as u64 ^ u64::from(std::process::id()))
@@ -1266,7 +1404,10 @@ fn reference_available() -> bool {
     if Path::new(BWRAP).exists() {
         return true;
     }
-    assert!(!must_work(), "NESTWRAP_MUST_WORK=1 but {BWRAP} is missing (apt-get install bubblewrap)");
+    assert!(
+        !must_work(),
+        "NESTWRAP_MUST_WORK=1 but {BWRAP} is missing (apt-get install bubblewrap)"
+    );
     eprintln!("SKIP: {BWRAP} missing (apt-get install bubblewrap)");
     false
 }
@@ -1278,10 +1419,8 @@ fn differential_against_bwrap_080() {
     }
     let start = Instant::now();
     let seed = seed();
-    let n_random: usize = std::env::var("NESTWRAP_COMPAT_RANDOM")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(1000);
+    let n_random: usize =
+        std::env::var("NESTWRAP_COMPAT_RANDOM").ok().and_then(|s| s.parse().ok()).unwrap_or(1000);
     eprintln!("compat: NESTWRAP_COMPAT_SEED={seed} NESTWRAP_COMPAT_RANDOM={n_random}");
     let modes: Vec<As> = [As::Root, As::User].into_iter().filter(|m| require(*m)).collect();
     let corpus = load_corpus();
@@ -1289,7 +1428,10 @@ fn differential_against_bwrap_080() {
     let mut jobs = Vec::new();
     for case in corpus {
         for &m in &modes {
-            let fits = matches!((case.modes, m), (Modes::Both, _) | (Modes::Root, As::Root) | (Modes::User, As::User));
+            let fits = matches!(
+                (case.modes, m),
+                (Modes::Both, _) | (Modes::Root, As::Root) | (Modes::User, As::User)
+            );
             if fits {
                 jobs.push(Job { case: case.clone(), as_: m, idx: jobs.len() });
             }
@@ -1298,7 +1440,13 @@ fn differential_against_bwrap_080() {
     let mut rng = Rng::new(seed);
     for i in 0..n_random {
         let mut case = gen_case(&mut rng, i);
-        let m = if modes.len() == 1 { modes[0] } else if case.modes == Modes::Root { As::Root } else { As::User };
+        let m = if modes.len() == 1 {
+            modes[0]
+        } else if case.modes == Modes::Root {
+            As::Root
+        } else {
+            As::User
+        };
         case.modes = Modes::Both;
         if !modes.is_empty() {
             jobs.push(Job { case, as_: m, idx: jobs.len() });
