@@ -1014,8 +1014,10 @@ const INTENDED_DIFFERENCES: &[Rule] = &[
         id: "lock-file-failure-no-command",
         reason: "when a --lock-file cannot be opened/locked both fail with the same message and \
                  status, but bwrap's reaper takes the lock while COMMAND already runs (its output \
-                 appears or not, by timing); nestwrap takes the locks before starting COMMAND. \
-                 Only COMMAND's output is ignored. (Judged intended; confirm with the core.)",
+                 and json-status exit-code appear or not, by timing); nestwrap takes the locks \
+                 before forking COMMAND (the reaper keeps them), so COMMAND never starts and \
+                 json-status carries the error object. COMMAND's output and the last json-status \
+                 line are ignored.",
         apply: |ctx, bw, nw| {
             let e = get(bw, "stderr");
             let hit = ctx.has("--lock-file")
@@ -1030,6 +1032,15 @@ const INTENDED_DIFFERENCES: &[Rule] = &[
             }
             let strip = |v: &mut View| {
                 v.retain(|k, _| !(k.starts_with("fact.") || k == "mountinfo" || k.starts_with("stdout")));
+                for (k, val) in v.iter_mut() {
+                    if k.starts_with("fd.") {
+                        let kept: Vec<&str> = val
+                            .lines()
+                            .filter(|l| !l.starts_with("{ \"exit-code\"") && !l.starts_with("{ \"error\""))
+                            .collect();
+                        *val = kept.join("\n");
+                    }
+                }
             };
             strip(bw);
             strip(nw);
@@ -1123,8 +1134,9 @@ const INTENDED_DIFFERENCES: &[Rule] = &[
     },
     Rule {
         id: "help-trailer",
-        reason: "nestwrap's usage text (--help, and on stderr when COMMAND is missing) ends with one line naming itself (`nestwrap X.Y.Z: \
-                 bwrap-compatible; see nestwrap(1)`) after a blank line",
+        reason: "nestwrap's usage text (--help, and on stderr when COMMAND is missing) continues after bwrap's \
+                 list with a `nestwrap extensions:` block (--proc-fallback, --forward-signals, ...) and ends \
+                 with one line naming itself (`nestwrap X.Y.Z: bwrap-compatible; see nestwrap(1)`)",
         apply: |_, _, nw| {
             let mut changed = false;
             for k in ["stdout", "stderr"] {
@@ -1132,9 +1144,10 @@ const INTENDED_DIFFERENCES: &[Rule] = &[
                 if !t.starts_with("usage: ") {
                     continue;
                 }
-                if let Some(pos) = t.rfind("\n\nnestwrap ") {
+                if let Some(pos) = t.find("\n\nnestwrap extensions:\n") {
                     let tail = &t[pos + 2..];
-                    if tail.lines().count() == 1 && tail.contains("bwrap-compatible") {
+                    let last = tail.lines().last().unwrap_or("");
+                    if last.starts_with("nestwrap ") && last.contains("bwrap-compatible") {
                         nw.insert(k.into(), t[..pos + 1].to_string());
                         changed = true;
                     }
@@ -1143,7 +1156,47 @@ const INTENDED_DIFFERENCES: &[Rule] = &[
             changed
         },
     },
+    Rule {
+        id: "fd-reuse-reports-ebadf",
+        reason: "reusing one fd number for a second --file/--bind-data/--ro-bind-data: bwrap 0.8.0 reads the \
+                 second op's data from its own temporary file, which happens to get the closed number, \
+                 and silently installs an empty file (or fails with EBADF for --file); nestwrap claims \
+                 the caller's fds before opening its own and always reports \
+                 `Can't write data to file DEST: Bad file descriptor`, the documented behaviour",
+        apply: |ctx, bw, nw| {
+            let e = get(nw, "stderr");
+            let hit = get(nw, "status") == "1"
+                && e.lines().last().is_some_and(|l| {
+                    l.starts_with("bwrap: Can't write data to file ") && l.ends_with(": Bad file descriptor")
+                })
+                && reuses_data_fd(ctx.argv);
+            if !hit {
+                return false;
+            }
+            bw.clear();
+            nw.clear();
+            true
+        },
+    },
 ];
+
+/// Whether two data ops (`--file`, `--bind-data`, `--ro-bind-data`) name the
+/// same fd.
+fn reuses_data_fd(args: &[String]) -> bool {
+    let mut seen = std::collections::HashSet::new();
+    let mut i = 0;
+    while i + 1 < args.len() {
+        if matches!(args[i].as_str(), "--file" | "--bind-data" | "--ro-bind-data") {
+            if !seen.insert(args[i + 1].clone()) {
+                return true;
+            }
+            i += 3;
+        } else {
+            i += 1;
+        }
+    }
+    false
+}
 
 #[derive(Debug)]
 enum Verdict {

@@ -296,10 +296,11 @@ fn run(plan: &Plan, fds: ChildFds, report: Option<&OwnedFd>) -> Result<Never, Se
     }
 
     if plan.needs_reaper {
+        let locks = init::take_locks(plan)?;
         let my_pid = nix::unistd::getpid();
         match sys::fork().map_err(|e| setup_errno("fork", "Can't fork for pid 1", e))? {
             Some(initial) => {
-                let code = init::run(plan, initial, fds.status_write, &seccomp_programs);
+                let code = init::run(plan, initial, fds.status_write, locks, &seccomp_programs);
                 sys::exit_now(code)
             }
             None => {

@@ -272,8 +272,12 @@ fn spawn(config: Config) -> Result<i32, SetupError> {
                     Ok(Some(sys::CredMessage { pid: Some(p), .. })) => {
                         pid = nix::unistd::Pid::from_raw(p)
                     }
-                    // The child failed (and said why) before reporting.
-                    _ => return Err(setup_msg("pidns", "Unexpected short read from pid socket")),
+                    // The child failed before reporting; let its own message
+                    // come first, as in bwrap.
+                    _ => {
+                        let _ = waitpid(pid, None);
+                        return Err(setup_msg("pidns", "Unexpected short read from pid socket"));
+                    }
                 }
             }
             if let Some(fd) = plan.config.userns2_fd {
