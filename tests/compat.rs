@@ -1036,7 +1036,8 @@ const INTENDED_DIFFERENCES: &[Rule] = &[
                 .split("bwrap: ")
                 .filter(|part| {
                     let t = part.trim();
-                    !t.is_empty() && !(t.starts_with("execvp ") && t.contains(": "))
+                    let execvp_failure = t.starts_with("execvp ") && t.contains(": ");
+                    !t.is_empty() && !execvp_failure
                 })
                 .collect();
             let hit = ctx.has("--lock-file")
