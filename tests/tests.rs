@@ -8,3 +8,4 @@ mod cli;
 mod compat;
 mod hostile;
 mod sandbox;
+mod security;

@@ -198,8 +198,11 @@ fn run(plan: &Plan, fds: ChildFds, report: Option<&OwnedFd>) -> Result<Never, Se
     };
     nix::unistd::chdir("/").map_err(|e| setup_errno("chdir", "chdir / (base path)", e))?;
 
+    let root = super::resolve::NewRoot::open()
+        .map_err(|e| setup_errno("newroot", "Can't open /newroot", e))?;
     let ctx = Ctx {
         proc_fd: &plan.proc_fd,
+        root: &root,
         proc_fallback: plan.proc_fallback,
         proc_tier: std::cell::Cell::new(None),
         own_pidns: plan.new_pidns || config.pidns_fd.is_some(),

@@ -7,6 +7,7 @@ pub mod label;
 pub mod monitor;
 pub mod net;
 pub mod prepare;
+pub mod resolve;
 pub mod setup;
 pub mod status;
 pub mod userns_lock;
