@@ -5,5 +5,6 @@
 mod util;
 
 mod cli;
+mod generated;
 mod hostile;
 mod sandbox;
