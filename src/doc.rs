@@ -583,4 +583,33 @@ mod tests {
             assert_ne!(line.as_bytes()[33], b' ', "{line}");
         }
     }
+
+    #[test]
+    fn man_template_lists_every_category_once() {
+        for c in Category::ALL {
+            let marker = format!("\n@OPTIONS {c:?}@\n");
+            assert_eq!(MAN_TEMPLATE.matches(&marker).count(), 1, "{c:?}");
+        }
+        let page = man_page();
+        assert!(!page.contains("@OPTIONS"));
+        assert!(!page.contains("@VERSION@"));
+        assert!(page.starts_with(".\\\" Generated from"));
+        // Every option exactly once, in its category's list.
+        for opt in OPTIONS {
+            let entry = format!(".TP\n\\fB{}\\fR", roff_escape(opt.name));
+            assert_eq!(page.matches(&entry).count(), 1, "{}", opt.name);
+        }
+    }
+
+    #[test]
+    fn roff_escaping() {
+        assert_eq!(roff_escape("--ro-bind"), "\\-\\-ro\\-bind");
+        assert_eq!(
+            roff_escape("a read-only (--unshare-net) file, see --bind."),
+            "a read-only (\\-\\-unshare\\-net) file, see \\-\\-bind."
+        );
+        assert_eq!(roff_escape("a\\b"), "a\\eb");
+        assert_eq!(roff_line(".hidden"), "\\&.hidden\n");
+        assert_eq!(roff_line("'quoted"), "\\&'quoted\n");
+    }
 }
