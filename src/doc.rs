@@ -391,7 +391,8 @@ function __nestwrap_state
 end
 
 function __nestwrap_at
-    test "$(__nestwrap_state)" = "$argv"
+    set -l state (__nestwrap_state)
+    test "$state" = "$argv"
 end
 
 # COMMAND's arguments, completed as COMMAND's own.
