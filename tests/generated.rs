@@ -21,6 +21,7 @@ use std::os::unix::fs::PermissionsExt;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use nestwrap::cli::spec::{CAP_NAMES, OPTIONS};
 use nestwrap::doc;
@@ -56,17 +57,44 @@ fn updating() -> bool {
     std::env::var_os("UPDATE_GENERATED").is_some_and(|v| v == "1")
 }
 
-/// Compare the committed file `rel` with `fresh`; rewrite it when updating.
-fn check_generated(rel: &str, fresh: &str) {
+/// What `rel` must contain now.
+fn fresh(rel: &str) -> String {
+    match rel {
+        HELP => help_from_binary(),
+        MAN => doc::man_page(),
+        BASH => doc::bash_completion(),
+        ZSH => doc::zsh_completion(),
+        FISH => doc::fish_completion(),
+        _ => panic!("not a generated file: {rel}"),
+    }
+}
+
+/// The path of the committed file `rel`. When updating, the file is first
+/// rewritten (atomically, so that tests running in parallel never read half
+/// a file) and every test below checks the new content.
+fn committed_path(rel: &str) -> PathBuf {
     let path = repo().join(rel);
     if updating() {
-        fs::create_dir_all(path.parent().unwrap()).unwrap();
-        if fs::read_to_string(&path).ok().as_deref() != Some(fresh) {
-            fs::write(&path, fresh).unwrap_or_else(|e| panic!("write {rel}: {e}"));
+        let content = fresh(rel);
+        if fs::read_to_string(&path).ok() != Some(content.clone()) {
+            fs::create_dir_all(path.parent().unwrap()).unwrap();
+            // One temporary name per call: tests run in parallel threads.
+            static N: AtomicUsize = AtomicUsize::new(0);
+            let n = N.fetch_add(1, Ordering::Relaxed);
+            let tmp = path.with_extension(format!("tmp{}-{n}", std::process::id()));
+            fs::write(&tmp, &content).unwrap_or_else(|e| panic!("write {rel}: {e}"));
+            fs::rename(&tmp, &path).unwrap_or_else(|e| panic!("rename to {rel}: {e}"));
             eprintln!("UPDATED: {rel}");
         }
-        return;
     }
+    path
+}
+
+/// Compare the committed file `rel` with what the code generates now
+/// (under UPDATE_GENERATED=1: rewrite it instead).
+fn check_generated(rel: &str) {
+    let path = committed_path(rel);
+    let fresh = fresh(rel);
     let committed = fs::read_to_string(&path).unwrap_or_else(|e| {
         panic!("{rel}: {e}; generate it with: UPDATE_GENERATED=1 cargo test generated")
     });
@@ -88,31 +116,31 @@ fn check_generated(rel: &str, fresh: &str) {
 
 #[test]
 fn help_is_up_to_date() {
-    check_generated(HELP, &help_from_binary());
+    check_generated(HELP);
 }
 
 #[test]
 fn man_page_is_up_to_date() {
-    check_generated(MAN, &doc::man_page());
+    check_generated(MAN);
 }
 
 #[test]
 fn bash_completion_is_up_to_date() {
-    check_generated(BASH, &doc::bash_completion());
+    check_generated(BASH);
 }
 
 #[test]
 fn zsh_completion_is_up_to_date() {
-    check_generated(ZSH, &doc::zsh_completion());
+    check_generated(ZSH);
 }
 
 #[test]
 fn fish_completion_is_up_to_date() {
-    check_generated(FISH, &doc::fish_completion());
+    check_generated(FISH);
 }
 
 fn committed(rel: &str) -> String {
-    fs::read_to_string(repo().join(rel)).unwrap_or_else(|e| panic!("{rel}: {e}"))
+    fs::read_to_string(committed_path(rel)).unwrap_or_else(|e| panic!("{rel}: {e}"))
 }
 
 /// Every option of the table in every committed output (a stale file fails
@@ -243,7 +271,7 @@ fn man_page_renders_without_warnings() {
     if !have("groff") {
         return;
     }
-    let man = repo().join(MAN);
+    let man = committed_path(MAN);
     for device in ["ps", "utf8", "ascii"] {
         let out = Command::new("groff")
             .args(["-ww", "-z", "-man", &format!("-T{device}")])
@@ -288,7 +316,7 @@ fn bash_complete(cwd: &Path, words: &[&str]) -> BTreeSet<String> {
     let script = format!(
         "source {file}\nCOMP_WORDS=({words})\nCOMP_CWORD={cword}\nCOMP_LINE={line}\n\
          COMP_POINT=${{#COMP_LINE}}\n_nestwrap {cmd} {cur} {prev}\nprintf '%s\\n' \"${{COMPREPLY[@]}}\"\n",
-        file = sh_quote(repo().join(BASH).to_str().unwrap()),
+        file = sh_quote(committed_path(BASH).to_str().unwrap()),
         words = array.join(" "),
         cword = words.len() - 1,
         line = sh_quote(&words.join(" ")),
@@ -317,7 +345,7 @@ fn bash_completes_options_and_values() {
     // Registered for both names.
     let script = format!(
         "source {}\ncomplete -p nestwrap bwrap",
-        sh_quote(repo().join(BASH).to_str().unwrap())
+        sh_quote(committed_path(BASH).to_str().unwrap())
     );
     let out = run_limited(Command::new("bash").args(["--norc", "--noprofile", "-c", &script]));
     assert_eq!(
@@ -412,7 +440,7 @@ fn zsh_complete(cwd: &Path, zdotdir: &Path, line: &str) -> BTreeSet<String> {
             .args(["-f", "-c", ZSH_DRIVER, "driver"])
             .arg(line)
             .env("ZDOTDIR", zdotdir)
-            .env("NESTWRAP_ZSH_COMPLETIONS", repo().join("completions/zsh"))
+            .env("NESTWRAP_ZSH_COMPLETIONS", committed_path(ZSH).parent().unwrap())
             .env("TERM", "dumb")
             .current_dir(cwd),
     );
@@ -471,7 +499,7 @@ fn zsh_completes_options_and_values() {
 fn fish_complete(cwd: &Path, home: &Path, line: &str) -> BTreeSet<String> {
     let script = format!(
         "source {}; complete -C {}",
-        sh_quote(repo().join(FISH).to_str().unwrap()),
+        sh_quote(committed_path(FISH).to_str().unwrap()),
         sh_quote(line)
     );
     let out = run_limited(
@@ -542,6 +570,9 @@ fn mode(p: &Path) -> u32 {
 #[test]
 fn install_script_puts_files_in_the_standard_places() {
     let dest = scratch("install");
+    for rel in [MAN, BASH, ZSH, FISH] {
+        committed_path(rel); // up to date before it is installed
+    }
     install(&dest, &[]);
     let at = |rel: &str| dest.join(rel.trim_start_matches('/'));
     let installed = [
