@@ -29,6 +29,9 @@ PACKAGES=(
     busybox-static  # minimal container rootfs
     podman          # rootless container tests
     runc
+    zsh             # completion tests drive real zsh (zpty)...
+    fish            # ...and fish (complete -C); bash is always there
+    groff-base      # man page must render with groff -ww without warnings
 )
 TEST_USER="${NESTWRAP_TEST_USER:-nwtest}"
 TEST_UID=1001

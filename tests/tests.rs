@@ -6,6 +6,7 @@ mod util;
 
 mod cli;
 mod compat;
+mod generated;
 mod hostile;
 mod sandbox;
 mod security;
