@@ -119,6 +119,16 @@ fn userns(f: &Facts) -> Check {
                     "Debian's kernel.unprivileged_userns_clone is 0".to_owned(),
                     "sysctl kernel.unprivileged_userns_clone=1".to_owned(),
                 ),
+                Errno::EPERM if !f.euid_mapped => (
+                    format!(
+                        "our uid {} is not mapped in this user namespace, and the kernel refuses \
+                         nested user namespaces to unmapped users",
+                        f.euid
+                    ),
+                    "map the caller's uid in the enclosing user namespace (unshare \
+                     --map-current-user, or the container engine's uid mapping)"
+                        .to_owned(),
+                ),
                 Errno::EPERM if f.status.seccomp == Some(2) => (
                     "most likely this process's seccomp filter (a container profile)".to_owned(),
                     SECCOMP_NS_FIX.to_owned(),
@@ -167,8 +177,14 @@ fn userns(f: &Facts) -> Check {
 pub fn debian_sysctl(value: Option<u64>, root: bool) -> Check {
     let id = "unprivileged_userns_clone";
     match value {
-        None => check(id, Verdict::Ok, "kernel.unprivileged_userns_clone absent (not a Debian-patched kernel)"),
-        Some(0) if root => check(id, Verdict::Note, "kernel.unprivileged_userns_clone=0 (root is not affected)"),
+        None => check(
+            id,
+            Verdict::Ok,
+            "kernel.unprivileged_userns_clone absent (not a Debian-patched kernel)",
+        ),
+        Some(0) if root => {
+            check(id, Verdict::Note, "kernel.unprivileged_userns_clone=0 (root is not affected)")
+        }
         Some(0) => check(
             id,
             Verdict::Blocked,
@@ -233,12 +249,13 @@ fn nesting(f: &Facts) -> Check {
     );
     match levels {
         0 => check("nesting", Verdict::Blocked, finding + "; the next sandbox fails with ENOSPC")
-            .fix("start the sandbox from a shallower level (each nested container or sandbox uses one)"),
+            .fix(
+            "start the sandbox from a shallower level (each nested container or sandbox uses one)",
+        ),
         1 => check(
             "nesting",
             Verdict::Note,
-            finding
-                + "; --disable-userns and the pivot_root fallback need a second user namespace",
+            finding + "; --disable-userns and the pivot_root fallback need a second user namespace",
         ),
         _ => check("nesting", Verdict::Ok, finding),
     }
@@ -257,7 +274,9 @@ pub fn seccomp_mode(mode: Option<u32>, filters: Option<u32>) -> Check {
                 filters.map(|n| n.to_string()).unwrap_or_else(|| "some".into())
             ),
         ),
-        Some(1) => check("seccomp-mode", Verdict::Blocked, "strict seccomp mode: almost nothing works"),
+        Some(1) => {
+            check("seccomp-mode", Verdict::Blocked, "strict seccomp mode: almost nothing works")
+        }
         _ => check("seccomp-mode", Verdict::Unknown, "no Seccomp line in /proc/self/status"),
     }
 }
@@ -269,7 +288,9 @@ pub fn no_new_privs(nnp: Option<bool>) -> Check {
             Verdict::Ok,
             "set already (nestwrap sets it anyway; setuid programs inside gain nothing)",
         ),
-        Some(false) => check("no_new_privs", Verdict::Ok, "not set (nestwrap sets it for the sandbox)"),
+        Some(false) => {
+            check("no_new_privs", Verdict::Ok, "not set (nestwrap sets it for the sandbox)")
+        }
         None => check("no_new_privs", Verdict::Unknown, "no NoNewPrivs line in /proc/self/status"),
     }
 }
@@ -283,7 +304,11 @@ pub fn cap_names(mask: u64) -> String {
     match names.len() {
         0 => "none".into(),
         n if n >= 20 => format!("{n} capabilities"),
-        _ => names.iter().map(|n| n.trim_start_matches("CAP_").to_lowercase()).collect::<Vec<_>>().join(","),
+        _ => names
+            .iter()
+            .map(|n| n.trim_start_matches("CAP_").to_lowercase())
+            .collect::<Vec<_>>()
+            .join(","),
     }
 }
 
@@ -383,7 +408,9 @@ pub fn apparmor(enabled: bool, label: Option<&str>, restrict: Option<u64>) -> Ch
     c = if container {
         c.fix("run the container with --security-opt apparmor=unconfined (or a profile allowing mount and userns)")
     } else {
-        c.fix(format!("add `userns,` and mount rules to profile {profile}, or run nestwrap unconfined"))
+        c.fix(format!(
+            "add `userns,` and mount rules to profile {profile}, or run nestwrap unconfined"
+        ))
     };
     c
 }
@@ -526,7 +553,9 @@ pub fn hidepid(super_opts: Option<&str>) -> Check {
     let value = opts.split(',').find_map(|o| o.strip_prefix("hidepid="));
     let subset = opts.split(',').any(|o| o == "subset=pid");
     let mut c = match value {
-        None | Some("0") | Some("off") => check(id, Verdict::Ok, "/proc shows every process (no hidepid)"),
+        None | Some("0") | Some("off") => {
+            check(id, Verdict::Ok, "/proc shows every process (no hidepid)")
+        }
         Some(v) => {
             let what = match v {
                 "1" | "noaccess" => "other users' /proc/PID directories are listed but unreadable",
@@ -568,6 +597,14 @@ fn proc_sys(read_only: bool) -> Check {
 fn feature(id: &'static str, t: &Tried, ok: &str, fails: &str) -> Check {
     match t {
         Tried::Works => check(id, Verdict::Ok, ok),
+        Tried::Fails { step, errno } if step == "clone" => check(
+            id,
+            Verdict::Blocked,
+            format!(
+                "not tried: its namespaces cannot be created (clone: {}; see userns): {fails}",
+                strerror(*errno)
+            ),
+        ),
         Tried::Skipped(r) => check(id, Verdict::Unknown, format!("not tried: {r}")),
         t => check(id, Verdict::Blocked, format!("{}: {fails}", t.describe())),
     }
@@ -599,16 +636,20 @@ fn features(f: &Facts) -> Vec<Check> {
     }
     v.push(net);
     v.push(match &f.pivot_root {
-        Tried::Fails { errno: e @ (Errno::EPERM | Errno::EINVAL), .. } => check(
-            "pivot-root",
-            Verdict::Fallback,
-            format!(
+        Tried::Fails { errno: e @ (Errno::EPERM | Errno::EINVAL), step }
+            if step == "pivot_root" =>
+        {
+            check(
+                "pivot-root",
+                Verdict::Fallback,
+                format!(
                 "pivot_root refused ({}, typically a container seccomp profile); fallback: locked \
                  chroot (one more user + mount namespace)",
                 strerror(*e)
             ),
-        )
-        .fix("allow pivot_root in the container's seccomp profile"),
+            )
+            .fix("allow pivot_root in the container's seccomp profile")
+        }
         t => feature("pivot-root", t, "pivot_root works", "every sandbox fails"),
     });
     v.push(feature(

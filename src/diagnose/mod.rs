@@ -108,7 +108,11 @@ impl Report {
             lines(&plan.checks, &mut out);
         }
         let count = |v: Verdict| {
-            self.checks.iter().chain(self.plan.iter().flat_map(|p| &p.checks)).filter(|c| c.verdict == v).count()
+            self.checks
+                .iter()
+                .chain(self.plan.iter().flat_map(|p| &p.checks))
+                .filter(|c| c.verdict == v)
+                .count()
         };
         out.push_str(&format!(
             "summary: {} blocked, {} fallback, {} note\n",
@@ -134,11 +138,8 @@ impl Report {
                     .iter()
                     .map(|a| format!("\"{}\"", json_escape(&a.to_string_lossy())))
                     .collect();
-                let fallbacks: Vec<String> = plan
-                    .fallbacks
-                    .iter()
-                    .map(|(k, v)| format!("\"{k}\": \"{v}\""))
-                    .collect();
+                let fallbacks: Vec<String> =
+                    plan.fallbacks.iter().map(|(k, v)| format!("\"{k}\": \"{v}\"")).collect();
                 o.push_str(&format!(
                     "  \"command\": {{\n    \"args\": [{}],\n    \"fallbacks\": {{{}}},\n    \"checks\": {}\n  }}\n",
                     args.join(", "),

@@ -27,7 +27,12 @@ fn line(id: &'static str, verdict: Verdict, finding: impl Into<String>) -> Check
 
 /// Parse and validate `args` as nestwrap would, then predict.
 /// `env_fallback` is `NESTWRAP_PROC_FALLBACK`'s value.
-pub fn plan(args: Vec<OsString>, facts: &Facts, host: &HostFacts, env_fallback: Option<&str>) -> Plan {
+pub fn plan(
+    args: Vec<OsString>,
+    facts: &Facts,
+    host: &HostFacts,
+    env_fallback: Option<&str>,
+) -> Plan {
     let mut rep = Reporter::capture();
     let mut cfg = match cli::parse(args, &mut rep) {
         Ok(Parsed::Run(cfg)) => *cfg,
@@ -115,10 +120,7 @@ pub fn predict(cfg: &Config, explicit_user: bool, f: &Facts, host: &HostFacts) -
                 p.checks.push(line(
                     "userns-lock",
                     Verdict::Blocked,
-                    format!(
-                        "/proc/sys is read-only and the seccomp lock {}",
-                        f.seccomp.describe()
-                    ),
+                    format!("/proc/sys is read-only and the seccomp lock {}", f.seccomp.describe()),
                 ));
             }
         } else {
@@ -127,7 +129,7 @@ pub fn predict(cfg: &Config, explicit_user: bool, f: &Facts, host: &HostFacts) -
     }
 
     match &f.pivot_root {
-        Tried::Fails { errno: Errno::EPERM | Errno::EINVAL, .. } => {
+        Tried::Fails { errno: Errno::EPERM | Errno::EINVAL, step } if step == "pivot_root" => {
             extra_userns += 1;
             if f.userns.works() {
                 p.checks.push(line(
@@ -145,11 +147,9 @@ pub fn predict(cfg: &Config, explicit_user: bool, f: &Facts, host: &HostFacts) -
                 ));
             }
         }
-        t @ Tried::Fails { .. } => p.checks.push(line(
-            "pivot-root",
-            Verdict::Blocked,
-            format!("{}", t.describe()),
-        )),
+        t @ Tried::Fails { step, .. } if step != "clone" => {
+            p.checks.push(line("pivot-root", Verdict::Blocked, format!("{}", t.describe())))
+        }
         _ => {}
     }
 
@@ -181,7 +181,11 @@ pub fn predict(cfg: &Config, explicit_user: bool, f: &Facts, host: &HostFacts) -
     if let Some(d) = f.depth {
         let need_user = if userns { 1 + extra_userns } else { 0 };
         let need_pid = u32::from(new_pidns);
-        if (need_user > 0 && d.user_left < need_user) || (need_pid > 0 && d.pid_left < need_pid) {
+        // Only a real limit (ENOSPC) counts; EPERM is reported as userns.
+        let short = |left: u32, need: u32, stop: Option<Errno>| {
+            need > 0 && left < need && stop == Some(Errno::ENOSPC)
+        };
+        if short(d.user_left, need_user, d.user_stop) || short(d.pid_left, need_pid, d.pid_stop) {
             p.checks.push(line(
                 "nesting",
                 Verdict::Blocked,

@@ -186,6 +186,9 @@ pub struct Facts {
     pub secure_exec: bool,
     /// `/proc/self/uid_map` is the initial namespace's identity map.
     pub init_userns: bool,
+    /// Our euid is mapped in our user namespace (an unmapped caller, shown
+    /// as the overflow uid, cannot create nested user namespaces).
+    pub euid_mapped: bool,
     pub max_user_namespaces: Option<u64>,
     /// Debian's `kernel.unprivileged_userns_clone` (absent upstream).
     pub unprivileged_userns_clone: Option<u64>,
@@ -250,14 +253,15 @@ impl Facts {
             .and_then(|t| parse_mounts(&t))
             .unwrap_or_default();
         let has_tmp = std::fs::metadata("/tmp").is_ok_and(|m| m.is_dir());
+        let uid_map = read_trim("/proc/self/uid_map").unwrap_or_default();
         let mut facts = Facts {
             uid,
             euid,
             gid,
             kernel: kernel_release(),
             secure_exec,
-            init_userns: read_trim("/proc/self/uid_map")
-                .is_some_and(|m| m.split_whitespace().collect::<Vec<_>>() == ["0", "0", "4294967295"]),
+            init_userns: uid_map.split_whitespace().collect::<Vec<_>>() == ["0", "0", "4294967295"],
+            euid_mapped: id_mapped(&uid_map, euid),
             max_user_namespaces: read_num("/proc/sys/user/max_user_namespaces"),
             unprivileged_userns_clone: read_num("/proc/sys/kernel/unprivileged_userns_clone"),
             apparmor_restrict: read_num("/proc/sys/kernel/apparmor_restrict_unprivileged_userns"),
@@ -319,7 +323,8 @@ impl Facts {
             };
             out.push(("result", r.encode()));
         }));
-        let tmp_needed = |t: Tried| if has_tmp { t } else { Tried::Skipped("/tmp is missing".into()) };
+        let tmp_needed =
+            |t: Tried| if has_tmp { t } else { Tried::Skipped("/tmp is missing".into()) };
         facts.pivot_root = tmp_needed(tried(run_child(mnt, ids, |ids, out| {
             let r = in_private_tmp(ids, |_| {
                 nix::unistd::chdir("/tmp").map_err(|e| ("chdir", e))?;
@@ -359,7 +364,8 @@ impl Facts {
             });
             out.push(("result", r.encode()));
         })));
-        facts.seccomp = tried(run_child(0, ids, |_, out| out.push(("result", probe_seccomp().encode()))));
+        facts.seccomp =
+            tried(run_child(0, ids, |_, out| out.push(("result", probe_seccomp().encode()))));
         facts
     }
 
@@ -398,9 +404,19 @@ impl Facts {
     }
 }
 
+/// Whether `id` falls in one of the ranges of a uid_map/gid_map text.
+pub fn id_mapped(map: &str, id: u32) -> bool {
+    map.lines().any(|l| {
+        let n: Vec<u64> = l.split_whitespace().filter_map(|f| f.parse().ok()).collect();
+        n.len() == 3 && n[0] <= u64::from(id) && u64::from(id) < n[0] + n[2]
+    })
+}
+
 fn tried(r: Result<BTreeMap<String, String>, Tried>) -> Tried {
     match r {
-        Ok(m) => m.get("result").map(|v| Tried::decode(v)).unwrap_or(Tried::Skipped("no answer".into())),
+        Ok(m) => {
+            m.get("result").map(|v| Tried::decode(v)).unwrap_or(Tried::Skipped("no answer".into()))
+        }
         Err(t) => t,
     }
 }
@@ -415,8 +431,8 @@ fn run_child(
     ids: Ids,
     body: impl FnOnce(Ids, &mut Out),
 ) -> Result<BTreeMap<String, String>, Tried> {
-    let (r, w) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC)
-        .map_err(|e| child_failure("pipe", e))?;
+    let (r, w) =
+        nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).map_err(|e| child_failure("pipe", e))?;
     match sys::clone_fork(flags).map_err(|e| child_failure("clone", e))? {
         None => {
             drop(r);
@@ -488,10 +504,7 @@ fn io_errno(e: std::io::Error) -> Errno {
 
 /// Map ids, make every mount a slave (nothing propagates back), mount a
 /// tmpfs on `/tmp` of this private mount namespace, then run `f`.
-fn in_private_tmp(
-    ids: Ids,
-    f: impl FnOnce(Ids) -> Result<(), (&'static str, Errno)>,
-) -> Tried {
+fn in_private_tmp(ids: Ids, f: impl FnOnce(Ids) -> Result<(), (&'static str, Errno)>) -> Tried {
     if let t @ Tried::Fails { .. } = map_ids(ids) {
         return t;
     }
@@ -569,7 +582,9 @@ fn probe_seccomp() -> Tried {
     match sys::unshare(libc::CLONE_NEWUSER) {
         Err(Errno::EPERM) => Tried::Works,
         Err(e) => Tried::fails("filter check: unshare(CLONE_NEWUSER)", e),
-        Ok(()) => Tried::fails("filter check: unshare(CLONE_NEWUSER) succeeded", Errno::UnknownErrno),
+        Ok(()) => {
+            Tried::fails("filter check: unshare(CLONE_NEWUSER) succeeded", Errno::UnknownErrno)
+        }
     }
 }
 
