@@ -5,5 +5,6 @@
 mod util;
 
 mod cli;
+mod diagnose;
 mod hostile;
 mod sandbox;

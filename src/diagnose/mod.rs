@@ -217,3 +217,6 @@ pub fn main(args: Vec<OsString>) -> i32 {
         }
     }
 }
+
+#[cfg(test)]
+mod tests;

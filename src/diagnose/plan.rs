@@ -34,7 +34,15 @@ pub fn plan(
     env_fallback: Option<&str>,
 ) -> Plan {
     let mut rep = Reporter::capture();
-    let mut cfg = match cli::parse(args, &mut rep) {
+    let mut parsed = cli::parse(args.clone(), &mut rep);
+    if parsed == Err(CliError::Usage) {
+        // COMMAND is optional here: judge the options alone. (An `--args`
+        // FD in them has been read and closed by the first attempt.)
+        let mut with_command = args;
+        with_command.push("true".into());
+        parsed = cli::parse(with_command, &mut Reporter::capture());
+    }
+    let mut cfg = match parsed {
         Ok(Parsed::Run(cfg)) => *cfg,
         Ok(Parsed::Help) | Ok(Parsed::Version) => {
             return Plan {
@@ -148,7 +156,7 @@ pub fn predict(cfg: &Config, explicit_user: bool, f: &Facts, host: &HostFacts) -
             }
         }
         t @ Tried::Fails { step, .. } if step != "clone" => {
-            p.checks.push(line("pivot-root", Verdict::Blocked, format!("{}", t.describe())))
+            p.checks.push(line("pivot-root", Verdict::Blocked, t.describe()))
         }
         _ => {}
     }
