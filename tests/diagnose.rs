@@ -388,9 +388,21 @@ fn check_trace(text: &str) {
     let mut private: std::collections::BTreeSet<String> = Default::default();
     let mut first: Option<String> = None;
     let allowed_open = ["/proc/self/setgroups", "/proc/self/uid_map", "/proc/self/gid_map"];
+    // strace splits calls interrupted by other pids' output:
+    // `clone(... <unfinished ...>` then `<... clone resumed>) = N`.
+    let mut pending: BTreeMap<String, String> = BTreeMap::new();
     for line in text.lines() {
         let Some((pid, call)) = line.split_once(' ') else { continue };
-        let call = call.trim_start();
+        let mut call = call.trim_start().to_string();
+        if let Some(start) = call.strip_suffix(" <unfinished ...>") {
+            pending.insert(pid.to_string(), start.to_string());
+            continue;
+        }
+        if call.starts_with("<... ") {
+            let (_, rest) = call.split_once(" resumed>").unwrap_or(("", ""));
+            call = format!("{}{rest}", pending.remove(pid).unwrap_or_default());
+        }
+        let call = call.as_str();
         first.get_or_insert_with(|| pid.to_string());
         let result = call.rsplit_once(" = ").map(|(_, r)| r.trim()).unwrap_or("");
         // clone(...) = CHILD in the parent's line.
