@@ -382,15 +382,16 @@ fn require_strace() -> bool {
     false
 }
 
-/// Every pid that lives in a private mount namespace: made by clone/unshare
-/// with CLONE_NEWNS, or a descendant of one.
+/// Every filesystem change must come from a pid that lives in a private
+/// mount namespace: made by clone with CLONE_NEWNS, or a descendant of one
+/// (strace may print a child's calls before its parent's clone returns, so
+/// the process tree is collected first).
 fn check_trace(text: &str) {
-    let mut private: std::collections::BTreeSet<String> = Default::default();
-    let mut first: Option<String> = None;
-    let allowed_open = ["/proc/self/setgroups", "/proc/self/uid_map", "/proc/self/gid_map"];
+    use std::collections::BTreeSet;
     // strace splits calls interrupted by other pids' output:
     // `clone(... <unfinished ...>` then `<... clone resumed>) = N`.
     let mut pending: BTreeMap<String, String> = BTreeMap::new();
+    let mut calls: Vec<(String, String, &str)> = Vec::new();
     for line in text.lines() {
         let Some((pid, call)) = line.split_once(' ') else { continue };
         let mut call = call.trim_start().to_string();
@@ -402,45 +403,62 @@ fn check_trace(text: &str) {
             let (_, rest) = call.split_once(" resumed>").unwrap_or(("", ""));
             call = format!("{}{rest}", pending.remove(pid).unwrap_or_default());
         }
-        let call = call.as_str();
-        first.get_or_insert_with(|| pid.to_string());
-        let result = call.rsplit_once(" = ").map(|(_, r)| r.trim()).unwrap_or("");
-        // clone(...) = CHILD in the parent's line.
-        if call.starts_with("clone(") || call.starts_with("clone3(") {
-            if let Ok(child) = result.parse::<u32>() {
-                if call.contains("CLONE_NEWNS") || private.contains(pid) {
-                    private.insert(child.to_string());
-                }
+        calls.push((pid.to_string(), call, line));
+    }
+    let result = |call: &str| call.rsplit_once(" = ").map(|(_, r)| r.trim().to_string());
+    // (parent, child, CLONE_NEWNS)
+    let edges: Vec<(String, String, bool)> = calls
+        .iter()
+        .filter(|(_, c, _)| c.starts_with("clone(") || c.starts_with("clone3("))
+        .filter_map(|(p, c, _)| {
+            let child = result(c)?.parse::<u32>().ok()?;
+            Some((p.clone(), child.to_string(), c.contains("CLONE_NEWNS")))
+        })
+        .collect();
+    let mut private: BTreeSet<String> = edges.iter().filter(|e| e.2).map(|e| e.1.clone()).collect();
+    for (p, c, _) in &calls {
+        if c.starts_with("unshare(")
+            && c.contains("CLONE_NEWNS")
+            && result(c).as_deref() == Some("0")
+        {
+            private.insert(p.clone());
+        }
+    }
+    loop {
+        let before = private.len();
+        for (parent, child, _) in &edges {
+            if private.contains(parent) {
+                private.insert(child.clone());
             }
-            continue;
         }
-        if call.starts_with("unshare(") && call.contains("CLONE_NEWNS") && result == "0" {
-            private.insert(pid.to_string());
+        if private.len() == before {
+            break;
         }
+    }
+    let allowed_open = ["/proc/self/setgroups", "/proc/self/uid_map", "/proc/self/gid_map"];
+    let fs_change = [
+        "mount(",
+        "mkdir",
+        "unlink",
+        "rename",
+        "rmdir",
+        "symlink",
+        "link(",
+        "linkat(",
+        "pivot_root(",
+        "chmod",
+        "chown",
+        "truncate",
+        "move_mount(",
+    ];
+    for (pid, call, line) in &calls {
         let mutating = (call.starts_with("open") || call.starts_with("creat"))
             && (call.contains("O_WRONLY") || call.contains("O_RDWR") || call.contains("O_CREAT"));
         if mutating {
             let allowed = allowed_open.iter().any(|p| call.contains(&format!("\"{p}\"")));
             assert!(allowed, "write-open outside the allowed id maps: {line}\n{text}");
         }
-        let fs_change = [
-            "mount(",
-            "mkdir",
-            "unlink",
-            "rename",
-            "rmdir",
-            "symlink",
-            "link(",
-            "linkat(",
-            "pivot_root(",
-            "chmod",
-            "chown",
-            "truncate",
-            "move_mount(",
-        ]
-        .iter()
-        .any(|c| call.starts_with(c));
-        if fs_change {
+        if fs_change.iter().any(|c| call.starts_with(c)) {
             assert!(
                 private.contains(pid),
                 "{line}: filesystem change outside a private mount namespace\n{text}"
@@ -454,9 +472,11 @@ fn check_trace(text: &str) {
         }
     }
     assert!(!private.is_empty(), "no throwaway children seen\n{text}");
+    let first = calls.first().map(|c| c.0.clone()).unwrap_or_default();
+    assert!(!private.contains(&first), "the main process changed namespaces");
     assert!(
-        !private.contains(first.as_deref().unwrap_or("")),
-        "the main process changed namespaces"
+        calls.iter().any(|(p, c, _)| private.contains(p) && c.starts_with("mount(")),
+        "no mount seen in a throwaway child: the trace is not what we think\n{text}"
     );
 }
 
