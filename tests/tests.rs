@@ -6,6 +6,7 @@ mod util;
 
 mod cli;
 mod compat;
+mod diagnose;
 mod generated;
 mod hostile;
 mod sandbox;

@@ -39,6 +39,13 @@ pub fn main_entry() -> i32 {
         return 0;
     }
 
+    // `--diagnose` (first argument only): report, before anything changes
+    // this process (no_new_privs), and before the setuid refusal, which the
+    // report explains.
+    if args.first().is_some_and(|a| a == "--diagnose") {
+        return crate::diagnose::main(args.split_off(1));
+    }
+
     let mut reporter = Reporter::stderr();
     if sys::is_secure_exec() {
         reporter.error("setuid use of bubblewrap is not supported in this build");
