@@ -29,6 +29,8 @@ PACKAGES=(
     busybox-static  # minimal container rootfs
     podman          # rootless container tests
     runc
+    python3-venv    # venvs for the real clients (scripts/clients-setup.sh)
+    xdg-desktop-portal # real client: /usr/libexec/xdg-desktop-portal-validate-icon
 )
 TEST_USER="${NESTWRAP_TEST_USER:-nwtest}"
 TEST_UID=1001
@@ -139,6 +141,16 @@ if [ "$userns_ok" = 1 ]; then
     record "user namespaces" "ok"
 else
     record "user namespaces" "MISSING: unprivileged user namespaces do not work"
+fi
+
+# --- Real bwrap clients (tests/clients.rs) ---------------------------------
+note "real clients: scripts/clients-setup.sh"
+if bash "$REPO/scripts/clients-setup.sh"; then
+    record "real clients" "ok"
+elif [ "$IS_ROOT" = 1 ]; then
+    record "real clients" "FAIL (scripts/clients-setup.sh)"
+else
+    record "real clients" "MISSING (run scripts/clients-setup.sh as root)"
 fi
 
 # --- Cargo -----------------------------------------------------------------
