@@ -32,6 +32,8 @@ PACKAGES=(
     zsh             # completion tests drive real zsh (zpty)...
     fish            # ...and fish (complete -C); bash is always there
     groff-base      # man page must render with groff -ww without warnings
+    python3-venv    # venvs for the real clients (scripts/clients-setup.sh)
+    xdg-desktop-portal # real client: /usr/libexec/xdg-desktop-portal-validate-icon
 )
 TEST_USER="${NESTWRAP_TEST_USER:-nwtest}"
 TEST_UID=1001
@@ -142,6 +144,16 @@ if [ "$userns_ok" = 1 ]; then
     record "user namespaces" "ok"
 else
     record "user namespaces" "MISSING: unprivileged user namespaces do not work"
+fi
+
+# --- Real bwrap clients (tests/clients.rs) ---------------------------------
+note "real clients: scripts/clients-setup.sh"
+if bash "$REPO/scripts/clients-setup.sh"; then
+    record "real clients" "ok"
+elif [ "$IS_ROOT" = 1 ]; then
+    record "real clients" "FAIL (scripts/clients-setup.sh)"
+else
+    record "real clients" "MISSING (run scripts/clients-setup.sh as root)"
 fi
 
 # --- Cargo -----------------------------------------------------------------

@@ -5,6 +5,7 @@
 mod util;
 
 mod cli;
+mod clients;
 mod compat;
 mod diagnose;
 mod generated;
