@@ -826,6 +826,20 @@ fn strip_new_option_lines(text: &str) -> String {
 
 const VERSION_DELTAS: &[Rule] = &[
     Rule {
+        id: "destinations-resolved-in-root",
+        reason: "0.12.0 (CVE-2026-87766): a destination reached through an absolute symlink made by an \
+                 earlier op is resolved inside the new root; 0.8.0 resolves it against its setup root, \
+                 where it dangles (or, with /oldroot/..., reaches the host)",
+        apply: |ctx, bw, nw| {
+            if !symlinked_destination(ctx.argv) {
+                return false;
+            }
+            bw.clear();
+            nw.clear();
+            true
+        },
+    },
+    Rule {
         id: "new-option",
         reason: "option added after 0.8.0 (--argv0 0.9.0; --level-prefix, overlays 0.11.0; \
                  --not-a-security-boundary 0.12.0): 0.8.0 says `Unknown option`",
@@ -1028,9 +1042,14 @@ const INTENDED_DIFFERENCES: &[Rule] = &[
             let is_lock = |l: &str| {
                 l.starts_with("bwrap: Unable to open lock file ") || l.starts_with("bwrap: Unable to lock file ")
             };
+            // The two writes may interleave byte-wise: take the lock message
+            // out as a subsequence, not as a substring.
             let mut rest = get(bw, "stderr").to_string();
             if let Some(msg) = line.strip_prefix("bwrap: ") {
-                rest = rest.replacen(msg, "", 1);
+                match remove_subsequence(&rest, msg) {
+                    Some(r) => rest = r,
+                    None => return false,
+                }
             }
             let rest: String = rest
                 .split("bwrap: ")
@@ -1218,6 +1237,52 @@ fn mask_bindfile_names(t: &str) -> String {
     }
     out.push_str(rest);
     out
+}
+
+/// Whether an op's destination lies at or below a path that an earlier
+/// `--symlink` with an absolute target created.
+fn symlinked_destination(args: &[String]) -> bool {
+    let mut links: Vec<&str> = Vec::new();
+    let mut i = 0;
+    while i < args.len() && args[i] != "PROBE" {
+        let a = args[i].as_str();
+        if a == "--symlink" && i + 2 < args.len() {
+            let target = args[i + 1].as_str();
+            // $S and $B expand to absolute paths.
+            if target.starts_with('/') || target.starts_with("$S") || target.starts_with("$B") {
+                links.push(args[i + 2].as_str());
+            }
+            i += 3;
+            continue;
+        }
+        if a.starts_with("--") {
+            if let Some(dest) =
+                args.get(i + 1..).and_then(|rest| rest.iter().take(3).find(|d| d.starts_with('/')))
+            {
+                let under = |l: &&str| dest.as_str() == *l || dest.starts_with(&format!("{l}/"));
+                if links.iter().any(under) {
+                    return true;
+                }
+            }
+        }
+        i += 1;
+    }
+    false
+}
+
+/// `hay` without the characters of `needle`, taken greedily in order; `None`
+/// if `needle` is not a subsequence of `hay`.
+fn remove_subsequence(hay: &str, needle: &str) -> Option<String> {
+    let mut want = needle.chars().peekable();
+    let mut out = String::new();
+    for c in hay.chars() {
+        if want.peek() == Some(&c) {
+            want.next();
+        } else {
+            out.push(c);
+        }
+    }
+    want.peek().is_none().then_some(out)
 }
 
 /// Whether two data ops (`--file`, `--bind-data`, `--ro-bind-data`) name the

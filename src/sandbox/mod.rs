@@ -87,7 +87,8 @@ fn run(args: Vec<OsString>, argv0: &str, reporter: &mut Reporter) -> Result<i32,
         }
         Parsed::Run(config) => *config,
     };
-    cli::validate(&mut config, &HostFacts::probe())?;
+    let facts = HostFacts::probe_for(&config);
+    cli::validate(&mut config, &facts)?;
     // SELinux labels are validated up front, as bwrap does while parsing.
     for label in [&config.exec_label, &config.file_label].into_iter().flatten() {
         label::check(label)?;

@@ -146,9 +146,18 @@ impl NewRoot {
     /// bwrap's `mkdir_with_parents(dest, mode, false)`: create the missing
     /// parents of `rel`; existing ones must be directories.
     pub fn mkdir_parents(&self, rel: &OsStr, mode: u32) -> Result<(), Errno> {
+        /// The directory the next component is created in.
+        enum Parent {
+            Root,
+            Dir(OwnedFd),
+            /// Exists but does not resolve (a dangling symlink): bwrap
+            /// accepts its EEXIST and moves on; the next component then
+            /// fails with ENOENT.
+            Dangling,
+        }
         let b = rel.as_bytes();
         let mut start = 0;
-        let mut parent = self.dir_at(OsStr::new(""))?;
+        let mut parent = Parent::Root;
         while let Some(off) = memchr::memchr(b'/', &b[start..]) {
             let end = start + off;
             let name = OsStr::from_bytes(&b[start..end]);
@@ -158,10 +167,18 @@ impl NewRoot {
             }
             let prefix = OsStr::from_bytes(&b[..end]);
             parent = match self.dir_at(prefix) {
-                Ok(fd) => fd,
+                Ok(fd) => Parent::Dir(fd),
                 Err(Errno::ENOENT) => {
-                    Self::mkdir_in(&parent, name, mode)?;
-                    self.dir_at(prefix)?
+                    match &parent {
+                        Parent::Root => Self::mkdir_in(&self.dir.borrow(), name, mode)?,
+                        Parent::Dir(fd) => Self::mkdir_in(fd, name, mode)?,
+                        Parent::Dangling => return Err(Errno::ENOENT),
+                    }
+                    match self.dir_at(prefix) {
+                        Ok(fd) => Parent::Dir(fd),
+                        Err(Errno::ENOENT) => Parent::Dangling,
+                        Err(e) => return Err(e),
+                    }
                 }
                 Err(e) => return Err(e),
             };

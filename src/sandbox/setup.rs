@@ -566,7 +566,18 @@ pub fn setup_newroot(
             }
             SetupOp::Symlink { target, .. } => make_symlink(ctx, target, dest_typed, rel)?,
         }
-        ctx.root.refresh().map_err(|e| setup_errno("newroot", "Can't open /newroot", e))?;
+        // A mount may have landed on the root itself (`--ro-bind / /`, or a
+        // destination that resolves to it): look the root up again.
+        let mounts = !matches!(
+            op,
+            SetupOp::Dir { .. }
+                | SetupOp::File { .. }
+                | SetupOp::Symlink { .. }
+                | SetupOp::Chmod { .. }
+        );
+        if mounts {
+            ctx.root.refresh().map_err(|e| setup_errno("newroot", "Can't open /newroot", e))?;
+        }
     }
     Ok(())
 }
@@ -631,7 +642,9 @@ fn check_bind_fd(ctx: &Ctx<'_>, fd: i32, rel: &OsStr) -> Result<(), SetupError> 
         .lstat(rel)
         .map_err(|e| setup_errno("bind-fd", format!("Can't stat mount at {}", show(&dest)), e))?;
     if fd_st.st_ino != mount_st.st_ino || fd_st.st_dev != mount_st.st_dev {
-        return Err(setup_errno("bind-fd", "Race condition binding dirfd", Errno::last()));
+        // bwrap prints whatever errno was left over; on its usual path that
+        // is EINVAL, and a fixed value keeps the message reproducible.
+        return Err(setup_errno("bind-fd", "Race condition binding dirfd", Errno::EINVAL));
     }
     Ok(())
 }

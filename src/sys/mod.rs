@@ -192,10 +192,12 @@ pub fn stdout_tty_name() -> Option<std::ffi::OsString> {
     Some(std::ffi::OsStr::from_bytes(name.to_bytes()).to_owned())
 }
 
-/// The number of threads in this process, from `/proc/self/status`.
+/// The number of threads in this process: procfs gives
+/// `/proc/self/task` a link count of 2 + threads (one statx).
 pub fn thread_count() -> Option<usize> {
-    let status = std::fs::read_to_string("/proc/self/status").ok()?;
-    status.lines().find_map(|l| l.strip_prefix("Threads:")).and_then(|v| v.trim().parse().ok())
+    use std::os::unix::fs::MetadataExt;
+    let nlink = std::fs::metadata("/proc/self/task").ok()?.nlink();
+    usize::try_from(nlink).ok()?.checked_sub(2)
 }
 
 /// Reset a signal's disposition to the default (bwrap resets SIGCHLD).
