@@ -272,9 +272,11 @@ fn spawn(config: Config) -> Result<i32, SetupError> {
                     Ok(Some(sys::CredMessage { pid: Some(p), .. })) => {
                         pid = nix::unistd::Pid::from_raw(p)
                     }
+                    // The child failed before reporting; let its own message
+                    // come first, as in bwrap.
                     _ => {
-                        let status = waitpid(pid, None).map(init::exit_code).unwrap_or(1);
-                        return Ok(if status == 0 { 1 } else { status });
+                        let _ = waitpid(pid, None);
+                        return Err(setup_msg("pidns", "Unexpected short read from pid socket"));
                     }
                 }
             }

@@ -23,6 +23,32 @@ use crate::report::{format_line, write_stderr, Level};
 use crate::sys;
 use crate::sys::mount::{cstr, is_at_or_below, mount_setattr, parse_mountinfo};
 
+/// The mode an op gives what it creates, as bwrap's `op->perms`: `--perms`,
+/// else the op's default. Ops that create no file of their own keep bwrap's
+/// zero-initialised value, which is why their missing parents come out 0700.
+pub fn default_perms(op: &SetupOp, perms: Option<u32>) -> u32 {
+    match op {
+        SetupOp::Tmpfs { .. } | SetupOp::Dir { .. } => perms.unwrap_or(0o755),
+        SetupOp::File { .. } => perms.unwrap_or(0o666),
+        SetupOp::BindData { .. } => perms.unwrap_or(0o600),
+        _ => 0,
+    }
+}
+
+/// Mode of the missing parents of an op's destination (bwrap's rule): 0755,
+/// without group access if the op's mode grants the group nothing, and
+/// without other access if it grants others nothing.
+pub fn parent_mode(perms: u32) -> u32 {
+    let mut mode = 0o755;
+    if perms & 0o070 == 0 {
+        mode &= !0o050;
+    }
+    if perms & 0o007 == 0 {
+        mode &= !0o005;
+    }
+    mode
+}
+
 /// A bind source resolved on the host before the pivot.
 #[derive(Debug, Clone)]
 pub enum Source {
@@ -71,6 +97,8 @@ pub struct Ctx<'a> {
     pub not_a_security_boundary: bool,
     /// `--file-label`: tmpfs mounts get `context="..."`.
     pub file_label: Option<&'a OsStr>,
+    /// The caller's fds for `--file`, `--bind-data`, `--bind-fd`.
+    pub user_fds: &'a sys::fd::FdTable,
 }
 
 /// How a bind treats flags.
@@ -144,11 +172,30 @@ fn bind_mount(
         // --not-a-security-boundary: let submounts that refuse the flags
         // through with a warning (the top mount must still get them).
         Err(_) if ctx.not_a_security_boundary && flags.recursive => remount_tree(ctx, dest, flags),
-        Err(e) => Err(stage(
-            format!("Unable to remount destination \"{}\" with correct flags", show(dest)),
-            Some(e),
-        )),
+        Err(e) => Err(setattr_failure(dest, e)),
     }
+}
+
+/// Name a failed `mount_setattr` the way bwrap's `bind_mount` names the
+/// step that would have failed there.
+fn setattr_failure(dest: &OsStr, e: Errno) -> BindFailure {
+    let canonical = match std::fs::canonicalize(dest) {
+        Ok(p) => p.into_os_string(),
+        Err(err) => {
+            return stage(
+                "realpath(destination)",
+                Some(Errno::from_raw(err.raw_os_error().unwrap_or(libc::EIO))),
+            )
+        }
+    };
+    if e == Errno::EINVAL {
+        // Not the root of a mount.
+        return stage(format!("Unable to find \"{}\" in mount table", show(&canonical)), None);
+    }
+    stage(
+        format!("Unable to remount destination \"{}\" with correct flags", show(&canonical)),
+        Some(e),
+    )
 }
 
 /// The mount_setattr fallback: read mountinfo once, remount the mount at
@@ -245,18 +292,18 @@ fn mkdir_parents(path: &OsStr, mode: u32) -> Result<(), Errno> {
     Ok(())
 }
 
-/// mkdir, accepting an existing directory (following symlinks).
+/// bwrap's `ensure_dir`: an existing directory (symlinks followed) is
+/// fine, an existing non-directory is ENOTDIR; otherwise mkdir, where
+/// EEXIST (e.g. a dangling symlink) also counts as done: the op that
+/// follows then fails on the path, as bwrap's does.
 fn mkdir_existing_ok(path: &OsStr, mode: u32) -> Result<(), Errno> {
-    match nix::unistd::mkdir(path, Mode::from_bits_truncate(mode)) {
-        Ok(()) => Ok(()),
-        Err(Errno::EEXIST) => match stat(path) {
-            Ok(st) if SFlag::from_bits_truncate(st.st_mode) & SFlag::S_IFMT == SFlag::S_IFDIR => {
-                Ok(())
-            }
-            Ok(_) => Err(Errno::ENOTDIR),
+    match stat(path) {
+        Ok(st) if SFlag::from_bits_truncate(st.st_mode) & SFlag::S_IFMT == SFlag::S_IFDIR => Ok(()),
+        Ok(_) => Err(Errno::ENOTDIR),
+        Err(_) => match nix::unistd::mkdir(path, Mode::from_bits_truncate(mode)) {
+            Ok(()) | Err(Errno::EEXIST) => Ok(()),
             Err(e) => Err(e),
         },
-        Err(e) => Err(e),
     }
 }
 
@@ -398,15 +445,7 @@ pub fn setup_newroot(
         };
         let dest = newroot_path(dest_typed);
         if create_parents {
-            let mut parent_mode = 0o755;
-            if let Some(p) = perms {
-                if p & 0o070 == 0 {
-                    parent_mode &= !0o050;
-                }
-                if p & 0o007 == 0 {
-                    parent_mode &= !0o005;
-                }
-            }
+            let parent_mode = parent_mode(default_perms(op, perms));
             mkdir_parents(&dest, parent_mode).map_err(|e| {
                 setup_errno(
                     "mkdir-parents",
@@ -444,7 +483,7 @@ pub fn setup_newroot(
                 bind_mount(ctx, Some(src), &dest, BindFlags::of(kind))
                     .map_err(|f| bind_error("bind", src, &dest, f))?;
                 if let SetupOp::BindFd { fd, .. } = op {
-                    check_bind_fd(*fd, &dest)?;
+                    check_bind_fd(ctx, *fd, &dest)?;
                 }
             }
             SetupOp::RemountRo { .. } => {
@@ -558,7 +597,7 @@ pub fn setup_newroot(
                     )
                     .with_path(dest_typed.clone())
                 };
-                let input = sys::fd::claim_fd(*fd).map_err(write_err)?;
+                let input = ctx.user_fds.take(*fd).map_err(write_err)?;
                 copy_fd(&input, &out).map_err(write_err)?;
             }
             SetupOp::BindData { fd, readonly, .. } => {
@@ -626,8 +665,10 @@ fn make_tmp_overlay_dirs(n: u32) -> Result<(OsString, OsString), SetupError> {
 
 /// `--bind-fd`: after mounting, the fd and the mount must be the same inode,
 /// or someone swapped the path between resolving and mounting.
-fn check_bind_fd(fd: i32, dest: &OsStr) -> Result<(), SetupError> {
-    let owned = sys::fd::claim_fd(fd)
+fn check_bind_fd(ctx: &Ctx<'_>, fd: i32, dest: &OsStr) -> Result<(), SetupError> {
+    let owned = ctx
+        .user_fds
+        .take(fd)
         .map_err(|e| setup_errno("bind-fd", format!("Can't stat fd {fd}"), e))?;
     let fd_st = nix::sys::stat::fstat(&owned)
         .map_err(|e| setup_errno("bind-fd", format!("Can't stat fd {fd}"), e))?;
@@ -668,7 +709,7 @@ fn bind_data(
         setup_errno("write-file", format!("Can't write data to file {}", show(dest_typed)), e)
             .with_path(dest_typed.to_owned())
     };
-    let input = sys::fd::claim_fd(fd).map_err(write_err)?;
+    let input = ctx.user_fds.take(fd).map_err(write_err)?;
     copy_fd(&input, &tmp).map_err(write_err)?;
     drop(input);
     drop(tmp);
@@ -733,7 +774,15 @@ fn mount_proc(ctx: &Ctx<'_>, dest: &OsStr) -> Result<(), SetupError> {
         path.push(b'/');
         path.extend_from_slice(sub.as_bytes());
         let path = OsString::from_vec(path);
-        match nix::unistd::access(path.as_os_str(), nix::unistd::AccessFlags::W_OK) {
+        // Effective credentials (AT_EACCESS): with a non-zero sandbox uid,
+        // plain access() would drop our capabilities and miss entries the
+        // setup could write.
+        match nix::unistd::faccessat(
+            nix::fcntl::AT_FDCWD,
+            path.as_os_str(),
+            nix::unistd::AccessFlags::W_OK,
+            nix::fcntl::AtFlags::AT_EACCESS,
+        ) {
             Ok(()) => {}
             Err(Errno::EACCES) | Err(Errno::ENOENT) | Err(Errno::EROFS) => continue,
             Err(e) => {
@@ -933,6 +982,29 @@ mod tests {
             "upperdir=/oldroot/up,workdir=/oldroot/work,lowerdir=/oldroot/a\\:b\\\\c:/oldroot/lower\\,1,userxattr"
         );
         assert_eq!(overlay_options(&lower[..1], None), "lowerdir=/oldroot/lower\\,1,userxattr");
+    }
+
+    #[test]
+    fn parent_modes_like_bwrap() {
+        // The table from bwrap's tests: --perms P --dir /a/b/c.
+        for (p, want) in
+            [(0o750, 0o750), (0o710, 0o750), (0o700, 0o700), (0o604, 0o705), (0o000, 0o700)]
+        {
+            assert_eq!(parent_mode(p), want, "{p:o}");
+        }
+        let dir = SetupOp::Dir { dest: "/a".into(), perms: None };
+        assert_eq!(parent_mode(default_perms(&dir, None)), 0o755);
+        let bind = SetupOp::Bind {
+            src: "/x".into(),
+            dest: "/a/b".into(),
+            kind: BindKind::ReadOnly,
+            allow_notexist: false,
+        };
+        assert_eq!(parent_mode(default_perms(&bind, None)), 0o700, "bwrap's zero perms");
+        let data = SetupOp::BindData { fd: 3, dest: "/a".into(), perms: None, readonly: true };
+        assert_eq!(parent_mode(default_perms(&data, None)), 0o700);
+        let file = SetupOp::File { fd: 3, dest: "/a".into(), perms: None };
+        assert_eq!(parent_mode(default_perms(&file, None)), 0o755);
     }
 
     #[test]
