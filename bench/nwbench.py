@@ -390,7 +390,7 @@ def cmd_measure(a):
     reps = 15 if q else 200
     warm = 2 if q else 10
     bind_ns = [10, 100] if q else [10, 100, 1000, MAX_BINDS]
-    bind_reps = {10: 5, 100: 5} if q else {10: 50, 100: 30, 1000: 10, MAX_BINDS: 5}
+    bind_reps = {10: 5, 100: 5} if q else {10: 50, 100: 30, 1000: 30, MAX_BINDS: 30}
     bind_budget = 10.0 if q else 30.0
     bind_timeout = 20.0 if q else 90.0
     tp_total = 200
