@@ -429,7 +429,8 @@ pub fn setup_newroot(
 
         let (dest_typed, perms, create_parents) = match op {
             SetupOp::Bind { dest, .. } | SetupOp::BindFd { dest, .. } => (dest, None, true),
-            SetupOp::RemountRo { dest } => (dest, None, false),
+            // bwrap creates parents here too; only --chmod is NO_CREATE_DEST.
+            SetupOp::RemountRo { dest } => (dest, None, true),
             SetupOp::Overlay { dest, .. } => (dest, None, true),
             SetupOp::Proc { dest } | SetupOp::Dev { dest } | SetupOp::Mqueue { dest } => {
                 (dest, None, true)
