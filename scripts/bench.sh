@@ -65,6 +65,9 @@ for c in "${CARGO_HOME:-}/bin/cargo" "${HOME:-/nonexistent}/.cargo/bin/cargo" /r
 done
 [ -n "$CARGO" ] || { echo "bench: cargo not found" >&2; exit 1; }
 
+# What is measured: the commit as the build starts.
+commit="$(git rev-parse --short HEAD 2>/dev/null || echo unknown)"
+dirty="$(git status --porcelain -- src Cargo.toml Cargo.lock 2>/dev/null | head -1)"
 echo "==> building nestwrap (release)" >&2
 "$CARGO" build --release --quiet --bin nestwrap
 TARGET_DIR="$("$CARGO" metadata --format-version 1 --no-deps 2>/dev/null |
@@ -116,8 +119,6 @@ for f in "${INPUTS[@]}"; do [ -f "$f" ] && EXISTING+=("$f"); done
 cpu="$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1)"
 mem="$(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo)"
 os="$(. /etc/os-release && echo "$PRETTY_NAME")"
-commit="$(git rev-parse --short HEAD 2>/dev/null || echo unknown)"
-dirty="$(git status --porcelain -- src Cargo.toml Cargo.lock 2>/dev/null | head -1)"
 mkdir -p "$OUT"
 "$PY" bench/nwbench.py report "${EXISTING[@]}" --md "$OUT/latest.md" --svg "$OUT/binds.svg" \
     --json "$OUT/latest.json" \
