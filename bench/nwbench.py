@@ -390,7 +390,7 @@ def cmd_measure(a):
     reps = 15 if q else 200
     warm = 2 if q else 10
     bind_ns = [10, 100] if q else [10, 100, 1000, MAX_BINDS]
-    bind_reps = {10: 5, 100: 5} if q else {10: 50, 100: 30, 1000: 30, MAX_BINDS: 30}
+    bind_reps = 5 if q else 30
     bind_budget = 10.0 if q else 30.0
     bind_timeout = 20.0 if q else 90.0
     tp_total = 200
@@ -439,14 +439,23 @@ def cmd_measure(a):
                 "results": res, "syscalls": sys_counts,
             })
 
+        # Every (tool, N) pair in the same rounds, so that load drift hits the
+        # growth curve evenly too, not only the nestwrap/bwrap ratio at one N.
+        log(f"  [{label}] binds N={bind_ns}: up to {bind_reps} paired rounds")
+        cmds = []
         for n in bind_ns:
-            log(f"  [{label}] binds N={n}: up to {bind_reps[n]} paired rounds")
-            cmds = commands_for(binds_args(n), {}, tools)[2:]  # sandboxes only
-            res = paired_runs(cmds, bind_reps[n], 1 if n <= 100 else 0, bind_timeout, bind_budget)
-            for c in cmds:
-                if res[c.tool]["error"]:
-                    failed.append(f"binds N={n} {c.tool}: {res[c.tool]['error']}")
-            out["binds"].append({"n": n, "results": res})
+            for c in commands_for(binds_args(n), {}, tools)[2:]:  # sandboxes only
+                c.tool = f"{c.tool}@{n}"
+                cmds.append(c)
+        res = paired_runs(cmds, bind_reps, 0, bind_timeout, bind_budget)
+        for n in bind_ns:
+            per_n = {}
+            for tool in SANDBOX_TOOLS:
+                r = res[f"{tool}@{n}"]
+                if r["error"]:
+                    failed.append(f"binds N={n} {tool}: {r['error']}")
+                per_n[tool] = r
+            out["binds"].append({"n": n, "results": per_n})
 
         s2 = [s for s in scen if s[0] == "2"][0]
         cmds = commands_for(s2[2], {}, tools)
