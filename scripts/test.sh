@@ -34,6 +34,7 @@ PACKAGES=(
     groff-base      # man page must render with groff -ww without warnings
     python3-venv    # venvs for the real clients (scripts/clients-setup.sh)
     xdg-desktop-portal # real client: /usr/libexec/xdg-desktop-portal-validate-icon
+    time            # /usr/bin/time: peak RSS in the benchmark (scripts/bench.sh)
 )
 TEST_USER="${NESTWRAP_TEST_USER:-nwtest}"
 TEST_UID=1001
@@ -178,6 +179,10 @@ else
     run_step "cargo doc" env RUSTDOCFLAGS="-D warnings" "$CARGO" doc --no-deps
     # NESTWRAP_MUST_WORK, NESTWRAP_TEST_BINARY... pass through from the environment.
     run_step "cargo test" "$CARGO" test
+    # The benchmark in quick mode: checks that it still works and prints its
+    # table. Slow numbers never fail CI (the table marks them FAIL); only a
+    # broken benchmark (build, tool or command failure) does.
+    run_step "benchmark (quick)" bash scripts/bench.sh --quick
 fi
 
 # --- Summary ---------------------------------------------------------------
