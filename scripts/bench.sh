@@ -68,17 +68,15 @@ done
 # What is measured: the commit as the build starts.
 commit="$(git rev-parse --short HEAD 2>/dev/null || echo unknown)"
 dirty="$(git status --porcelain -- src Cargo.toml Cargo.lock 2>/dev/null | head -1)"
-echo "==> building nestwrap (release)" >&2
-"$CARGO" build --release --quiet --bin nestwrap
-TARGET_DIR="$("$CARGO" metadata --format-version 1 --no-deps 2>/dev/null |
-    "$PY" -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')"
+echo "==> building nestwrap (static release, scripts/build-static.sh)" >&2
+BUILT="$(bash "$REPO/scripts/build-static.sh")"
 
 # A fresh 0755 directory that the unprivileged user can read.
 SCRATCH="$(mktemp -d /var/tmp/nestwrap-bench.XXXXXX)"
 cleanup() { rm -rf "$SCRATCH"; }
 trap cleanup EXIT
 chmod 0755 "$SCRATCH"
-install -m 0755 "$TARGET_DIR/release/nestwrap" "$SCRATCH/nestwrap"
+install -m 0755 "$BUILT" "$SCRATCH/nestwrap"
 install -m 0644 bench/nwbench.py "$SCRATCH/nwbench.py"
 
 measure() { # measure LABEL [setpriv prefix...]
@@ -124,7 +122,7 @@ mkdir -p "$OUT"
     --json "$OUT/latest.json" \
     --meta "date=$(date -u '+%Y-%m-%d %H:%M UTC')" \
     --meta "machine=$cpu, $(nproc) CPUs, $mem, $os, kernel $(uname -r)" \
-    --meta "nestwrap=commit $commit${dirty:+ (uncommitted changes)}, $("$SCRATCH/nestwrap" --version 2>&1 | head -1), release build, $(stat -c %s "$SCRATCH/nestwrap") bytes" \
+    --meta "nestwrap=commit $commit${dirty:+ (uncommitted changes)}, $("$SCRATCH/nestwrap" --version 2>&1 | head -1), static release build, $(stat -c %s "$SCRATCH/nestwrap") bytes" \
     --meta "bwrap=$BWRAP, $("$BWRAP" --version 2>&1 | head -1)" \
     --meta "mode=${QUICK[*]:-full}" || STATUS=1
 echo "==> wrote $OUT/latest.md, $OUT/binds.svg, $OUT/latest.json" >&2

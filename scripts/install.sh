@@ -26,7 +26,9 @@ set -euo pipefail
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 PREFIX="${PREFIX:-/usr/local}"
 DESTDIR="${DESTDIR:-}"
-BINARY="${NESTWRAP_BINARY:-$REPO/target/release/nestwrap}"
+# Prefer the static build (scripts/build-static.sh), else `cargo build --release`.
+STATIC="$(ls "$REPO"/target/*-linux-*/release/nestwrap 2>/dev/null | head -1 || true)"
+BINARY="${NESTWRAP_BINARY:-${STATIC:-$REPO/target/release/nestwrap}}"
 AS_BWRAP=0
 
 usage() {
@@ -42,7 +44,7 @@ for arg in "$@"; do
 done
 
 if [ ! -x "$BINARY" ]; then
-    echo "install.sh: $BINARY not found; run 'cargo build --release' first" >&2
+    echo "install.sh: $BINARY not found; run 'bash scripts/build-static.sh' (or 'cargo build --release') first" >&2
     exit 1
 fi
 for f in man/nestwrap.1 completions/bash/nestwrap completions/zsh/_nestwrap \
