@@ -10,5 +10,6 @@ mod compat;
 mod diagnose;
 mod generated;
 mod hostile;
+mod proptest_parse;
 mod sandbox;
 mod security;
