@@ -4,6 +4,7 @@
 
 mod util;
 
+mod badinput;
 mod cli;
 mod clients;
 mod compat;
