@@ -5,6 +5,7 @@
 mod util;
 
 mod cli;
+mod data_ops;
 mod hostile;
 mod monitoring;
 mod sandbox;
