@@ -178,7 +178,7 @@ fn bind_fd_o_path_dir_and_file() {
                     "sh",
                     "-c",
                     "cat /tmp/d/marker /tmp/r/marker; touch /tmp/d/w && echo d=rw; \
-                        touch /tmp/r/w 2>/dev/null || echo r=ro; ls /proc/self/fd",
+                        touch /tmp/r/w 2>/dev/null || echo r=ro; ls /proc/$$/fd",
                 ])
                 .fd(3, o_path(&dir))
                 .fd(4, o_path(&dir))
