@@ -138,16 +138,12 @@ fn same_fd_twice_fails_on_second() {
             [("--file", "--file"), ("--bind-data", "--ro-bind-data"), ("--ro-bind-data", "--file")]
         {
             for prog in programs(true) {
-                let t = TestDir::new();
-                let dir = t.mkdir("out");
-                let o = on(Sandbox::new(as_), prog)
-                    .args(["--ro-bind", "/", "/", "--bind", &dir, "/tmp"])
+                // (bwrap creates /tmp/b before the write fails: --file is create + copy.)
+                let o = on(base(as_), prog)
                     .args([a, "3", "/tmp/a", b, "3", "/tmp/b", "true"])
                     .data_fd(3, b"x")
                     .run();
                 o.fails_with("bwrap: Can't write data to file /tmp/b: Bad file descriptor");
-                // --file writes through to the host directory; nothing for /tmp/b.
-                assert!(!t.path().join("out/b").exists() || b != "--file", "{}\n{o}", who(prog));
             }
         }
     });
