@@ -29,6 +29,12 @@ PACKAGES=(
     busybox-static  # minimal container rootfs
     podman          # rootless container tests
     runc
+    zsh             # completion tests drive real zsh (zpty)...
+    fish            # ...and fish (complete -C); bash is always there
+    groff-base      # man page must render with groff -ww without warnings
+    python3-venv    # venvs for the real clients (scripts/clients-setup.sh)
+    xdg-desktop-portal # real client: /usr/libexec/xdg-desktop-portal-validate-icon
+    time            # /usr/bin/time: peak RSS in the benchmark (scripts/bench.sh)
 )
 TEST_USER="${NESTWRAP_TEST_USER:-nwtest}"
 TEST_UID=1001
@@ -141,6 +147,16 @@ else
     record "user namespaces" "MISSING: unprivileged user namespaces do not work"
 fi
 
+# --- Real bwrap clients (tests/clients.rs) ---------------------------------
+note "real clients: scripts/clients-setup.sh"
+if bash "$REPO/scripts/clients-setup.sh"; then
+    record "real clients" "ok"
+elif [ "$IS_ROOT" = 1 ]; then
+    record "real clients" "FAIL (scripts/clients-setup.sh)"
+else
+    record "real clients" "MISSING (run scripts/clients-setup.sh as root)"
+fi
+
 # --- Cargo -----------------------------------------------------------------
 CARGO="$(command -v cargo || true)"
 for c in "${CARGO_HOME:-}/bin/cargo" "${HOME:-/nonexistent}/.cargo/bin/cargo" /root/.cargo/bin/cargo; do
@@ -163,6 +179,10 @@ else
     run_step "cargo doc" env RUSTDOCFLAGS="-D warnings" "$CARGO" doc --no-deps
     # NESTWRAP_MUST_WORK, NESTWRAP_TEST_BINARY... pass through from the environment.
     run_step "cargo test" "$CARGO" test
+    # The benchmark in quick mode: checks that it still works and prints its
+    # table. Slow numbers never fail CI (the table marks them FAIL); only a
+    # broken benchmark (build, tool or command failure) does.
+    run_step "benchmark (quick)" bash scripts/bench.sh --quick
 fi
 
 # --- Summary ---------------------------------------------------------------

@@ -69,19 +69,35 @@ impl SetupError {
     }
 
     /// A second, warning-level line pointing at the likely cause, for the
-    /// failures whose errno alone says little (DECISIONS.md: hints).
+    /// failures whose errno alone says little (DECISIONS.md: hints), and at
+    /// `nestwrap --diagnose`, which names the policy. The error line itself
+    /// stays bwrap's. Failures that must look exactly like bwrap's (a proc
+    /// mount under `--proc-fallback never`, ENOSPC) get no hint.
     pub fn hint(&self) -> Option<&'static str> {
+        if self.step == "clone"
+            && self.message.starts_with("No permissions to create a new namespace")
+        {
+            return Some(
+                "Hint: besides the sysctl, a container's seccomp profile or an LSM (AppArmor, \
+                 SELinux) can refuse new namespaces; `nestwrap --diagnose` shows which applies here",
+            );
+        }
         let errno = self.errno()?;
         match (self.step, errno) {
             ("uid-map" | "gid-map" | "setgroups", Errno::EPERM | Errno::EACCES) => Some(
                 "Hint: an AppArmor policy may restrict unprivileged user namespaces \
                  (Ubuntu 23.10+: sysctl kernel.apparmor_restrict_unprivileged_userns=0, or a profile \
-                 allowing userns for this binary); /proc mounted with hidepid has the same effect",
+                 allowing userns for this binary); /proc mounted with hidepid has the same effect; \
+                 `nestwrap --diagnose` shows which applies here",
             ),
             ("loopback", Errno::EPERM | Errno::EACCES) => Some(
                 "Hint: an AppArmor policy may restrict unprivileged user namespaces \
                  (Ubuntu 23.10+: sysctl kernel.apparmor_restrict_unprivileged_userns=0, or a profile \
-                 allowing userns for this binary)",
+                 allowing userns for this binary); `nestwrap --diagnose` shows which applies here",
+            ),
+            ("clone", Errno::EPERM) => Some(
+                "Hint: a container's seccomp profile or an LSM may refuse new namespaces; \
+                 `nestwrap --diagnose` shows which applies here",
             ),
             _ => None,
         }
@@ -201,6 +217,37 @@ mod tests {
             .is_some());
         assert!(setup_errno("uid-map", "setting up uid map", Errno::EINVAL).hint().is_none());
         assert!(setup_errno("mount-proc", "x", Errno::EPERM).hint().is_none());
+    }
+
+    #[test]
+    fn hints_point_at_diagnose() {
+        let userns = setup_msg(
+            "clone",
+            "No permissions to create a new namespace, likely because the kernel does not allow non-privileged user namespaces. On e.g. debian this can be enabled with 'sysctl kernel.unprivileged_userns_clone=1'.",
+        );
+        for e in [
+            userns,
+            setup_errno("clone", "Creating new namespace failed", Errno::EPERM),
+            setup_errno("uid-map", "setting up uid map", Errno::EPERM),
+            setup_errno("loopback", "loopback: Failed RTM_NEWADDR", Errno::EPERM),
+        ] {
+            let hint = e.hint().unwrap_or_else(|| panic!("no hint for {e}"));
+            assert!(hint.starts_with("Hint: "), "{hint}");
+            assert!(hint.contains("nestwrap --diagnose"), "{hint}");
+        }
+        // bwrap's exact failures stay alone (DECISIONS: never = bwrap's
+        // failure exactly; ENOSPC hints as bwrap).
+        let enospc = setup_msg(
+            "clone",
+            "Creating new namespace failed: nesting depth or /proc/sys/user/max_*_namespaces exceeded (ENOSPC)",
+        );
+        assert!(enospc.hint().is_none());
+        let proc = SetupError::new(
+            "mount-proc",
+            "Can't mount proc on /newroot/proc",
+            Detail::Mount(Errno::EPERM),
+        );
+        assert!(proc.hint().is_none());
     }
 }
 

@@ -8,6 +8,7 @@
 
 pub mod cli;
 pub mod config;
+pub mod diagnose;
 pub mod doc;
 pub mod error;
 pub mod report;

@@ -5,7 +5,12 @@
 mod util;
 
 mod cli;
+mod clients;
+mod compat;
 mod data_ops;
+mod diagnose;
+mod generated;
 mod hostile;
 mod monitoring;
 mod sandbox;
+mod security;

@@ -254,6 +254,10 @@ impl State<'_> {
             }
             "--share-net" => cfg.unshare.net = false,
             "--forward-signals" => cfg.forward_signals = true,
+            // main_entry answers `--diagnose` as argv[1]; anywhere else
+            // (after other options, in --args data, in BWRAP-ARGS) it is
+            // an error rather than a silent mode switch.
+            "--diagnose" => return Err(CliError::msg(crate::diagnose::NOT_FIRST)),
             "--proc-fallback" => {
                 let v = value(p, name)?;
                 let mode = match v.to_str() {
@@ -1542,6 +1546,11 @@ mod tests {
             let argv: Vec<&str> = args.iter().map(String::as_str).collect();
             let mut rep = Reporter::capture();
             let r = parse_args_with(os(&argv), &mut rep, true);
+            if opt.name == "--diagnose" {
+                // Only main_entry's argv[1] check accepts it (see parse arm).
+                assert_eq!(r, Err(CliError::msg(crate::diagnose::NOT_FIRST)), "{argv:?}");
+                continue;
+            }
             let expected = match opt.name {
                 "--help" => Parsed::Help,
                 "--version" => Parsed::Version,

@@ -400,6 +400,16 @@ pub const OPTIONS: &[OptSpec] = &[
         "Pass SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGUSR1 and SIGUSR2 received by nestwrap on to \
          COMMAND, every time they arrive, and still exit with COMMAND's status. Without it, \
          as with bwrap, these signals end nestwrap and leave the sandbox running."),
+    opt("--diagnose", &[], &[], C::Extensions,
+        "Explain what blocks or weakens a sandbox here, then exit (nestwrap only)", "",
+        "Must be the first argument: nestwrap --diagnose [--json] [-- BWRAP-ARGS...]. Probe \
+         this environment without side effects (user namespaces and nesting depth left, own \
+         seccomp, capabilities, AppArmor and SELinux confinement, /proc masks, hidepid, \
+         read-only /proc/sys, and which of mount, pid and network namespaces, pivot_root, \
+         overlayfs, devpts and seccomp work, each tried in a throwaway child) and print one \
+         line per check with a verdict and a fix, or JSON with --json. Given BWRAP-ARGS, also \
+         say which fallbacks nestwrap would use for that command line. Exits 0 once the \
+         report is printed, whatever it found. Anywhere but first, --diagnose is an error."),
 ];
 
 /// libcap's capability names, indexed by number (`CAP_CHECKPOINT_RESTORE` = 40).

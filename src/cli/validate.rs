@@ -34,16 +34,31 @@ const CAP_SYS_ADMIN: u32 = 21;
 impl HostFacts {
     /// Compute the facts the way bwrap does.
     pub fn probe() -> Self {
+        Self::probe_with(true, true)
+    }
+
+    /// The facts `cfg` needs, and only those: the user-namespace and
+    /// cgroup probes read several files, which a plain launch should not
+    /// pay for. Unneeded facts read as false (they are not consulted).
+    pub fn probe_for(cfg: &Config) -> Self {
+        let u = &cfg.unshare;
+        Self::probe_with(u.user_try, u.cgroup || u.cgroup_try)
+    }
+
+    fn probe_with(userns: bool, cgroup: bool) -> Self {
         let real_uid = nix::unistd::getuid().as_raw();
         let real_gid = nix::unistd::getgid().as_raw();
         HostFacts {
             is_root: real_uid == 0,
-            userns_available: userns_available(),
-            cgroupns_supported: Path::new("/proc/self/ns/cgroup").exists(),
+            userns_available: userns && userns_available(),
+            cgroupns_supported: cgroup && Path::new("/proc/self/ns/cgroup").exists(),
             real_uid,
             real_gid,
-            has_sys_admin: crate::sys::caps::capget()
-                .is_ok_and(|c| c.effective & (1 << CAP_SYS_ADMIN) != 0),
+            // Only root's capabilities matter (container root without
+            // CAP_SYS_ADMIN gets a user namespace).
+            has_sys_admin: real_uid == 0
+                && crate::sys::caps::capget()
+                    .is_ok_and(|c| c.effective & (1 << CAP_SYS_ADMIN) != 0),
         }
     }
 }

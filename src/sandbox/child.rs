@@ -95,7 +95,7 @@ fn run(plan: &Plan, fds: ChildFds, report: Option<&OwnedFd>) -> Result<Never, Se
 
     // The monitor owns the reporting fds.
     for fd in [config.info_fd, config.json_status_fd].into_iter().flatten() {
-        sys::close_raw(fd);
+        plan.user_fds.close(fd);
     }
 
     // Wait for the monitor. EOF means it died before releasing us: with
@@ -198,8 +198,11 @@ fn run(plan: &Plan, fds: ChildFds, report: Option<&OwnedFd>) -> Result<Never, Se
     };
     nix::unistd::chdir("/").map_err(|e| setup_errno("chdir", "chdir / (base path)", e))?;
 
+    let root = super::resolve::NewRoot::open()
+        .map_err(|e| setup_errno("newroot", "Can't open /newroot", e))?;
     let ctx = Ctx {
         proc_fd: &plan.proc_fd,
+        root: &root,
         proc_fallback: plan.proc_fallback,
         proc_tier: std::cell::Cell::new(None),
         own_pidns: plan.new_pidns || config.pidns_fd.is_some(),
@@ -207,6 +210,7 @@ fn run(plan: &Plan, fds: ChildFds, report: Option<&OwnedFd>) -> Result<Never, Se
         level_prefix: config.level_prefix,
         not_a_security_boundary: config.not_a_security_boundary,
         file_label: config.file_label.as_deref(),
+        user_fds: &plan.user_fds,
     };
     setup::setup_newroot(&ctx, &config.ops, &sources)?;
 
@@ -220,7 +224,7 @@ fn run(plan: &Plan, fds: ChildFds, report: Option<&OwnedFd>) -> Result<Never, Se
         })?;
     }
 
-    close_op_fds(&config.ops);
+    close_op_fds(plan);
 
     // Detach the old root so nothing of the host stays reachable.
     mount(
@@ -262,14 +266,17 @@ fn run(plan: &Plan, fds: ChildFds, report: Option<&OwnedFd>) -> Result<Never, Se
     if let Some(fd) = config.block_fd {
         let mut b = [0u8; 1];
         // Any data or EOF unblocks.
-        if let Ok(owned) = sys::fd::claim_fd(fd) {
+        if let Ok(owned) = plan.user_fds.take(fd) {
             while let Err(Errno::EINTR) = nix::unistd::read(&owned, &mut b) {}
         }
     }
 
     let mut seccomp_programs: Vec<Vec<u8>> = Vec::new();
     if let Some(fd) = config.seccomp_fd {
-        let data = sys::fd::read_fd_to_end_and_close(fd)
+        let data = plan
+            .user_fds
+            .take(fd)
+            .and_then(|f| sys::fd::read_to_end(&f))
             .map_err(|e| setup_errno("seccomp", "Can't read seccomp data", e))?;
         if data.len() % 8 != 0 {
             return Err(setup_msg("seccomp", "Invalid seccomp data, must be multiple of 8"));
@@ -292,10 +299,11 @@ fn run(plan: &Plan, fds: ChildFds, report: Option<&OwnedFd>) -> Result<Never, Se
     }
 
     if plan.needs_reaper {
+        let locks = init::take_locks(plan)?;
         let my_pid = nix::unistd::getpid();
         match sys::fork().map_err(|e| setup_errno("fork", "Can't fork for pid 1", e))? {
             Some(initial) => {
-                let code = init::run(plan, initial, fds.status_write, &seccomp_programs);
+                let code = init::run(plan, initial, fds.status_write, locks, &seccomp_programs);
                 sys::exit_now(code)
             }
             None => {
@@ -481,7 +489,7 @@ fn exec_command(
     let config = &plan.config;
     if !config.as_pid_1 {
         for &fd in &config.sync_fds {
-            sys::close_raw(fd);
+            plan.user_fds.close(fd);
         }
     }
     SigSet::all().thread_unblock().map_err(|e| setup_errno("sigprocmask", "sigprocmask", e))?;
@@ -568,12 +576,12 @@ fn resolve_sources(ops: &[SetupOp]) -> Result<Vec<Option<Source>>, SetupError> {
         .collect()
 }
 
-fn close_op_fds(ops: &[SetupOp]) {
-    for op in ops {
+fn close_op_fds(plan: &Plan) {
+    for op in &plan.config.ops {
         match op {
             SetupOp::File { fd, .. }
             | SetupOp::BindData { fd, .. }
-            | SetupOp::BindFd { fd, .. } => sys::close_raw(*fd),
+            | SetupOp::BindFd { fd, .. } => plan.user_fds.close(*fd),
             _ => {}
         }
     }
@@ -621,7 +629,13 @@ fn drop_privs(plan: &Plan) -> Result<(), SetupError> {
     if !plan.keeps_caller_caps() {
         let caps = plan.requested_caps;
         let sets = sys::caps::CapSets { effective: caps, permitted: caps, inheritable: caps };
-        sys::caps::capset(sets).map_err(|e| setup_errno("caps", "capset failed", e))?;
+        match sys::caps::capset(sets) {
+            Ok(()) => {}
+            // As bwrap: root may lack some of what it asked for (a bounding
+            // set without CAP_SYS_RESOURCE, systemd-nspawn's seccomp policy).
+            Err(Errno::EPERM) if plan.is_root => {}
+            Err(e) => return Err(setup_errno("caps", "capset failed", e)),
+        }
     }
     nix::sys::prctl::set_dumpable(true)
         .map_err(|e| setup_errno("prctl", "can't set dumpable", e))?;

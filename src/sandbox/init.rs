@@ -27,40 +27,12 @@ pub fn exit_code(status: WaitStatus) -> i32 {
     }
 }
 
-/// Run the reaper; returns the exit status for `_exit`.
-pub fn run(plan: &Plan, initial: Pid, status_write: Option<OwnedFd>, seccomp: &[Vec<u8>]) -> i32 {
-    match reap(plan, initial, status_write, seccomp) {
-        Ok(code) => code,
-        Err(e) => {
-            write_stderr(
-                format_line(plan.config.level_prefix, Level::Error, &e.to_string()).as_bytes(),
-            );
-            1
-        }
-    }
-}
-
-fn reap(
-    plan: &Plan,
-    initial: Pid,
-    status_write: Option<OwnedFd>,
-    seccomp: &[Vec<u8>],
-) -> Result<i32, SetupError> {
+/// Take the `--lock-file` read locks (paths inside the sandbox). Called in
+/// the child before it forks COMMAND: fcntl locks belong to the process
+/// that takes them and are not inherited by fork, so the reaper holds them
+/// for the sandbox's lifetime; a failure stops setup before COMMAND runs.
+pub fn take_locks(plan: &Plan) -> Result<Vec<OwnedFd>, SetupError> {
     let config = &plan.config;
-    // The reaper needs no capabilities at all.
-    let none = sys::caps::CapSets::default();
-    match sys::caps::capset(none) {
-        Ok(()) => {}
-        Err(Errno::EPERM) if plan.is_root => {}
-        Err(e) => return Err(setup_errno("caps", "capset failed", e)),
-    }
-
-    let mut keep: Vec<i32> = config.sync_fds.clone();
-    if let Some(fd) = &status_write {
-        keep.push(fd.as_raw_fd());
-    }
-    let _ = sys::close_all_except(&keep);
-
     let mut locks = Vec::new();
     for path in &config.lock_files {
         let show = path.to_string_lossy();
@@ -84,6 +56,48 @@ fn reap(
         }
         locks.push(fd);
     }
+
+    Ok(locks)
+}
+
+/// Run the reaper; returns the exit status for `_exit`.
+pub fn run(
+    plan: &Plan,
+    initial: Pid,
+    status_write: Option<OwnedFd>,
+    locks: Vec<OwnedFd>,
+    seccomp: &[Vec<u8>],
+) -> i32 {
+    match reap(plan, initial, status_write, locks, seccomp) {
+        Ok(code) => code,
+        Err(e) => {
+            write_stderr(
+                format_line(plan.config.level_prefix, Level::Error, &e.to_string()).as_bytes(),
+            );
+            1
+        }
+    }
+}
+
+fn reap(
+    plan: &Plan,
+    initial: Pid,
+    status_write: Option<OwnedFd>,
+    locks: Vec<OwnedFd>,
+    seccomp: &[Vec<u8>],
+) -> Result<i32, SetupError> {
+    let config = &plan.config;
+    // The reaper needs no capabilities at all.
+    let none = sys::caps::CapSets::default();
+    match sys::caps::capset(none) {
+        Ok(()) => {}
+        Err(Errno::EPERM) if plan.is_root => {}
+        Err(e) => return Err(setup_errno("caps", "capset failed", e)),
+    }
+
+    let mut keep: Vec<i32> = config.sync_fds.clone();
+    keep.extend(status_write.iter().chain(&locks).map(|fd| fd.as_raw_fd()));
+    let _ = sys::close_all_except(&keep);
 
     if config.die_with_parent {
         nix::sys::prctl::set_pdeathsig(Signal::SIGKILL)

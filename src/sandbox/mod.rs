@@ -7,6 +7,7 @@ pub mod label;
 pub mod monitor;
 pub mod net;
 pub mod prepare;
+pub mod resolve;
 pub mod setup;
 pub mod status;
 pub mod userns_lock;
@@ -36,6 +37,13 @@ pub fn main_entry() -> i32 {
     if args.len() == 1 && args[0] == "--version" {
         println!("{}", crate::BWRAP_VERSION);
         return 0;
+    }
+
+    // `--diagnose` (first argument only): report, before anything changes
+    // this process (no_new_privs), and before the setuid refusal, which the
+    // report explains.
+    if args.first().is_some_and(|a| a == "--diagnose") {
+        return crate::diagnose::main(args.split_off(1));
     }
 
     let mut reporter = Reporter::stderr();
@@ -79,7 +87,8 @@ fn run(args: Vec<OsString>, argv0: &str, reporter: &mut Reporter) -> Result<i32,
         }
         Parsed::Run(config) => *config,
     };
-    cli::validate(&mut config, &HostFacts::probe())?;
+    let facts = HostFacts::probe_for(&config);
+    cli::validate(&mut config, &facts)?;
     // SELinux labels are validated up front, as bwrap does while parsing.
     for label in [&config.exec_label, &config.file_label].into_iter().flatten() {
         label::check(label)?;
@@ -272,9 +281,11 @@ fn spawn(config: Config) -> Result<i32, SetupError> {
                     Ok(Some(sys::CredMessage { pid: Some(p), .. })) => {
                         pid = nix::unistd::Pid::from_raw(p)
                     }
+                    // The child failed before reporting; let its own message
+                    // come first, as in bwrap.
                     _ => {
-                        let status = waitpid(pid, None).map(init::exit_code).unwrap_or(1);
-                        return Ok(if status == 0 { 1 } else { status });
+                        let _ = waitpid(pid, None);
+                        return Err(setup_msg("pidns", "Unexpected short read from pid socket"));
                     }
                 }
             }

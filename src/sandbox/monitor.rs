@@ -55,13 +55,15 @@ pub fn run(plan: Plan, child: Pid, fds: MonitorFds, original_ppid: Pid) -> Resul
 
     if let Some(fd) = config.info_fd {
         let out =
-            sys::fd::claim_fd(fd).map_err(|e| setup_errno("info-fd", "Write to info_fd", e))?;
+            plan.user_fds.take(fd).map_err(|e| setup_errno("info-fd", "Write to info_fd", e))?;
         status::write_all(&out, &status::info_json(child, &ids))
             .map_err(|e| setup_errno("info-fd", "Write to info_fd", e))?;
     }
     let json = match config.json_status_fd {
         Some(fd) => {
-            let out = sys::fd::claim_fd(fd)
+            let out = plan
+                .user_fds
+                .take(fd)
                 .map_err(|e| setup_errno("json-status-fd", "Write to info_fd", e))?;
             status::write_all(&out, &status::status_first_line(child, &ids))
                 .map_err(|e| setup_errno("json-status-fd", "Write to info_fd", e))?;
@@ -70,7 +72,7 @@ pub fn run(plan: Plan, child: Pid, fds: MonitorFds, original_ppid: Pid) -> Resul
         None => None,
     };
     if let Some(fd) = config.userns_block_fd {
-        if let Ok(owned) = sys::fd::claim_fd(fd) {
+        if let Ok(owned) = plan.user_fds.take(fd) {
             let mut b = [0u8; 1];
             while let Err(Errno::EINTR) = nix::unistd::read(&owned, &mut b) {}
         }

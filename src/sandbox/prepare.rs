@@ -10,9 +10,10 @@ use nix::fcntl::{open, OFlag};
 use nix::sys::stat::Mode;
 use nix::unistd::{getgid, getuid};
 
-use crate::config::{CapOp, Config, ProcFallback};
+use crate::config::{CapOp, Config, ProcFallback, SetupOp};
 use crate::error::{setup_errno, SetupError};
 use crate::sys;
+use crate::sys::fd::FdTable;
 
 /// What the child and monitor carry out.
 #[derive(Debug)]
@@ -48,6 +49,37 @@ pub struct Plan {
     pub needs_reaper: bool,
     /// `--proc-fallback`, else `NESTWRAP_PROC_FALLBACK`, else auto.
     pub proc_fallback: ProcFallback,
+    /// The caller's fds that nestwrap consumes, claimed before any of ours.
+    pub user_fds: FdTable,
+}
+
+/// The fd numbers nestwrap consumes (reads, writes, or closes in COMMAND).
+/// `--userns`, `--userns2`, `--pidns` are only used by number and stay
+/// open for COMMAND, as in bwrap.
+fn consumed_fds(config: &Config) -> Vec<i32> {
+    let mut fds: Vec<i32> = config
+        .ops
+        .iter()
+        .filter_map(|op| match op {
+            SetupOp::File { fd, .. }
+            | SetupOp::BindData { fd, .. }
+            | SetupOp::BindFd { fd, .. } => Some(*fd),
+            _ => None,
+        })
+        .collect();
+    fds.extend(config.sync_fds.iter().copied());
+    fds.extend(
+        [
+            config.info_fd,
+            config.json_status_fd,
+            config.block_fd,
+            config.seccomp_fd,
+            config.userns_block_fd,
+        ]
+        .into_iter()
+        .flatten(),
+    );
+    fds
 }
 
 impl Plan {
@@ -87,6 +119,8 @@ fn cstring(s: &std::ffi::OsStr) -> CString {
 /// Build the plan. `config` has been validated (implicit `--unshare-user`
 /// resolved).
 pub fn prepare(config: Config) -> Result<Plan, SetupError> {
+    // First, before we open anything that could reuse their numbers.
+    let user_fds = FdTable::claim(consumed_fds(&config));
     let real_uid = getuid().as_raw();
     let real_gid = getgid().as_raw();
     let is_root = real_uid == 0;
@@ -154,6 +188,7 @@ pub fn prepare(config: Config) -> Result<Plan, SetupError> {
         exec_argv,
         needs_reaper,
         proc_fallback: config.proc_fallback.unwrap_or_default(),
+        user_fds,
         config,
     })
 }

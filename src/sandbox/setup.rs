@@ -13,7 +13,7 @@ use std::os::unix::ffi::{OsStrExt, OsStringExt};
 use nix::errno::Errno;
 use nix::fcntl::{open, OFlag};
 use nix::mount::{mount, MsFlags};
-use nix::sys::stat::{fchmod, lstat, stat, Mode, SFlag};
+use nix::sys::stat::{fchmod, stat, Mode, SFlag};
 
 use std::cell::Cell;
 
@@ -22,6 +22,34 @@ use crate::error::{setup_errno, setup_msg, Detail, SetupError};
 use crate::report::{format_line, write_stderr, Level};
 use crate::sys;
 use crate::sys::mount::{cstr, is_at_or_below, mount_setattr, parse_mountinfo};
+
+use super::resolve::{relative, NewRoot};
+
+/// The mode an op gives what it creates, as bwrap's `op->perms`: `--perms`,
+/// else the op's default. Ops that create no file of their own keep bwrap's
+/// zero-initialised value, which is why their missing parents come out 0700.
+pub fn default_perms(op: &SetupOp, perms: Option<u32>) -> u32 {
+    match op {
+        SetupOp::Tmpfs { .. } | SetupOp::Dir { .. } => perms.unwrap_or(0o755),
+        SetupOp::File { .. } => perms.unwrap_or(0o666),
+        SetupOp::BindData { .. } => perms.unwrap_or(0o600),
+        _ => 0,
+    }
+}
+
+/// Mode of the missing parents of an op's destination (bwrap's rule): 0755,
+/// without group access if the op's mode grants the group nothing, and
+/// without other access if it grants others nothing.
+pub fn parent_mode(perms: u32) -> u32 {
+    let mut mode = 0o755;
+    if perms & 0o070 == 0 {
+        mode &= !0o050;
+    }
+    if perms & 0o007 == 0 {
+        mode &= !0o005;
+    }
+    mode
+}
 
 /// A bind source resolved on the host before the pivot.
 #[derive(Debug, Clone)]
@@ -60,6 +88,8 @@ fn show(p: &OsStr) -> String {
 /// The context the ops run in.
 pub struct Ctx<'a> {
     pub proc_fd: &'a OwnedFd,
+    /// The new root, for destination lookups that cannot leave it.
+    pub root: &'a NewRoot,
     /// What to do when a fresh procfs is refused (`--proc-fallback`).
     pub proc_fallback: ProcFallback,
     /// The fallback tier `--proc` ended up using, for `--json-status-fd`.
@@ -71,6 +101,8 @@ pub struct Ctx<'a> {
     pub not_a_security_boundary: bool,
     /// `--file-label`: tmpfs mounts get `context="..."`.
     pub file_label: Option<&'a OsStr>,
+    /// The caller's fds for `--file`, `--bind-data`, `--bind-fd`.
+    pub user_fds: &'a sys::fd::FdTable,
 }
 
 /// How a bind treats flags.
@@ -125,7 +157,7 @@ fn stage(stage: impl Into<String>, errno: Option<Errno>) -> BindFailure {
 fn bind_mount(
     ctx: &Ctx<'_>,
     src: Option<&OsStr>,
-    dest: &OsStr,
+    rel: &OsStr,
     flags: BindFlags,
 ) -> Result<(), BindFailure> {
     if let Some(src) = src {
@@ -133,9 +165,16 @@ fn bind_mount(
         if flags.recursive {
             ms |= MsFlags::MS_REC;
         }
-        mount(Some(src), dest, None::<&OsStr>, ms, None::<&OsStr>)
+        let target = ctx
+            .root
+            .target(rel)
+            .map_err(|e| stage("Unable to mount source on destination", Some(e)))?;
+        mount(Some(src), target.path.as_os_str(), None::<&OsStr>, ms, None::<&OsStr>)
             .map_err(|e| stage("Unable to mount source on destination", Some(e)))?;
     }
+    // Look the destination up again: the mount now sits on top of it.
+    let target = ctx.root.target(rel).map_err(|e| stage("realpath(destination)", Some(e)))?;
+    let dest = target.path.as_os_str();
     match mount_setattr(&cstr(dest), flags.attr(), flags.recursive) {
         Ok(()) => Ok(()),
         // Kernels before 5.12, or a container seccomp profile that refuses
@@ -144,11 +183,30 @@ fn bind_mount(
         // --not-a-security-boundary: let submounts that refuse the flags
         // through with a warning (the top mount must still get them).
         Err(_) if ctx.not_a_security_boundary && flags.recursive => remount_tree(ctx, dest, flags),
-        Err(e) => Err(stage(
-            format!("Unable to remount destination \"{}\" with correct flags", show(dest)),
-            Some(e),
-        )),
+        Err(e) => Err(setattr_failure(dest, e)),
     }
+}
+
+/// Name a failed `mount_setattr` the way bwrap's `bind_mount` names the
+/// step that would have failed there.
+fn setattr_failure(dest: &OsStr, e: Errno) -> BindFailure {
+    let canonical = match std::fs::canonicalize(dest) {
+        Ok(p) => p.into_os_string(),
+        Err(err) => {
+            return stage(
+                "realpath(destination)",
+                Some(Errno::from_raw(err.raw_os_error().unwrap_or(libc::EIO))),
+            )
+        }
+    };
+    if e == Errno::EINVAL {
+        // Not the root of a mount.
+        return stage(format!("Unable to find \"{}\" in mount table", show(&canonical)), None);
+    }
+    stage(
+        format!("Unable to remount destination \"{}\" with correct flags", show(&canonical)),
+        Some(e),
+    )
 }
 
 /// The mount_setattr fallback: read mountinfo once, remount the mount at
@@ -226,67 +284,6 @@ fn bind_error(what: &str, src: &OsStr, dest: &OsStr, f: BindFailure) -> SetupErr
         Detail::Stage(f.stage, f.errno),
     )
     .with_path(dest.to_owned())
-}
-
-/// bwrap's `mkdir_with_parents(path, mode, create_last = false)`: create
-/// every missing parent of `path` with `mode`; existing parents must be
-/// directories (symlinks are followed).
-fn mkdir_parents(path: &OsStr, mode: u32) -> Result<(), Errno> {
-    let bytes = path.as_bytes();
-    let mut end = 0;
-    while let Some(off) = memchr::memchr(b'/', &bytes[end + 1..]) {
-        end = end + 1 + off;
-        let prefix = OsStr::from_bytes(&bytes[..end]);
-        if prefix.is_empty() {
-            continue;
-        }
-        mkdir_existing_ok(prefix, mode)?;
-    }
-    Ok(())
-}
-
-/// mkdir, accepting an existing directory (following symlinks).
-fn mkdir_existing_ok(path: &OsStr, mode: u32) -> Result<(), Errno> {
-    match nix::unistd::mkdir(path, Mode::from_bits_truncate(mode)) {
-        Ok(()) => Ok(()),
-        Err(Errno::EEXIST) => match stat(path) {
-            Ok(st) if SFlag::from_bits_truncate(st.st_mode) & SFlag::S_IFMT == SFlag::S_IFDIR => {
-                Ok(())
-            }
-            Ok(_) => Err(Errno::ENOTDIR),
-            Err(e) => Err(e),
-        },
-        Err(e) => Err(e),
-    }
-}
-
-/// bwrap's `ensure_dir`.
-fn ensure_dir(path: &OsStr, mode: u32) -> Result<(), Errno> {
-    mkdir_existing_ok(path, mode)
-}
-
-/// bwrap's `ensure_file`: any existing non-directory, non-symlink will do as
-/// a mount point; otherwise create an empty file (following a dangling
-/// symlink, as open(O_CREAT) does).
-fn ensure_file(path: &OsStr, mode: u32) -> Result<(), Errno> {
-    if let Ok(st) = stat(path) {
-        let fmt = SFlag::from_bits_truncate(st.st_mode) & SFlag::S_IFMT;
-        if fmt != SFlag::S_IFDIR && fmt != SFlag::S_IFLNK {
-            return Ok(());
-        }
-    }
-    match create_file(path, mode) {
-        Ok(_) | Err(Errno::EEXIST) => Ok(()),
-        Err(e) => Err(e),
-    }
-}
-
-fn create_file(path: &OsStr, mode: u32) -> Result<OwnedFd, Errno> {
-    open(
-        path,
-        OFlag::O_CREAT | OFlag::O_WRONLY | OFlag::O_TRUNC | OFlag::O_CLOEXEC | OFlag::O_NOCTTY,
-        Mode::from_bits_truncate(mode),
-    )
 }
 
 /// Copy `from` (read to EOF, blocking) into `to`.
@@ -382,7 +379,8 @@ pub fn setup_newroot(
 
         let (dest_typed, perms, create_parents) = match op {
             SetupOp::Bind { dest, .. } | SetupOp::BindFd { dest, .. } => (dest, None, true),
-            SetupOp::RemountRo { dest } => (dest, None, false),
+            // bwrap creates parents here too; only --chmod is NO_CREATE_DEST.
+            SetupOp::RemountRo { dest } => (dest, None, true),
             SetupOp::Overlay { dest, .. } => (dest, None, true),
             SetupOp::Proc { dest } | SetupOp::Dev { dest } | SetupOp::Mqueue { dest } => {
                 (dest, None, true)
@@ -396,18 +394,11 @@ pub fn setup_newroot(
             SetupOp::Symlink { dest, .. } => (dest, None, true),
             SetupOp::Chmod { path, .. } => (path, None, false),
         };
-        let dest = newroot_path(dest_typed);
+        let rel = relative(dest_typed);
+        let dest = NewRoot::path(rel);
         if create_parents {
-            let mut parent_mode = 0o755;
-            if let Some(p) = perms {
-                if p & 0o070 == 0 {
-                    parent_mode &= !0o050;
-                }
-                if p & 0o007 == 0 {
-                    parent_mode &= !0o005;
-                }
-            }
-            mkdir_parents(&dest, parent_mode).map_err(|e| {
+            let parent_mode = parent_mode(default_perms(op, perms));
+            ctx.root.mkdir_parents(rel, parent_mode).map_err(|e| {
                 setup_errno(
                     "mkdir-parents",
                     format!("Can't mkdir parents for {}", show(dest_typed)),
@@ -430,9 +421,9 @@ pub fn setup_newroot(
                 };
                 let src = src_path.as_deref().unwrap_or_default();
                 if src_is_dir {
-                    ensure_dir(&dest, 0o755).map_err(mkdir_err)?;
+                    ctx.root.ensure_dir(rel, 0o755).map_err(mkdir_err)?;
                 } else {
-                    ensure_file(&dest, 0o444).map_err(|e| {
+                    ctx.root.ensure_file(rel, 0o444).map_err(|e| {
                         setup_errno(
                             "create-file",
                             format!("Can't create file at {}", show(dest_typed)),
@@ -441,15 +432,15 @@ pub fn setup_newroot(
                         .with_path(dest_typed.clone())
                     })?;
                 }
-                bind_mount(ctx, Some(src), &dest, BindFlags::of(kind))
+                bind_mount(ctx, Some(src), rel, BindFlags::of(kind))
                     .map_err(|f| bind_error("bind", src, &dest, f))?;
                 if let SetupOp::BindFd { fd, .. } = op {
-                    check_bind_fd(*fd, &dest)?;
+                    check_bind_fd(ctx, *fd, rel)?;
                 }
             }
             SetupOp::RemountRo { .. } => {
                 let flags = BindFlags { readonly: true, devices: false, recursive: false };
-                bind_mount(ctx, None, &dest, flags).map_err(|f| {
+                bind_mount(ctx, None, rel, flags).map_err(|f| {
                     SetupError::new(
                         "remount-ro",
                         format!("Can't remount readonly on {}", show(&dest)),
@@ -459,7 +450,7 @@ pub fn setup_newroot(
                 })?;
             }
             SetupOp::Overlay { .. } => {
-                ensure_dir(&dest, 0o755).map_err(mkdir_err)?;
+                ctx.root.ensure_dir(rel, 0o755).map_err(mkdir_err)?;
                 let Some(Source::Overlay { lower, upper }) = source else {
                     return Err(setup_msg(
                         "overlay",
@@ -476,14 +467,7 @@ pub fn setup_newroot(
                     None => None,
                 };
                 let options = overlay_options(lower, upper.as_ref());
-                mount(
-                    Some("overlay"),
-                    dest.as_os_str(),
-                    Some("overlay"),
-                    MsFlags::empty(),
-                    Some(options.as_os_str()),
-                )
-                .map_err(|e| {
+                let overlay_err = |e| {
                     let msg = format!(
                         "Can't make overlay mount on {} with options {}",
                         show(&dest),
@@ -495,48 +479,55 @@ pub fn setup_newroot(
                         mount_errno("overlay", msg, e)
                     }
                     .with_path(dest_typed.clone())
-                })?;
+                };
+                let target = ctx.root.target(rel).map_err(overlay_err)?;
+                mount(
+                    Some("overlay"),
+                    target.path.as_os_str(),
+                    Some("overlay"),
+                    MsFlags::empty(),
+                    Some(options.as_os_str()),
+                )
+                .map_err(overlay_err)?;
             }
             SetupOp::Proc { .. } => {
-                ensure_dir(&dest, 0o755).map_err(mkdir_err)?;
-                mount_proc(ctx, &dest)?;
+                ctx.root.ensure_dir(rel, 0o755).map_err(mkdir_err)?;
+                mount_proc(ctx, rel)?;
             }
             SetupOp::Dev { .. } => {
-                ensure_dir(&dest, 0o755).map_err(mkdir_err)?;
-                mount_dev(ctx, dest_typed, &dest)?;
+                ctx.root.ensure_dir(rel, 0o755).map_err(mkdir_err)?;
+                mount_dev(ctx, dest_typed, rel)?;
             }
             SetupOp::Tmpfs { size, .. } => {
-                ensure_dir(&dest, 0o755).map_err(mkdir_err)?;
-                mount_tmpfs(ctx, &dest, perms.unwrap_or(0o755), *size).map_err(|e| {
+                ctx.root.ensure_dir(rel, 0o755).map_err(mkdir_err)?;
+                let tmpfs_err = |e| {
                     mount_errno("mount-tmpfs", format!("Can't mount tmpfs on {}", show(&dest)), e)
                         .with_path(dest_typed.clone())
-                })?;
+                };
+                let target = ctx.root.target(rel).map_err(tmpfs_err)?;
+                mount_tmpfs(ctx, &target.path, perms.unwrap_or(0o755), *size).map_err(tmpfs_err)?;
             }
             SetupOp::Mqueue { .. } => {
-                ensure_dir(&dest, 0o755).map_err(mkdir_err)?;
+                ctx.root.ensure_dir(rel, 0o755).map_err(mkdir_err)?;
+                let mqueue_err = |e| {
+                    mount_errno("mount-mqueue", format!("Can't mount mqueue on {}", show(&dest)), e)
+                        .with_path(dest_typed.clone())
+                };
+                let target = ctx.root.target(rel).map_err(mqueue_err)?;
                 mount(
                     Some("mqueue"),
-                    dest.as_os_str(),
+                    target.path.as_os_str(),
                     Some("mqueue"),
                     MsFlags::empty(),
                     None::<&str>,
                 )
-                .map_err(|e| {
-                    mount_errno("mount-mqueue", format!("Can't mount mqueue on {}", show(&dest)), e)
-                        .with_path(dest_typed.clone())
-                })?;
+                .map_err(mqueue_err)?;
             }
             SetupOp::Dir { .. } => {
-                ensure_dir(&dest, perms.unwrap_or(0o755)).map_err(mkdir_err)?;
+                ctx.root.ensure_dir(rel, perms.unwrap_or(0o755)).map_err(mkdir_err)?;
             }
             SetupOp::Chmod { mode, .. } => {
-                nix::sys::stat::fchmodat(
-                    nix::fcntl::AT_FDCWD,
-                    dest.as_os_str(),
-                    Mode::from_bits_truncate(*mode),
-                    nix::sys::stat::FchmodatFlags::FollowSymlink,
-                )
-                .map_err(|e| {
+                ctx.root.chmod(ctx.proc_fd, rel, *mode).map_err(|e| {
                     setup_errno(
                         "chmod",
                         format!("Can't chmod {} {}", octal(*mode), show(dest_typed)),
@@ -546,7 +537,7 @@ pub fn setup_newroot(
                 })?;
             }
             SetupOp::File { fd, .. } => {
-                let out = create_file(&dest, perms.unwrap_or(0o666)).map_err(|e| {
+                let out = ctx.root.create_file(rel, perms.unwrap_or(0o666)).map_err(|e| {
                     setup_errno("create-file", format!("Can't create file {}", show(dest_typed)), e)
                         .with_path(dest_typed.clone())
                 })?;
@@ -558,7 +549,7 @@ pub fn setup_newroot(
                     )
                     .with_path(dest_typed.clone())
                 };
-                let input = sys::fd::claim_fd(*fd).map_err(write_err)?;
+                let input = ctx.user_fds.take(*fd).map_err(write_err)?;
                 copy_fd(&input, &out).map_err(write_err)?;
             }
             SetupOp::BindData { fd, readonly, .. } => {
@@ -569,11 +560,23 @@ pub fn setup_newroot(
                     *readonly,
                     perms.unwrap_or(0o600),
                     dest_typed,
-                    &dest,
+                    rel,
                     bind_data_seq,
                 )?;
             }
-            SetupOp::Symlink { target, .. } => make_symlink(target, dest_typed, &dest)?,
+            SetupOp::Symlink { target, .. } => make_symlink(ctx, target, dest_typed, rel)?,
+        }
+        // A mount may have landed on the root itself (`--ro-bind / /`, or a
+        // destination that resolves to it): look the root up again.
+        let mounts = !matches!(
+            op,
+            SetupOp::Dir { .. }
+                | SetupOp::File { .. }
+                | SetupOp::Symlink { .. }
+                | SetupOp::Chmod { .. }
+        );
+        if mounts {
+            ctx.root.refresh().map_err(|e| setup_errno("newroot", "Can't open /newroot", e))?;
         }
     }
     Ok(())
@@ -626,15 +629,22 @@ fn make_tmp_overlay_dirs(n: u32) -> Result<(OsString, OsString), SetupError> {
 
 /// `--bind-fd`: after mounting, the fd and the mount must be the same inode,
 /// or someone swapped the path between resolving and mounting.
-fn check_bind_fd(fd: i32, dest: &OsStr) -> Result<(), SetupError> {
-    let owned = sys::fd::claim_fd(fd)
+fn check_bind_fd(ctx: &Ctx<'_>, fd: i32, rel: &OsStr) -> Result<(), SetupError> {
+    let owned = ctx
+        .user_fds
+        .take(fd)
         .map_err(|e| setup_errno("bind-fd", format!("Can't stat fd {fd}"), e))?;
     let fd_st = nix::sys::stat::fstat(&owned)
         .map_err(|e| setup_errno("bind-fd", format!("Can't stat fd {fd}"), e))?;
-    let mount_st = lstat(dest)
-        .map_err(|e| setup_errno("bind-fd", format!("Can't stat mount at {}", show(dest)), e))?;
+    let dest = NewRoot::path(rel);
+    let mount_st = ctx
+        .root
+        .lstat(rel)
+        .map_err(|e| setup_errno("bind-fd", format!("Can't stat mount at {}", show(&dest)), e))?;
     if fd_st.st_ino != mount_st.st_ino || fd_st.st_dev != mount_st.st_dev {
-        return Err(setup_errno("bind-fd", "Race condition binding dirfd", Errno::last()));
+        // bwrap prints whatever errno was left over; on its usual path that
+        // is EINVAL, and a fixed value keeps the message reproducible.
+        return Err(setup_errno("bind-fd", "Race condition binding dirfd", Errno::EINVAL));
     }
     Ok(())
 }
@@ -645,9 +655,10 @@ fn bind_data(
     readonly: bool,
     perms: u32,
     dest_typed: &OsStr,
-    dest: &OsStr,
+    rel: &OsStr,
     seq: u32,
 ) -> Result<(), SetupError> {
+    let dest = NewRoot::path(rel);
     let path = tempfile_name(seq);
     let tmp = open(
         path.as_str(),
@@ -668,17 +679,17 @@ fn bind_data(
         setup_errno("write-file", format!("Can't write data to file {}", show(dest_typed)), e)
             .with_path(dest_typed.to_owned())
     };
-    let input = sys::fd::claim_fd(fd).map_err(write_err)?;
+    let input = ctx.user_fds.take(fd).map_err(write_err)?;
     copy_fd(&input, &tmp).map_err(write_err)?;
     drop(input);
     drop(tmp);
-    ensure_file(dest, 0o444).map_err(|e| {
+    ctx.root.ensure_file(rel, 0o444).map_err(|e| {
         setup_errno("create-file", format!("Can't create file at {}", show(dest_typed)), e)
             .with_path(dest_typed.to_owned())
     })?;
     let flags = BindFlags { readonly, devices: false, recursive: true };
-    bind_mount(ctx, Some(OsStr::new(&path)), dest, flags)
-        .map_err(|f| bind_error("bind-data", OsStr::new(&path), dest, f))?;
+    bind_mount(ctx, Some(OsStr::new(&path)), rel, flags)
+        .map_err(|f| bind_error("bind-data", OsStr::new(&path), &dest, f))?;
     // The data stays reachable only through the bind; the name on the
     // setup tmpfs goes away (and the tmpfs itself is detached later).
     let _ = nix::unistd::unlink(path.as_str());
@@ -690,11 +701,16 @@ fn tempfile_name(seq: u32) -> String {
     format!("/bindfile{:06}", seq)
 }
 
-fn make_symlink(target: &OsStr, dest_typed: &OsStr, dest: &OsStr) -> Result<(), SetupError> {
+fn make_symlink(
+    ctx: &Ctx<'_>,
+    target: &OsStr,
+    dest_typed: &OsStr,
+    rel: &OsStr,
+) -> Result<(), SetupError> {
     let msg = || format!("Can't make symlink at {}", show(dest_typed));
-    match nix::unistd::symlinkat(target, nix::fcntl::AT_FDCWD, dest) {
+    match ctx.root.symlink(target, rel) {
         Ok(()) => Ok(()),
-        Err(Errno::EEXIST) => match nix::fcntl::readlink(dest) {
+        Err((Errno::EEXIST, Some(existing))) => match existing {
             Ok(existing) if existing.as_os_str() == target => Ok(()),
             Ok(existing) => Err(setup_msg(
                 "symlink",
@@ -710,45 +726,66 @@ fn make_symlink(target: &OsStr, dest_typed: &OsStr, dest: &OsStr) -> Result<(), 
                 e,
             )),
         },
-        Err(e) => Err(setup_errno("symlink", msg(), e).with_path(dest_typed.to_owned())),
+        Err((e, _)) => Err(setup_errno("symlink", msg(), e).with_path(dest_typed.to_owned())),
     }
 }
 
-fn mount_proc(ctx: &Ctx<'_>, dest: &OsStr) -> Result<(), SetupError> {
+fn mount_proc(ctx: &Ctx<'_>, rel: &OsStr) -> Result<(), SetupError> {
+    let dest = NewRoot::path(rel);
     if ctx.own_pidns {
-        mount_fresh_proc(ctx, dest)?;
+        mount_fresh_proc(ctx, rel)?;
     } else {
         let src = OsStr::new("oldroot/proc");
         bind_mount(
             ctx,
             Some(src),
-            dest,
+            rel,
             BindFlags { readonly: false, devices: false, recursive: true },
         )
-        .map_err(|f| bind_error("proc", src, dest, f))?;
+        .map_err(|f| bind_error("proc", src, &dest, f))?;
     }
     // bwrap covers a few writable legacy entries read-only.
     for sub in ["sys", "sysrq-trigger", "irq", "bus"] {
-        let mut path = dest.as_bytes().to_vec();
-        path.push(b'/');
-        path.extend_from_slice(sub.as_bytes());
-        let path = OsString::from_vec(path);
-        match nix::unistd::access(path.as_os_str(), nix::unistd::AccessFlags::W_OK) {
+        let sub_rel = rel_join(rel, sub);
+        let path = NewRoot::path(&sub_rel);
+        let access_err = |e| setup_errno("proc-cover", format!("Can't access {}", show(&path)), e);
+        let target = match ctx.root.target(&sub_rel) {
+            Ok(t) => t,
+            Err(Errno::ENOENT) | Err(Errno::EACCES) => continue,
+            Err(e) => return Err(access_err(e)),
+        };
+        // Effective credentials (AT_EACCESS): with a non-zero sandbox uid,
+        // plain access() would drop our capabilities and miss entries the
+        // setup could write.
+        match nix::unistd::faccessat(
+            nix::fcntl::AT_FDCWD,
+            target.path.as_os_str(),
+            nix::unistd::AccessFlags::W_OK,
+            nix::fcntl::AtFlags::AT_EACCESS,
+        ) {
             Ok(()) => {}
             Err(Errno::EACCES) | Err(Errno::ENOENT) | Err(Errno::EROFS) => continue,
-            Err(e) => {
-                return Err(setup_errno("proc-cover", format!("Can't access {}", show(&path)), e))
-            }
+            Err(e) => return Err(access_err(e)),
         }
         bind_mount(
             ctx,
-            Some(&path),
-            &path,
+            Some(&target.path),
+            &sub_rel,
             BindFlags { readonly: true, devices: false, recursive: true },
         )
         .map_err(|f| bind_error("proc-cover", &path, &path, f))?;
     }
     Ok(())
+}
+
+/// `rel/name`, for paths below a destination.
+fn rel_join(rel: &OsStr, name: &str) -> OsString {
+    let mut p = rel.as_bytes().to_vec();
+    if !p.is_empty() {
+        p.push(b'/');
+    }
+    p.extend_from_slice(name.as_bytes());
+    OsString::from_vec(p)
 }
 
 fn proc_mount(dest: &OsStr, data: Option<&str>) -> Result<(), Errno> {
@@ -767,19 +804,25 @@ fn proc_mount(dest: &OsStr, data: Option<&str>) -> Result<(), Errno> {
 /// rule for it), then a recursive bind of the parent's procfs, which keeps
 /// every mask the container runtime put there. Any other refusal is
 /// reported exactly as bwrap reports it.
-fn mount_fresh_proc(ctx: &Ctx<'_>, dest: &OsStr) -> Result<(), SetupError> {
+fn mount_fresh_proc(ctx: &Ctx<'_>, rel: &OsStr) -> Result<(), SetupError> {
+    let display = NewRoot::path(rel);
+    let dest = display.as_os_str();
+    let target = ctx.root.target(rel).map_err(|e| {
+        mount_errno("mount-proc", format!("Can't mount proc on {}", show(dest)), e)
+            .with_path(dest.to_owned())
+    })?;
     let refused = |e: Errno| {
         mount_errno("mount-proc", format!("Can't mount proc on {}", show(dest)), e)
             .with_path(dest.to_owned())
     };
-    let err = match proc_mount(dest, None) {
+    let err = match proc_mount(&target.path, None) {
         Ok(()) => return Ok(()),
         Err(e) => e,
     };
     if err != Errno::EPERM || ctx.proc_fallback == ProcFallback::Never || !proc_is_masked(ctx) {
         return Err(refused(err));
     }
-    let tier = if proc_mount(dest, Some("subset=pid")).is_ok() {
+    let tier = if proc_mount(&target.path, Some("subset=pid")).is_ok() {
         "subset-pid"
     } else {
         let src = OsStr::new("oldroot/proc");
@@ -788,7 +831,7 @@ fn mount_fresh_proc(ctx: &Ctx<'_>, dest: &OsStr) -> Result<(), SetupError> {
         bind_mount(
             ctx,
             Some(src),
-            dest,
+            rel,
             BindFlags { readonly: false, devices: false, recursive: true },
         )
         .map_err(|_| refused(err))?;
@@ -843,65 +886,87 @@ fn join(dir: &OsStr, name: &str) -> OsString {
     OsString::from_vec(p)
 }
 
-fn mount_dev(ctx: &Ctx<'_>, dest_typed: &OsStr, dest: &OsStr) -> Result<(), SetupError> {
+/// Create an empty file at a path inside a mount nestwrap just made.
+fn create_fresh_file(path: &OsStr, mode: u32) -> Result<OwnedFd, Errno> {
+    open(
+        path,
+        OFlag::O_CREAT | OFlag::O_WRONLY | OFlag::O_TRUNC | OFlag::O_CLOEXEC | OFlag::O_NOCTTY,
+        Mode::from_bits_truncate(mode),
+    )
+}
+
+fn mount_dev(ctx: &Ctx<'_>, dest_typed: &OsStr, rel: &OsStr) -> Result<(), SetupError> {
     let typed = show(dest_typed);
-    mount_tmpfs(ctx, dest, 0o755, None)
-        .map_err(|e| mount_errno("mount-dev", format!("Can't mount tmpfs on {}", show(dest)), e))?;
+    let dest = NewRoot::path(rel);
+    let tmpfs_err =
+        |e| mount_errno("mount-dev", format!("Can't mount tmpfs on {}", show(&dest)), e);
+    let target = ctx.root.target(rel).map_err(tmpfs_err)?;
+    mount_tmpfs(ctx, &target.path, 0o755, None).map_err(tmpfs_err)?;
+    // From here on everything is inside the tmpfs we just mounted.
+    let dev = ctx.root.target(rel).map_err(tmpfs_err)?;
+    let at = |name: &str| NewRoot::sub(&dev, name);
     for node in ["null", "zero", "full", "random", "urandom", "tty"] {
-        let node_dest = join(dest, node);
         let node_src = OsString::from(format!("/oldroot/dev/{node}"));
-        create_file(&node_dest, 0o444).map_err(|e| {
+        create_fresh_file(&at(node), 0o444).map_err(|e| {
             setup_errno("mount-dev", format!("Can't create file {typed}/{node}"), e)
         })?;
         bind_mount(
             ctx,
             Some(&node_src),
-            &node_dest,
+            &rel_join(rel, node),
             BindFlags { readonly: false, devices: true, recursive: true },
         )
-        .map_err(|f| bind_error("mount-dev", &node_src, &node_dest, f))?;
+        .map_err(|f| bind_error("mount-dev", &node_src, &join(&dest, node), f))?;
     }
     for (i, node) in ["stdin", "stdout", "stderr"].iter().enumerate() {
         let target = format!("/proc/self/fd/{i}");
-        nix::unistd::symlinkat(target.as_str(), nix::fcntl::AT_FDCWD, join(dest, node).as_os_str())
+        nix::unistd::symlinkat(target.as_str(), nix::fcntl::AT_FDCWD, at(node).as_os_str())
             .map_err(|e| {
                 setup_errno("mount-dev", format!("Can't create symlink {typed}/{node}"), e)
             })?;
     }
     for (name, target) in [("fd", "/proc/self/fd"), ("core", "/proc/kcore")] {
-        let path = join(dest, name);
-        nix::unistd::symlinkat(target, nix::fcntl::AT_FDCWD, path.as_os_str()).map_err(|e| {
-            setup_errno("mount-dev", format!("Can't create symlink {}", show(&path)), e)
-        })?;
+        nix::unistd::symlinkat(target, nix::fcntl::AT_FDCWD, at(name).as_os_str()).map_err(
+            |e| {
+                setup_errno(
+                    "mount-dev",
+                    format!("Can't create symlink {}", show(&join(&dest, name))),
+                    e,
+                )
+            },
+        )?;
     }
-    let shm = join(dest, "shm");
-    nix::unistd::mkdir(shm.as_os_str(), Mode::from_bits_truncate(0o755))
+    nix::unistd::mkdir(at("shm").as_os_str(), Mode::from_bits_truncate(0o755))
         .map_err(|e| setup_errno("mount-dev", format!("Can't create {typed}/shm"), e))?;
-    let pts = join(dest, "pts");
-    nix::unistd::mkdir(pts.as_os_str(), Mode::from_bits_truncate(0o755))
+    nix::unistd::mkdir(at("pts").as_os_str(), Mode::from_bits_truncate(0o755))
         .map_err(|e| setup_errno("mount-dev", format!("Can't create {typed}/devpts"), e))?;
     mount(
         Some("devpts"),
-        pts.as_os_str(),
+        at("pts").as_os_str(),
         Some("devpts"),
         MsFlags::MS_NOSUID | MsFlags::MS_NOEXEC,
         Some("newinstance,ptmxmode=0666,mode=620"),
     )
-    .map_err(|e| mount_errno("mount-devpts", format!("Can't mount devpts on {}", show(&pts)), e))?;
-    nix::unistd::symlinkat("pts/ptmx", nix::fcntl::AT_FDCWD, join(dest, "ptmx").as_os_str())
+    .map_err(|e| {
+        mount_errno(
+            "mount-devpts",
+            format!("Can't mount devpts on {}", show(&join(&dest, "pts"))),
+            e,
+        )
+    })?;
+    nix::unistd::symlinkat("pts/ptmx", nix::fcntl::AT_FDCWD, at("ptmx").as_os_str())
         .map_err(|e| setup_errno("mount-dev", format!("Can't make symlink at {typed}/ptmx"), e))?;
     if let Some(tty) = ctx.host_tty.filter(|t| !t.is_empty()) {
         let src = oldroot_path(tty);
-        let console = join(dest, "console");
-        create_file(&console, 0o444)
+        create_fresh_file(&at("console"), 0o444)
             .map_err(|e| setup_errno("mount-dev", format!("creating {typed}/console"), e))?;
         bind_mount(
             ctx,
             Some(&src),
-            &console,
+            &rel_join(rel, "console"),
             BindFlags { readonly: false, devices: true, recursive: true },
         )
-        .map_err(|f| bind_error("mount-dev", &src, &console, f))?;
+        .map_err(|f| bind_error("mount-dev", &src, &join(&dest, "console"), f))?;
     }
     Ok(())
 }
@@ -933,6 +998,29 @@ mod tests {
             "upperdir=/oldroot/up,workdir=/oldroot/work,lowerdir=/oldroot/a\\:b\\\\c:/oldroot/lower\\,1,userxattr"
         );
         assert_eq!(overlay_options(&lower[..1], None), "lowerdir=/oldroot/lower\\,1,userxattr");
+    }
+
+    #[test]
+    fn parent_modes_like_bwrap() {
+        // The table from bwrap's tests: --perms P --dir /a/b/c.
+        for (p, want) in
+            [(0o750, 0o750), (0o710, 0o750), (0o700, 0o700), (0o604, 0o705), (0o000, 0o700)]
+        {
+            assert_eq!(parent_mode(p), want, "{p:o}");
+        }
+        let dir = SetupOp::Dir { dest: "/a".into(), perms: None };
+        assert_eq!(parent_mode(default_perms(&dir, None)), 0o755);
+        let bind = SetupOp::Bind {
+            src: "/x".into(),
+            dest: "/a/b".into(),
+            kind: BindKind::ReadOnly,
+            allow_notexist: false,
+        };
+        assert_eq!(parent_mode(default_perms(&bind, None)), 0o700, "bwrap's zero perms");
+        let data = SetupOp::BindData { fd: 3, dest: "/a".into(), perms: None, readonly: true };
+        assert_eq!(parent_mode(default_perms(&data, None)), 0o700);
+        let file = SetupOp::File { fd: 3, dest: "/a".into(), perms: None };
+        assert_eq!(parent_mode(default_perms(&file, None)), 0o755);
     }
 
     #[test]

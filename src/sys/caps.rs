@@ -95,10 +95,36 @@ pub fn ambient_raise(cap: u32) -> Result<(), Errno> {
     }
 }
 
-/// The highest capability number this kernel knows (`cap_last_cap`).
+/// The highest capability number this kernel knows (`cap_last_cap`),
+/// found with `PR_CAPBSET_READ`, which is EINVAL past the last one: one
+/// syscall on kernels whose last capability is 40 (CAP_CHECKPOINT_RESTORE).
 pub fn last_cap() -> u32 {
-    std::fs::read_to_string("/proc/sys/kernel/cap_last_cap")
-        .ok()
-        .and_then(|s| s.trim().parse().ok())
-        .unwrap_or(40)
+    let known = |cap: u32| {
+        // SAFETY: prctl with integer arguments only.
+        unsafe { libc::prctl(libc::PR_CAPBSET_READ, cap as libc::c_ulong, 0, 0, 0) >= 0 }
+    };
+    let mut last = 40;
+    if !known(last) {
+        while last > 0 && !known(last) {
+            last -= 1;
+        }
+        return last;
+    }
+    while last < 63 && known(last + 1) {
+        last += 1;
+    }
+    last
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn last_cap_matches_procfs() {
+        let want: u32 = std::fs::read_to_string("/proc/sys/kernel/cap_last_cap")
+            .unwrap()
+            .trim()
+            .parse()
+            .unwrap();
+        assert_eq!(super::last_cap(), want);
+    }
 }

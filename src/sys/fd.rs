@@ -55,3 +55,44 @@ fn fcntl_getfd(fd: RawFd) -> Result<i32, Errno> {
         Ok(r)
     }
 }
+
+/// The fds named on the command line, claimed once, before nestwrap opens
+/// any descriptor of its own. Each number can be taken once; a second use
+/// (or a number that was not open) gets EBADF, as bwrap's "closed after
+/// use" rule gives, and can never reach one of nestwrap's own fds that
+/// happens to reuse the number.
+#[derive(Debug, Default)]
+pub struct FdTable {
+    fds: std::cell::RefCell<std::collections::BTreeMap<RawFd, OwnedFd>>,
+}
+
+impl FdTable {
+    /// Claim every open fd among `numbers` (duplicates once).
+    pub fn claim(numbers: impl IntoIterator<Item = RawFd>) -> Self {
+        let mut fds = std::collections::BTreeMap::new();
+        for n in numbers {
+            if fds.contains_key(&n) {
+                continue;
+            }
+            if let Ok(fd) = claim_fd(n) {
+                fds.insert(n, fd);
+            }
+        }
+        FdTable { fds: std::cell::RefCell::new(fds) }
+    }
+
+    /// Take ownership of fd `n` (EBADF if it was never open or already used).
+    pub fn take(&self, n: RawFd) -> Result<OwnedFd, Errno> {
+        self.fds.borrow_mut().remove(&n).ok_or(Errno::EBADF)
+    }
+
+    /// Close fd `n` if it is still held.
+    pub fn close(&self, n: RawFd) {
+        drop(self.fds.borrow_mut().remove(&n));
+    }
+
+    /// Whether fd `n` is still held.
+    pub fn holds(&self, n: RawFd) -> bool {
+        self.fds.borrow().contains_key(&n)
+    }
+}

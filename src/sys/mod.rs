@@ -192,10 +192,12 @@ pub fn stdout_tty_name() -> Option<std::ffi::OsString> {
     Some(std::ffi::OsStr::from_bytes(name.to_bytes()).to_owned())
 }
 
-/// The number of threads in this process, from `/proc/self/status`.
+/// The number of threads in this process: procfs gives
+/// `/proc/self/task` a link count of 2 + threads (one statx).
 pub fn thread_count() -> Option<usize> {
-    let status = std::fs::read_to_string("/proc/self/status").ok()?;
-    status.lines().find_map(|l| l.strip_prefix("Threads:")).and_then(|v| v.trim().parse().ok())
+    use std::os::unix::fs::MetadataExt;
+    let nlink = std::fs::metadata("/proc/self/task").ok()?.nlink();
+    usize::try_from(nlink).ok()?.checked_sub(2)
 }
 
 /// Reset a signal's disposition to the default (bwrap resets SIGCHLD).
@@ -307,5 +309,48 @@ pub fn pidfd_send_signal(pidfd: &std::os::fd::OwnedFd, sig: libc::c_int) -> Resu
         Err(Errno::last())
     } else {
         Ok(())
+    }
+}
+
+/// `RESOLVE_NO_MAGICLINKS | RESOLVE_IN_ROOT` for [`openat2`].
+pub const RESOLVE_IN_ROOT_NO_MAGIC: u64 = 0x02 | 0x10;
+
+/// `openat2(2)` with `resolve` flags.
+pub fn openat2(
+    dirfd: &std::os::fd::OwnedFd,
+    path: &std::ffi::CStr,
+    flags: libc::c_int,
+    mode: u32,
+    resolve: u64,
+) -> Result<std::os::fd::OwnedFd, Errno> {
+    use std::os::fd::{AsRawFd, FromRawFd};
+    #[repr(C)]
+    struct OpenHow {
+        flags: u64,
+        mode: u64,
+        resolve: u64,
+    }
+    let how = OpenHow { flags: (flags | libc::O_CLOEXEC) as u64, mode: u64::from(mode), resolve };
+    loop {
+        // SAFETY: `path` is a valid C string and `how` a valid open_how whose
+        // size we pass; both outlive the call.
+        let r = unsafe {
+            libc::syscall(
+                libc::SYS_openat2,
+                dirfd.as_raw_fd(),
+                path.as_ptr(),
+                &how as *const OpenHow,
+                std::mem::size_of::<OpenHow>(),
+            )
+        };
+        if r >= 0 {
+            // SAFETY: the kernel just created this descriptor for us alone.
+            return Ok(unsafe { std::os::fd::OwnedFd::from_raw_fd(r as i32) });
+        }
+        match Errno::last() {
+            // The kernel asks for a retry when a rename raced the lookup.
+            Errno::EAGAIN => continue,
+            e => return Err(e),
+        }
     }
 }

@@ -1,0 +1,1704 @@
+//! Differential tests: the same argument list through Debian's `/usr/bin/bwrap`
+//! (0.8.0) and through nestwrap, as root (inside `unshare -m --propagation
+//! private`) and as the unprivileged test user, comparing exit status, stderr,
+//! and what the sandboxed `probe` sees (ids, caps, namespaces, hostname, cwd,
+//! env, fds, the whole mount table, modes and contents of the paths the command
+//! line touches, `/proc/self/{uid,gid}_map`) plus whatever the binary writes to
+//! `--info-fd` / `--json-status-fd`.
+//!
+//! Inputs: the fixed corpus `tests/data/compat-cases.txt` (format described at
+//! its top) and a seeded random generator (`NESTWRAP_COMPAT_SEED`, printed;
+//! `NESTWRAP_COMPAT_RANDOM` = number of random cases, default 1000, spread over
+//! both modes). Random lines use only options both binaries know.
+//!
+//! Every difference must be explained by an entry of [`VERSION_DELTAS`]
+//! (0.8.0 → 0.13.1 changes) or [`INTENDED_DIFFERENCES`] (nestwrap's own);
+//! anything else fails the test. The report (counts, rule hits, unexplained
+//! differences with both outputs, per-option case counts) is printed and
+//! written to `target/compat-report.md`.
+//!
+//! Safety: writable binds (`--bind`, `--dev-bind` and their `-try` forms) take
+//! their sources only from a scratch tree made per case (`$S`), and every
+//! destination written to by `--file`, `--chmod`, `--bind-data`... lies outside
+//! `/proc`, `/dev` and `/sys`, so a generated command line can never modify the
+//! host; root cases additionally run inside `unshare -m --propagation private`.
+
+use crate::util::*;
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt::Write as _;
+use std::fs;
+use std::os::fd::OwnedFd;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Mutex;
+use std::time::Instant;
+
+/// The reference implementation.
+const BWRAP: &str = "/usr/bin/bwrap";
+
+// ---------------------------------------------------------------------------
+// Cases
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Modes {
+    Both,
+    Root,
+    User,
+}
+
+/// What a descriptor given to the binary carries.
+#[derive(Debug, Clone)]
+enum FdSpec {
+    /// A pipe that yields these bytes then EOF.
+    Data(Vec<u8>),
+    /// A pipe whose write end the binary gets; what it writes is compared.
+    Out,
+    /// An open (O_RDONLY) descriptor of a path (placeholders expanded).
+    Open(String),
+}
+
+#[derive(Debug, Clone)]
+struct Case {
+    name: String,
+    modes: Modes,
+    /// Caller's working directory (placeholders expanded); default `/`.
+    cwd: Option<String>,
+    env: Vec<(String, String)>,
+    fds: Vec<(i32, FdSpec)>,
+    /// Arguments, with `$S` (scratch tree), `$B` (binary directory) and the
+    /// `PROBE` token (probe path + `--mountinfo`, extra probe arguments that
+    /// follow it, and the paths the command line touches).
+    argv: Vec<String>,
+}
+
+/// Named blobs for the corpus' fd column.
+fn blob(name: &str) -> FdSpec {
+    let d = |b: &[u8]| FdSpec::Data(b.to_vec());
+    match name {
+        "out" => FdSpec::Out,
+        "hello" => d(b"hello\n"),
+        "empty" => d(b""),
+        "x" => d(b"x"),
+        "passwd" => d(b"nwtest:x:1001:1001::/home/nwtest:/bin/sh\n"),
+        "group" => d(b"nogroup:x:65534:[]\n"),
+        // One classic-BPF instruction: ret SECCOMP_RET_ALLOW.
+        "seccomp" => d(&[0x06, 0, 0, 0, 0, 0, 0xff, 0x7f]),
+        "seccomp5" => d(&[0x06, 0, 0, 0, 0]),
+        "args-env" => d(b"--setenv\0FROM_ARGS\0yes\0--dir\0/tmp/fromargs\0"),
+        "args-nested" => d(b"--args\x005\0"),
+        "args-cmd" => d(b"--setenv\0A\0b\0ignored-command\0--setenv\0C\0d\0"),
+        "args-bad" => d(b"--no-such-option\0"),
+        "big" => FdSpec::Data(vec![b'z'; 60000]),
+        "args-flatpak" => d(b"--ro-bind\0/usr\0/usr\0--symlink\0usr/lib\0/lib\0--symlink\0usr/lib64\0/lib64\0\
+              --symlink\0usr/bin\0/bin\0--ro-bind\0$B\0$B\0--unshare-pid\0--unshare-ipc\0--die-with-parent\0\
+              --dir\0/run/user/1001\0--perms\x000700\0--dir\0/run/user/1001/x\0--setenv\0FLATPAK_ID\0org.test\0"),
+        "userns" => FdSpec::Open("/proc/self/ns/user".into()),
+        "pidns" => FdSpec::Open("/proc/self/ns/pid".into()),
+        "dir" => FdSpec::Open("$S/dir".into()),
+        "file" => FdSpec::Open("$S/file".into()),
+        other => panic!("compat corpus: unknown fd blob {other:?}"),
+    }
+}
+
+/// The minimal root most cases start from: /usr plus the merged-/usr symlinks
+/// and the directory holding the probe.
+const BASE: &str =
+    "--ro-bind /usr /usr --symlink usr/lib /lib --symlink usr/lib64 /lib64 --symlink usr/bin /bin --ro-bind $B $B";
+
+/// Split a corpus argv column: whitespace-separated, `'...'` quotes a word
+/// (`''` is the empty word), `$BASE` expands to [`BASE`].
+fn split_words(s: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut cur = String::new();
+    let mut in_word = false;
+    let mut quoted = false;
+    for c in s.chars() {
+        match c {
+            '\'' => {
+                quoted = !quoted;
+                in_word = true;
+            }
+            c if c.is_whitespace() && !quoted => {
+                if in_word {
+                    out.push(std::mem::take(&mut cur));
+                    in_word = false;
+                }
+            }
+            c => {
+                cur.push(c);
+                in_word = true;
+            }
+        }
+    }
+    if in_word {
+        out.push(cur);
+    }
+    out.into_iter()
+        .flat_map(
+            |w| {
+                if w == "$BASE" {
+                    BASE.split(' ').map(String::from).collect()
+                } else {
+                    vec![w]
+                }
+            },
+        )
+        .collect()
+}
+
+/// Parse `tests/data/compat-cases.txt`.
+fn load_corpus() -> Vec<Case> {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/compat-cases.txt");
+    let text = fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let mut cases = Vec::new();
+    let mut names = BTreeSet::new();
+    for (n, line) in text.lines().enumerate() {
+        let line = line.trim();
+        if line.is_empty() || line.starts_with('#') {
+            continue;
+        }
+        let cols: Vec<&str> = line.splitn(4, '|').map(str::trim).collect();
+        assert_eq!(cols.len(), 4, "compat-cases.txt:{}: want 4 columns: {line}", n + 1);
+        let name = cols[0].to_string();
+        assert!(names.insert(name.clone()), "compat-cases.txt:{}: duplicate {name}", n + 1);
+        let mut modes = Modes::Both;
+        let mut cwd = None;
+        let mut env = Vec::new();
+        for opt in cols[1].split(',').map(str::trim) {
+            match opt {
+                "both" => modes = Modes::Both,
+                "root" => modes = Modes::Root,
+                "user" => modes = Modes::User,
+                o if o.starts_with("cwd=") => cwd = Some(o[4..].to_string()),
+                o if o.starts_with("env=") => {
+                    let (k, v) = o[4..].split_once('=').expect("env=K=V");
+                    env.push((k.to_string(), v.to_string()));
+                }
+                o => panic!("compat-cases.txt:{}: bad mode {o:?}", n + 1),
+            }
+        }
+        let mut fds = Vec::new();
+        if cols[2] != "-" {
+            for spec in cols[2].split_whitespace() {
+                let (fd, b) = spec.split_once('=').expect("fd column: N=blob");
+                fds.push((fd.parse().expect("fd number"), blob(b)));
+            }
+        }
+        cases.push(Case { name, modes, cwd, env, fds, argv: split_words(cols[3]) });
+    }
+    cases
+}
+
+// ---------------------------------------------------------------------------
+// Random generation (options both bwrap 0.8.0 and nestwrap know)
+
+/// xorshift64* — small, seedable, reproducible.
+struct Rng(u64);
+
+impl Rng {
+    fn new(seed: u64) -> Rng {
+        Rng(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1)
+    }
+    fn next(&mut self) -> u64 {
+        let mut x = self.0;
+        x ^= x >> 12;
+        x ^= x << 25;
+        x ^= x >> 27;
+        self.0 = x;
+        x.wrapping_mul(0x2545_F491_4F6C_DD1D)
+    }
+    fn below(&mut self, n: usize) -> usize {
+        (self.next() % n as u64) as usize
+    }
+    fn chance(&mut self, percent: u64) -> bool {
+        self.next() % 100 < percent
+    }
+    fn pick<'a>(&mut self, v: &[&'a str]) -> &'a str {
+        v[self.below(v.len())]
+    }
+}
+
+/// Destinations for mounts and created files (never under /proc, /dev, /sys).
+const DESTS: &[&str] = &[
+    "/tmp",
+    "/tmp/a",
+    "/tmp/a/b",
+    "/tmp/a/b/c",
+    "/mnt",
+    "/mnt/x",
+    "/opt/new",
+    "/run/user/1001",
+    "/newdir",
+    "/var/tmp",
+    "/etc",
+    "/etc/passwd",
+    "/usr/share/nw",
+    "/home/nwtest",
+    "$S/rw",
+    "$S/rw/new",
+    "$S/rw/f",
+    "$S/dir",
+    "$S/dir/sub",
+    "$S/link",
+    "$S/dangling",
+    "tmp/rel",
+];
+/// Sources for read-only binds (anything readable is fine).
+const RO_SRCS: &[&str] = &[
+    "/usr",
+    "/etc",
+    "/etc/hostname",
+    "/etc/passwd",
+    "$S/dir",
+    "$S/file",
+    "$S/link",
+    "$S/dangling",
+    "/nonexistent",
+    "$S/rw",
+    "/usr/share",
+    "/var/empty-nw",
+];
+/// Sources for writable binds: only the scratch tree (or missing paths).
+const RW_SRCS: &[&str] =
+    &["$S/dir", "$S/file", "$S/rw", "$S/rw/f", "$S/link", "$S/dangling", "$S/nothere", "$S/empty"];
+const CAPS: &[&str] =
+    &["ALL", "CAP_NET_ADMIN", "cap_sys_admin", "CAP_CHOWN", "CAP_KILL", "CAP_SETUID", "CAP_BOGUS"];
+const MODES_OCTAL: &[&str] = &["0755", "0700", "0750", "0644", "0600", "0000", "0711", "1777"];
+
+/// One random case. `i` picks the mode so that modes alternate.
+fn gen_case(rng: &mut Rng, i: usize) -> Case {
+    let mut a: Vec<String> = Vec::new();
+    let mut fds: Vec<(i32, FdSpec)> = Vec::new();
+    let mut next_fd = 3;
+    let push = |a: &mut Vec<String>, s: &[&str]| a.extend(s.iter().map(|x| x.to_string()));
+    // Root of the sandbox.
+    match rng.below(4) {
+        0 | 1 => push(&mut a, &split_words(BASE).iter().map(|s| s.as_str()).collect::<Vec<_>>()),
+        2 => push(&mut a, &["--ro-bind", "/", "/"]),
+        _ => push(&mut a, &["--ro-bind", "/", "/", "--tmpfs", "/tmp"]),
+    }
+    // Namespaces and process options.
+    let flags = [
+        "--unshare-user",
+        "--unshare-user-try",
+        "--unshare-ipc",
+        "--unshare-pid",
+        "--unshare-net",
+        "--unshare-uts",
+        "--unshare-cgroup",
+        "--unshare-cgroup-try",
+        "--unshare-all",
+        "--share-net",
+        "--die-with-parent",
+        "--new-session",
+        "--as-pid-1",
+        "--clearenv",
+        "--disable-userns",
+        "--assert-userns-disabled",
+    ];
+    for _ in 0..rng.below(4) {
+        push(&mut a, &[rng.pick(&flags)]);
+    }
+    let n_ops = rng.below(6);
+    for _ in 0..n_ops {
+        let dest = rng.pick(DESTS);
+        match rng.below(30) {
+            0 => push(&mut a, &["--tmpfs", dest]),
+            1 => push(&mut a, &["--dir", dest]),
+            2 => {
+                push(&mut a, &["--symlink", rng.pick(&["target", "/usr", "../x", "$S/dir"]), dest])
+            }
+            3 => push(&mut a, &["--ro-bind", rng.pick(RO_SRCS), dest]),
+            4 => push(&mut a, &["--ro-bind-try", rng.pick(RO_SRCS), dest]),
+            5 => push(&mut a, &["--bind", rng.pick(RW_SRCS), dest]),
+            6 => push(&mut a, &["--bind-try", rng.pick(RW_SRCS), dest]),
+            7 => push(&mut a, &["--dev-bind", rng.pick(RW_SRCS), dest]),
+            8 => push(&mut a, &["--dev-bind-try", rng.pick(RW_SRCS), dest]),
+            9 => push(&mut a, &["--remount-ro", dest]),
+            10 => push(&mut a, &["--proc", rng.pick(&["/proc", "/tmp/p"])]),
+            11 => push(&mut a, &["--dev", rng.pick(&["/dev", "/tmp/d"])]),
+            12 => push(&mut a, &["--mqueue", rng.pick(&["/dev/mqueue", "/tmp/mq"])]),
+            13..=15 => {
+                let op = rng.pick(&["--file", "--bind-data", "--ro-bind-data"]);
+                let fd = next_fd.to_string();
+                fds.push((next_fd, blob(rng.pick(&["hello", "empty", "passwd"]))));
+                next_fd += 1;
+                if rng.chance(30) {
+                    push(&mut a, &["--perms", rng.pick(MODES_OCTAL)]);
+                }
+                push(&mut a, &[op, &fd, dest]);
+            }
+            16 => push(&mut a, &["--chmod", rng.pick(MODES_OCTAL), dest]),
+            17 => push(&mut a, &["--perms", rng.pick(MODES_OCTAL), "--dir", dest]),
+            18 => push(&mut a, &["--perms", rng.pick(MODES_OCTAL), "--tmpfs", dest]),
+            19 => push(
+                &mut a,
+                &["--size", rng.pick(&["1048576", "0x100000", "4096"]), "--tmpfs", dest],
+            ),
+            20 => push(
+                &mut a,
+                &[
+                    "--setenv",
+                    rng.pick(&["FOO", "PATH", "HOME", "X_Y"]),
+                    rng.pick(&["1", "", "/x:/y"]),
+                ],
+            ),
+            21 => push(&mut a, &["--unsetenv", rng.pick(&["HOME", "USER", "NOPE", "PATH"])]),
+            22 => push(
+                &mut a,
+                &["--chdir", rng.pick(&["/", "/tmp", "/usr", "/nonexistent", "$S/dir", "/tmp/a"])],
+            ),
+            23 => push(&mut a, &["--hostname", rng.pick(&["sandbox", "x", "a.b.c"])]),
+            24 => push(
+                &mut a,
+                &[rng.pick(&["--uid", "--gid"]), rng.pick(&["0", "1001", "5", "65534"])],
+            ),
+            25 => push(&mut a, &[rng.pick(&["--cap-add", "--cap-drop"]), rng.pick(CAPS)]),
+            26 => push(
+                &mut a,
+                &["--lock-file", rng.pick(&["$S/file", "/etc/hostname", "/nonexistent"])],
+            ),
+            27 => {
+                let op = rng.pick(&["--bind-fd", "--ro-bind-fd"]);
+                let fd = next_fd.to_string();
+                fds.push((next_fd, blob(rng.pick(&["dir", "file"]))));
+                next_fd += 1;
+                push(&mut a, &[op, &fd, dest]);
+            }
+            28 => {
+                let op = rng.pick(&["--seccomp", "--add-seccomp-fd", "--block-fd", "--sync-fd"]);
+                let fd = next_fd.to_string();
+                fds.push((next_fd, blob(if op.contains("seccomp") { "seccomp" } else { "x" })));
+                next_fd += 1;
+                push(&mut a, &[op, &fd]);
+            }
+            _ => {
+                let op = rng.pick(&["--info-fd", "--json-status-fd"]);
+                let fd = next_fd.to_string();
+                fds.push((next_fd, FdSpec::Out));
+                next_fd += 1;
+                push(&mut a, &[op, &fd]);
+            }
+        }
+    }
+    // Invalid mutations, about one case in six.
+    if rng.chance(17) {
+        match rng.below(9) {
+            0 => {
+                let at = rng.below(a.len() + 1);
+                a.insert(
+                    at,
+                    rng.pick(&["--foo", "--bind=/", "-x", "--tmpfs-", "--Unshare-pid"]).into(),
+                );
+            }
+            1 => {
+                // Drop the last argument: "--x takes N arguments" or a shifted line.
+                a.pop();
+                a.push(
+                    rng.pick(&[
+                        "--tmpfs",
+                        "--bind",
+                        "--setenv",
+                        "--chdir",
+                        "--perms",
+                        "--chmod",
+                        "--symlink",
+                    ])
+                    .into(),
+                );
+                a.push("PROBE-NOTHING".into());
+            }
+            2 => push(
+                &mut a,
+                &["--perms", rng.pick(&["8", "abc", "-1", "077777", "07777"]), "--dir", "/tmp/pp"],
+            ),
+            3 => push(&mut a, &["--chmod", rng.pick(&["9", "x", "010000"]), "/tmp"]),
+            4 => push(
+                &mut a,
+                &[
+                    rng.pick(&["--info-fd", "--sync-fd", "--block-fd", "--file"]),
+                    rng.pick(&["abc", "-1", "", "3x"]),
+                    "/tmp/f",
+                ],
+            ),
+            5 => push(
+                &mut a,
+                &[
+                    "--size",
+                    rng.pick(&["0", "abc", "-5", "18446744073709551615"]),
+                    "--tmpfs",
+                    "/tmp/s",
+                ],
+            ),
+            6 => push(
+                &mut a,
+                &[
+                    "--perms",
+                    "0700",
+                    rng.pick(&["--bind", "--proc", "--symlink", "--size"]),
+                    "/a",
+                    "/b",
+                ],
+            ),
+            7 => push(
+                &mut a,
+                &[rng.pick(&["--bind", "--ro-bind", "--dev-bind"]), "/nonexistent-nw", "/mnt"],
+            ),
+            _ => push(
+                &mut a,
+                &[rng.pick(&["--exec-label", "--file-label"]), "system_u:object_r:x:s0"],
+            ),
+        }
+    }
+    if a.last().map(String::as_str) == Some("PROBE-NOTHING") {
+        a.pop(); // no COMMAND at all: usage
+    } else {
+        a.push("PROBE".into());
+    }
+    Case {
+        name: format!("random-{i}"),
+        modes: if i % 2 == 0 { Modes::Root } else { Modes::User },
+        cwd: if rng.chance(10) { Some("$S/dir".into()) } else { None },
+        env: Vec::new(),
+        fds,
+        argv: a,
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Scratch tree, one per (case, mode); rebuilt identically for each binary.
+
+fn scratch_path(idx: usize, as_: As) -> PathBuf {
+    let base = std::env::var_os("NESTWRAP_TEST_TMP")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| "/var/tmp".into());
+    base.join(format!(
+        "nwcompat-{}-{idx}-{}",
+        std::process::id(),
+        if as_ == As::Root { "r" } else { "u" }
+    ))
+}
+
+fn open_up(p: &Path) {
+    if let Ok(m) = fs::symlink_metadata(p) {
+        if m.is_dir() {
+            let _ = fs::set_permissions(p, fs::Permissions::from_mode(0o755));
+            if let Ok(rd) = fs::read_dir(p) {
+                for e in rd.flatten() {
+                    open_up(&e.path());
+                }
+            }
+        }
+    }
+}
+
+fn remove_scratch(s: &Path) {
+    open_up(s);
+    let _ = fs::remove_dir_all(s);
+}
+
+fn make_scratch(s: &Path, as_: As) {
+    remove_scratch(s);
+    let owner = match as_ {
+        As::User if is_root() => test_user().map(|u| (u.uid, u.gid)),
+        _ => None,
+    };
+    let own = |p: &Path| {
+        if let Some((u, g)) = owner {
+            std::os::unix::fs::lchown(p, Some(u), Some(g)).unwrap();
+        }
+    };
+    let dir = |rel: &str| {
+        let p = s.join(rel);
+        fs::create_dir(&p).unwrap();
+        fs::set_permissions(&p, fs::Permissions::from_mode(0o755)).unwrap();
+        own(&p);
+    };
+    let file = |rel: &str, data: &str| {
+        let p = s.join(rel);
+        fs::write(&p, data).unwrap();
+        fs::set_permissions(&p, fs::Permissions::from_mode(0o644)).unwrap();
+        own(&p);
+    };
+    dir("");
+    for d in ["dir", "dir/sub", "rw", "empty", "lower", "lower2", "upper", "work"] {
+        dir(d);
+    }
+    file("dir/file", "hello\n");
+    file("file", "data\n");
+    file("rw/f", "rw\n");
+    file("lower/l", "lower\n");
+    for (name, target) in [("link", "dir"), ("dangling", "nothere"), ("selflink", "target")] {
+        let p = s.join(name);
+        std::os::unix::fs::symlink(target, &p).unwrap();
+        own(&p);
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Running one side
+
+/// The facts of one run, normalised; keys: `status`, `stderr`, `stdout` (when
+/// the command is not the probe), `fact.<probe key>`, `mountinfo`, `fd.<n>`.
+type View = BTreeMap<String, String>;
+
+/// Expand placeholders in one word.
+fn expand(w: &str, s: &Path) -> String {
+    w.replace("$S", s.to_str().unwrap()).replace("$B", bin_dir().to_str().unwrap())
+}
+
+const ONE_ARG: &[&str] = &[
+    "--tmpfs",
+    "--dir",
+    "--proc",
+    "--dev",
+    "--mqueue",
+    "--remount-ro",
+    "--lock-file",
+    "--chdir",
+    "--tmp-overlay",
+    "--ro-overlay",
+];
+const TWO_ARG_DEST: &[&str] = &[
+    "--bind",
+    "--bind-try",
+    "--ro-bind",
+    "--ro-bind-try",
+    "--dev-bind",
+    "--dev-bind-try",
+    "--symlink",
+    "--file",
+    "--bind-data",
+    "--ro-bind-data",
+    "--chmod",
+    "--bind-fd",
+    "--ro-bind-fd",
+];
+
+/// Paths worth looking at inside: every destination and its parent.
+fn touched_paths(argv: &[String]) -> Vec<String> {
+    let mut v: Vec<String> = vec!["/proc/self/uid_map".into(), "/proc/self/gid_map".into()];
+    let mut add = |p: &str| {
+        let p =
+            if p.starts_with('/') || p.starts_with('$') { p.to_string() } else { format!("/{p}") };
+        let p = p.trim_end_matches('/').to_string();
+        if p.is_empty() {
+            return;
+        }
+        if let Some((parent, _)) = p.rsplit_once('/') {
+            if !parent.is_empty() && !v.contains(&parent.to_string()) {
+                v.push(parent.to_string());
+            }
+        }
+        if !v.contains(&p) {
+            v.push(p);
+        }
+    };
+    let mut i = 0;
+    while i < argv.len() {
+        let a = argv[i].as_str();
+        if a == "PROBE" || a == "--" {
+            break;
+        }
+        if ONE_ARG.contains(&a) && i + 1 < argv.len() {
+            add(&argv[i + 1]);
+            i += 2;
+        } else if TWO_ARG_DEST.contains(&a) && i + 2 < argv.len() {
+            add(&argv[i + 2]);
+            i += 3;
+        } else if a == "--overlay" && i + 3 < argv.len() {
+            add(&argv[i + 3]);
+            i += 4;
+        } else {
+            i += 1;
+        }
+    }
+    v.truncate(40);
+    v
+}
+
+fn host_ns() -> &'static BTreeMap<String, String> {
+    static H: std::sync::OnceLock<BTreeMap<String, String>> = std::sync::OnceLock::new();
+    H.get_or_init(|| {
+        let mut m = BTreeMap::new();
+        for e in fs::read_dir("/proc/self/ns").unwrap().flatten() {
+            let t = fs::read_link(e.path()).unwrap().to_string_lossy().into_owned();
+            let ino = t.split_once('[').map(|(_, r)| r.trim_end_matches(']').to_string());
+            m.insert(e.file_name().to_string_lossy().into_owned(), ino.unwrap_or(t));
+        }
+        m
+    })
+}
+
+/// Replace every run of digits by `N` (JSON from --info-fd/--json-status-fd).
+fn digits_to_n(s: &str) -> String {
+    let mut out = String::new();
+    let mut in_num = false;
+    for c in s.chars() {
+        if c.is_ascii_digit() {
+            if !in_num {
+                out.push('N');
+            }
+            in_num = true;
+        } else {
+            in_num = false;
+            out.push(c);
+        }
+    }
+    out
+}
+
+fn run_side(case: &Case, as_: As, program: &Path, s: &Path) -> View {
+    let mut argv: Vec<String> = Vec::new();
+    let mut is_probe = false;
+    for (i, w) in case.argv.iter().enumerate() {
+        if w == "PROBE" {
+            is_probe = true;
+            argv.push(probe().to_str().unwrap().to_string());
+            argv.push("--mountinfo".into());
+            argv.extend(case.argv[i + 1..].iter().map(|w| expand(w, s)));
+            argv.extend(touched_paths(&case.argv).iter().map(|w| expand(w, s)));
+            break;
+        }
+        // COMMAND `probe` found through PATH (`--setenv PATH $B probe`).
+        is_probe |= w == "probe";
+        argv.push(expand(w, s));
+    }
+    let mut sb = Sandbox::new(as_).program(program).args(&argv);
+    if as_ == As::Root {
+        sb = sb.wrap(["unshare", "-m", "--propagation", "private"]);
+    }
+    if let Some(c) = &case.cwd {
+        sb = sb.cwd(expand(c, s));
+    }
+    for (k, v) in &case.env {
+        sb = sb.env(k, expand(v, s));
+    }
+    for (fd, spec) in &case.fds {
+        sb = match spec {
+            FdSpec::Data(d) if d.windows(2).any(|w| w == b"$B" || w == b"$S") => {
+                sb.data_fd(*fd, expand(&String::from_utf8_lossy(d), s).as_bytes())
+            }
+            FdSpec::Data(d) => sb.data_fd(*fd, d),
+            FdSpec::Out => sb.read_fd(*fd),
+            FdSpec::Open(p) => {
+                let f = fs::File::open(expand(p, s)).expect("open fd source");
+                sb.fd(*fd, OwnedFd::from(f))
+            }
+        };
+    }
+    let o = sb.run();
+    let prog = program.to_str().unwrap();
+    let norm =
+        |t: &str| mask_bindfile_names(&t.replace(prog, "BWRAP").replace(s.to_str().unwrap(), "$S"));
+    let mut v = View::new();
+    v.insert("status".into(), o.status.to_string());
+    v.insert("stderr".into(), norm(&o.stderr));
+    for (fd, data) in &o.fds {
+        v.insert(format!("fd.{fd}"), digits_to_n(&String::from_utf8_lossy(data)));
+    }
+    // Probe output: key=value lines, `mountinfo=` lines kept in order. Anything
+    // else (or a non-probe command) is compared verbatim.
+    let looks_like_probe = is_probe && o.stdout.starts_with("uid=");
+    if !looks_like_probe {
+        v.insert("stdout".into(), norm(&o.stdout));
+        return v;
+    }
+    let mut mounts = Vec::new();
+    for line in o.stdout.lines() {
+        let line = norm(line);
+        match line.split_once('=') {
+            Some(("mountinfo", m)) => mounts.push(m.to_string()),
+            Some((k, val)) => {
+                v.insert(format!("fact.{k}"), val.to_string());
+            }
+            None => {
+                v.insert("stdout.extra".into(), line.to_string());
+            }
+        }
+    }
+    v.insert("mountinfo".into(), mounts.join("\n"));
+    // Namespaces: only whether they are the host's.
+    let host = host_ns();
+    let keys: Vec<String> = v.keys().filter(|k| k.starts_with("fact.ns.")).cloned().collect();
+    for k in keys {
+        let name = &k["fact.ns.".len()..];
+        let same = host.get(name).is_some_and(|h| Some(h) == v.get(&k));
+        v.insert(k, if same { "host".into() } else { "new".into() });
+    }
+    // Pids of the host's pid namespace (large numbers; /proc may be absent
+    // inside, so ns.pid cannot always tell) differ from run to run.
+    let host_pids = v.get("fact.ns.pid").map(String::as_str) == Some("host")
+        || v.get("fact.pid").and_then(|p| p.parse::<u32>().ok()).is_some_and(|p| p > 50);
+    // A /proc that is the host's (bound, not fresh) lists host pids.
+    let host_proc = v
+        .get("fact.proc.pids")
+        .is_some_and(|l| l.split(',').any(|p| p.parse::<u32>().is_ok_and(|p| p > 50)));
+    if host_proc {
+        v.insert("fact.proc.pids".into(), "<host pids>".into());
+    }
+    if host_pids {
+        for k in ["fact.pid", "fact.ppid", "fact.proc.pids"] {
+            if v.contains_key(k) {
+                v.insert(k.into(), "<host pids>".into());
+            }
+        }
+    }
+    v
+}
+
+// ---------------------------------------------------------------------------
+// Explanations
+
+/// What a rule sees: the case's expanded-free argv and mode.
+struct Ctx<'a> {
+    argv: &'a [String],
+    as_: As,
+}
+
+impl Ctx<'_> {
+    fn has(&self, opt: &str) -> bool {
+        self.argv.iter().take_while(|a| *a != "PROBE").any(|a| a == opt)
+    }
+}
+
+/// A rule rewrites the two views so that the difference it explains vanishes;
+/// it returns true when it changed something.
+struct Rule {
+    id: &'static str,
+    reason: &'static str,
+    apply: fn(&Ctx, &mut View, &mut View) -> bool,
+}
+
+/// Options bwrap 0.8.0 does not know (0.9.0+).
+const NEW_OPTIONS: &[&str] = &[
+    "--argv0",
+    "--level-prefix",
+    "--overlay-src",
+    "--overlay",
+    "--tmp-overlay",
+    "--ro-overlay",
+    "--not-a-security-boundary",
+];
+
+/// (everything before the last line, the last line)
+fn split_last_line(t: &str) -> (&str, &str) {
+    let body = t.strip_suffix('\n').unwrap_or(t);
+    match body.rfind('\n') {
+        Some(i) => (&t[..i + 1], &t[i + 1..]),
+        None => ("", t),
+    }
+}
+
+fn get<'a>(v: &'a View, k: &str) -> &'a str {
+    v.get(k).map(String::as_str).unwrap_or("")
+}
+
+/// Make `nw` identical to `bw` (a rule that explains the whole outcome).
+fn adopt(bw: &View, nw: &mut View) -> bool {
+    if bw != nw {
+        *nw = bw.clone();
+        true
+    } else {
+        false
+    }
+}
+
+/// Drop the lines of `--help`-style text that describe options newer than 0.8.0.
+fn strip_new_option_lines(text: &str) -> String {
+    let mut out = String::new();
+    let mut skipping = false;
+    for line in text.split_inclusive('\n') {
+        let t = line.trim_start();
+        if t.starts_with("--") {
+            let opt = t.split_whitespace().next().unwrap_or("");
+            skipping = NEW_OPTIONS.contains(&opt);
+        } else if !line.starts_with("                ") {
+            skipping = false;
+        }
+        if !skipping {
+            out.push_str(line);
+        }
+    }
+    out
+}
+
+const VERSION_DELTAS: &[Rule] = &[
+    Rule {
+        id: "destinations-resolved-in-root",
+        reason: "0.12.0 (CVE-2026-87766): a destination reached through an absolute symlink made by an \
+                 earlier op is resolved inside the new root; 0.8.0 resolves it against its setup root, \
+                 where it dangles (or, with /oldroot/..., reaches the host)",
+        apply: |ctx, bw, nw| {
+            if !symlinked_destination(ctx.argv) {
+                return false;
+            }
+            bw.clear();
+            nw.clear();
+            true
+        },
+    },
+    Rule {
+        id: "new-option",
+        reason: "option added after 0.8.0 (--argv0 0.9.0; --level-prefix, overlays 0.11.0; \
+                 --not-a-security-boundary 0.12.0): 0.8.0 says `Unknown option`",
+        apply: |_, bw, nw| {
+            let e = get(bw, "stderr");
+            let hit = NEW_OPTIONS.iter().any(|o| e == format!("bwrap: Unknown option {o}\n"));
+            hit && adopt(bw, nw)
+        },
+    },
+    Rule {
+        id: "version-string",
+        reason: "`--version` names the implemented version: 0.8.0 vs 0.13.1",
+        apply: |_, bw, nw| {
+            if get(bw, "stdout") == "bubblewrap 0.8.0\n"
+                && get(nw, "stdout") == "bubblewrap 0.13.1\n"
+            {
+                nw.insert("stdout".into(), "bubblewrap 0.8.0\n".into());
+                return true;
+            }
+            false
+        },
+    },
+    Rule {
+        id: "usage-new-options",
+        reason: "usage text lists the options added after 0.8.0",
+        apply: |_, _, nw| {
+            let mut changed = false;
+            for k in ["stdout", "stderr"] {
+                let t = get(nw, k).to_string();
+                if t.starts_with("usage: ") {
+                    let s = strip_new_option_lines(&t);
+                    if s != t {
+                        nw.insert(k.into(), s);
+                        changed = true;
+                    }
+                }
+            }
+            changed
+        },
+    },
+    Rule {
+        id: "symlink-idempotent",
+        reason: "0.9.0: --symlink onto an identical existing symlink succeeds; other \
+                 existing destinations get a more precise message than `File exists`",
+        apply: |ctx, bw, nw| {
+            let e = get(bw, "stderr");
+            // Warnings printed while parsing come first and must be identical.
+            let (bwarn, e) = split_last_line(e);
+            let (nwarn, ne) = split_last_line(get(nw, "stderr"));
+            let hit = ctx.has("--symlink")
+                && bwarn == nwarn
+                && e.starts_with("bwrap: Can't make symlink at ")
+                && e.ends_with(": File exists\n");
+            let ok = get(nw, "status") == "0"
+                || (ne.starts_with("bwrap: Can't make symlink at ")
+                    && (ne.contains(": existing destination is ")
+                        || ne.contains(": destination exists and is not a symlink")));
+            hit && ok && adopt(bw, nw)
+        },
+    },
+    Rule {
+        id: "enospc-hint",
+        reason: "0.9.0: mount failures with ENOSPC carry a hint about /proc/sys/fs/mount-max",
+        apply: |_, bw, nw| {
+            let ne = get(nw, "stderr").replace(
+                "Limit exceeded (ENOSPC). (Hint: Check that /proc/sys/fs/mount-max is sufficient, typically 100000)",
+                "No space left on device",
+            );
+            if ne != get(nw, "stderr") && ne == get(bw, "stderr") {
+                nw.insert("stderr".into(), ne);
+                return true;
+            }
+            false
+        },
+    },
+    Rule {
+        id: "no-permissions-wording",
+        reason: "0.11.1 fixed the grammar: `No permissions to create a new namespace` \
+                 (0.8.0: `No permissions to creating new namespace`)",
+        apply: |_, bw, nw| {
+            let ne = get(nw, "stderr").replace(
+                "No permissions to create a new namespace",
+                "No permissions to creating new namespace",
+            );
+            if ne != get(nw, "stderr") && ne == get(bw, "stderr") {
+                nw.insert("stderr".into(), ne);
+                return true;
+            }
+            false
+        },
+    },
+    Rule {
+        id: "ns-fd-0",
+        reason:
+            "0.11.1: `--userns 0`, `--userns2 0`, `--pidns 0` are honoured (0.8.0 ignored fd 0)",
+        apply: |ctx, bw, nw| {
+            let a = ctx.argv;
+            let hit = a.windows(2).any(|w| {
+                matches!(w[0].as_str(), "--userns" | "--userns2" | "--pidns") && w[1] == "0"
+            });
+            hit && adopt(bw, nw)
+        },
+    },
+    Rule {
+        id: "ro-covered-mounts",
+        reason: "0.12.0 applies bind flags with mount_setattr(AT_RECURSIVE) (PR #756), which \
+                 also reaches mounts covered by a later mount on the same mount point; 0.8.0 \
+                 remounts path by path, so a covered (invisible) mount keeps rw/suid/dev. \
+                 Only lines at stacked mount points whose options differ by ro,nosuid,nodev",
+        apply: |_, bw, nw| {
+            let (b, n) = (get(bw, "mountinfo").to_string(), get(nw, "mountinfo").to_string());
+            if b == n {
+                return false;
+            }
+            let (bl, nl): (Vec<&str>, Vec<&str>) = (b.lines().collect(), n.lines().collect());
+            if bl.len() != nl.len() {
+                return false;
+            }
+            let point = |l: &str| l.split(' ').next().unwrap_or("").to_string();
+            let stacked = |p: &str| bl.iter().filter(|l| point(l) == p).count() > 1;
+            let opts = |l: &str| -> BTreeSet<String> {
+                l.split(' ').nth(2).unwrap_or("").split(',').map(String::from).collect()
+            };
+            let mut out = Vec::new();
+            for (x, y) in bl.iter().zip(&nl) {
+                if x == y {
+                    out.push(x.to_string());
+                    continue;
+                }
+                let fx: Vec<&str> = x.split(' ').collect();
+                let fy: Vec<&str> = y.split(' ').collect();
+                let added: BTreeSet<String> = opts(y).difference(&opts(x)).cloned().collect();
+                let removed: BTreeSet<String> = opts(x).difference(&opts(y)).cloned().collect();
+                let ok = fx.len() == 4
+                    && fy.len() == 4
+                    && fx[0] == fy[0]
+                    && fx[1] == fy[1]
+                    && fx[3] == fy[3]
+                    && stacked(fx[0])
+                    && added.iter().all(|o| o == "ro" || o == "nosuid" || o == "nodev")
+                    && removed.iter().all(|o| o == "rw");
+                if !ok {
+                    return false;
+                }
+                out.push(y.to_string());
+            }
+            bw.insert("mountinfo".into(), out.join("\n"));
+            true
+        },
+    },
+    Rule {
+        id: "sync-fd-repeatable",
+        reason: "0.13.1: --sync-fd may be repeated (0.8.0 warns `Only the last --sync-fd option \
+                 will take effect` and leaves the earlier fds open in COMMAND)",
+        apply: |ctx, bw, nw| {
+            let w = "bwrap: Only the last --sync-fd option will take effect\n";
+            if ctx.argv.iter().filter(|a| *a == "--sync-fd").count() < 2 {
+                return false;
+            }
+            let be = get(bw, "stderr");
+            if !be.contains(w) || get(nw, "stderr").contains(w) {
+                return false;
+            }
+            bw.insert("stderr".into(), be.replacen(w, "", 1));
+            // Earlier sync fds stay open in COMMAND under 0.8.0.
+            if let (Some(bf), Some(nf)) = (bw.get("fact.fds").cloned(), nw.get("fact.fds").cloned())
+            {
+                let sync: Vec<&str> = ctx
+                    .argv
+                    .windows(2)
+                    .filter(|w| w[0] == "--sync-fd")
+                    .map(|w| w[1].as_str())
+                    .collect();
+                let kept: Vec<&str> = bf
+                    .split(',')
+                    .filter(|f| !sync.contains(f) || nf.split(',').any(|n| n == *f))
+                    .collect();
+                bw.insert("fact.fds".into(), kept.join(","));
+            }
+            true
+        },
+    },
+];
+
+const INTENDED_DIFFERENCES: &[Rule] = &[
+    Rule {
+        id: "lock-file-failure-no-command",
+        reason: "when a --lock-file cannot be opened/locked both fail with the same message and \
+                 status, but bwrap's reaper takes the lock while COMMAND already runs (its output \
+                 and json-status exit-code appear or not, by timing); nestwrap takes the locks \
+                 before forking COMMAND (the reaper keeps them), so COMMAND never starts and \
+                 json-status carries the error object. COMMAND's output and the last json-status \
+                 line are ignored.",
+        apply: |ctx, bw, nw| {
+            // nestwrap: exactly the lock failure. bwrap: the same line, possibly
+            // interleaved byte-wise with COMMAND's own failure (two processes
+            // writing at once), which we remove before comparing.
+            let n = get(nw, "stderr").to_string();
+            let line = n.trim_end();
+            let is_lock = |l: &str| {
+                l.starts_with("bwrap: Unable to open lock file ") || l.starts_with("bwrap: Unable to lock file ")
+            };
+            // The two writes may interleave byte-wise: take the lock message
+            // out as a subsequence, not as a substring.
+            let mut rest = get(bw, "stderr").to_string();
+            if let Some(msg) = line.strip_prefix("bwrap: ") {
+                match remove_subsequence(&rest, msg) {
+                    Some(r) => rest = r,
+                    None => return false,
+                }
+            }
+            let rest: String = rest
+                .split("bwrap: ")
+                .filter(|part| {
+                    let t = part.trim();
+                    let execvp_failure = t.starts_with("execvp ") && t.contains(": ");
+                    !t.is_empty() && !execvp_failure
+                })
+                .collect();
+            let hit = ctx.has("--lock-file")
+                && get(bw, "status") == get(nw, "status")
+                && line.lines().count() == 1
+                && is_lock(line)
+                && rest.trim().is_empty();
+            if !hit {
+                return false;
+            }
+            bw.insert("stderr".into(), n.clone());
+            let strip = |v: &mut View| {
+                v.retain(|k, _| !(k.starts_with("fact.") || k == "mountinfo" || k.starts_with("stdout")));
+                for (k, val) in v.iter_mut() {
+                    if k.starts_with("fd.") {
+                        let kept: Vec<&str> = val
+                            .lines()
+                            .filter(|l| !l.starts_with("{ \"exit-code\"") && !l.starts_with("{ \"error\""))
+                            .collect();
+                        *val = kept.join("\n");
+                    }
+                }
+            };
+            strip(bw);
+            strip(nw);
+            true
+        },
+    },
+    Rule {
+        id: "dev-single-userns",
+        reason: "DECISIONS (Nesting depth): with --dev nestwrap keeps one user namespace \
+                 (devpts mounts fine on kernel 6.18 with only a non-zero uid mapped), so \
+                 /proc/self/{uid,gid}_map shows `U HOSTUID 1` where bwrap's second level shows `U 0 1`; \
+                 consequence: the devpts root (owned by the namespace's unmapped uid 0) shows as \
+                 65534:65534 where bwrap shows the sandbox uid/gid",
+        apply: |ctx, bw, nw| {
+            if !ctx.has("--dev") || ctx.as_ == As::Root && !ctx.has("--unshare-user") {
+                return false;
+            }
+            let mut changed = false;
+            // The devpts root belongs to the namespace's uid 0, which only
+            // bwrap's first level maps; nestwrap shows the overflow ids.
+            for (k, val) in bw.iter().filter(|(k, _)| k.starts_with("fact.stat.") && k.ends_with("/pts")) {
+                let n = get(nw, k);
+                let (bf, nf): (Vec<&str>, Vec<&str>) = (val.split(' ').collect(), n.split(' ').collect());
+                if val != n && bf.len() == 4 && nf.len() == 4 && bf[..2] == nf[..2] && nf[2] == "65534" && nf[3] == "65534" {
+                    let k = k.clone();
+                    let val = val.clone();
+                    nw.insert(k, val);
+                    changed = true;
+                }
+            }
+            for k in ["fact.content./proc/self/uid_map", "fact.content./proc/self/gid_map"] {
+                let (b, n) = (get(bw, k).to_string(), get(nw, k).to_string());
+                // The probe escapes the newline: "  1001  0  1\\n".
+                let bf: Vec<&str> = b.trim_end_matches("\\n").split_whitespace().collect();
+                let nf: Vec<&str> = n.trim_end_matches("\\n").split_whitespace().collect();
+                if b != n && bf.len() == 3 && nf.len() == 3 && bf[0] == nf[0] && bf[1] == "0" && bf[2] == "1" && nf[2] == "1" {
+                    nw.insert(k.into(), b);
+                    changed = true;
+                }
+            }
+            changed
+        },
+    },
+    Rule {
+        id: "json-status-command-pid",
+        reason: "DECISIONS (Extra JSON): --json-status-fd gets one extra line \
+                 `{ \"command-pid\": N, ... }` just before exec",
+        apply: |ctx, bw, nw| {
+            let fds: Vec<String> = ctx
+                .argv
+                .windows(2)
+                .filter(|w| w[0] == "--json-status-fd")
+                .map(|w| format!("fd.{}", w[1]))
+                .collect();
+            let mut changed = false;
+            for k in fds {
+                let n = get(nw, &k).to_string();
+                let kept: String = n
+                    .split_inclusive('\n')
+                    .filter(|l| !l.starts_with("{ \"command-pid\": "))
+                    .collect();
+                if kept != n && bw.contains_key(&k) {
+                    nw.insert(k, kept);
+                    changed = true;
+                }
+            }
+            changed
+        },
+    },
+    Rule {
+        id: "json-status-error-line",
+        reason: "DECISIONS (Extra JSON): on a setup or exec failure --json-status-fd gets one \
+                 `{ \"error\": { \"step\": ..., \"message\": ... } }` line where bwrap writes nothing",
+        apply: |ctx, bw, nw| {
+            let mut changed = false;
+            for w in ctx.argv.windows(2).filter(|w| w[0] == "--json-status-fd") {
+                let k = format!("fd.{}", w[1]);
+                let n = get(nw, &k).to_string();
+                if get(bw, &k).contains("\"exit-code\"") {
+                    continue;
+                }
+                let kept: String =
+                    n.split_inclusive('\n').filter(|l| !l.starts_with("{ \"error\": { ")).collect();
+                if kept != n && bw.contains_key(&k) {
+                    nw.insert(k, kept);
+                    changed = true;
+                }
+            }
+            changed
+        },
+    },
+    Rule {
+        id: "help-trailer",
+        reason: "nestwrap's usage text (--help, and on stderr when COMMAND is missing) continues after bwrap's \
+                 list with a `nestwrap extensions:` block (--proc-fallback, --forward-signals, ...) and ends \
+                 with one line naming itself (`nestwrap X.Y.Z: bwrap-compatible; see nestwrap(1)`)",
+        apply: |_, _, nw| {
+            let mut changed = false;
+            for k in ["stdout", "stderr"] {
+                let t = get(nw, k).to_string();
+                if !t.starts_with("usage: ") {
+                    continue;
+                }
+                if let Some(pos) = t.find("\n\nnestwrap extensions:\n") {
+                    let tail = &t[pos + 2..];
+                    let last = tail.lines().last().unwrap_or("");
+                    if last.starts_with("nestwrap ") && last.contains("bwrap-compatible") {
+                        nw.insert(k.into(), t[..pos + 1].to_string());
+                        changed = true;
+                    }
+                }
+            }
+            changed
+        },
+    },
+    Rule {
+        id: "fd-reuse-reports-ebadf",
+        reason: "reusing one fd number for a second --file/--bind-data/--ro-bind-data: bwrap 0.8.0 reads the \
+                 second op's data from its own temporary file, which happens to get the closed number, \
+                 and silently installs an empty file (or fails with EBADF for --file); nestwrap claims \
+                 the caller's fds before opening its own and always reports \
+                 `Can't write data to file DEST: Bad file descriptor`, the documented behaviour",
+        apply: |ctx, bw, nw| {
+            let e = get(nw, "stderr");
+            let hit = get(nw, "status") == "1"
+                && e.lines().last().is_some_and(|l| {
+                    l.starts_with("bwrap: Can't write data to file ") && l.ends_with(": Bad file descriptor")
+                })
+                && reuses_data_fd(ctx.argv);
+            if !hit {
+                return false;
+            }
+            bw.clear();
+            nw.clear();
+            true
+        },
+    },
+];
+
+/// `--bind-data` temp names (`/bindfileXXXXXX`) are random in bwrap
+/// (mkstemp) and a counter in nestwrap; both are unreachable from the
+/// sandbox and only appear in error messages.
+fn mask_bindfile_names(t: &str) -> String {
+    let mut out = String::with_capacity(t.len());
+    let mut rest = t;
+    while let Some(i) = rest.find("/bindfile") {
+        out.push_str(&rest[..i + 9]);
+        let tail = &rest[i + 9..];
+        let n = tail.chars().take_while(|c| c.is_ascii_alphanumeric()).count();
+        if n == 6 {
+            out.push_str("XXXXXX");
+            rest = &tail[6..];
+        } else {
+            rest = tail;
+        }
+    }
+    out.push_str(rest);
+    out
+}
+
+/// Whether an op's destination lies at or below a path that an earlier
+/// `--symlink` with an absolute target created.
+fn symlinked_destination(args: &[String]) -> bool {
+    let mut links: Vec<&str> = Vec::new();
+    let mut i = 0;
+    while i < args.len() && args[i] != "PROBE" {
+        let a = args[i].as_str();
+        if a == "--symlink" && i + 2 < args.len() {
+            let target = args[i + 1].as_str();
+            // $S and $B expand to absolute paths.
+            if target.starts_with('/') || target.starts_with("$S") || target.starts_with("$B") {
+                links.push(args[i + 2].as_str());
+            }
+            i += 3;
+            continue;
+        }
+        if a.starts_with("--") {
+            if let Some(dest) =
+                args.get(i + 1..).and_then(|rest| rest.iter().take(3).find(|d| d.starts_with('/')))
+            {
+                let under = |l: &&str| dest.as_str() == *l || dest.starts_with(&format!("{l}/"));
+                if links.iter().any(under) {
+                    return true;
+                }
+            }
+        }
+        i += 1;
+    }
+    false
+}
+
+/// `hay` without the characters of `needle`, taken greedily in order; `None`
+/// if `needle` is not a subsequence of `hay`.
+fn remove_subsequence(hay: &str, needle: &str) -> Option<String> {
+    let mut want = needle.chars().peekable();
+    let mut out = String::new();
+    for c in hay.chars() {
+        if want.peek() == Some(&c) {
+            want.next();
+        } else {
+            out.push(c);
+        }
+    }
+    want.peek().is_none().then_some(out)
+}
+
+/// Whether two data ops (`--file`, `--bind-data`, `--ro-bind-data`) name the
+/// same fd.
+fn reuses_data_fd(args: &[String]) -> bool {
+    let mut seen = std::collections::HashSet::new();
+    let mut i = 0;
+    while i + 1 < args.len() {
+        if matches!(args[i].as_str(), "--file" | "--bind-data" | "--ro-bind-data") {
+            if !seen.insert(args[i + 1].clone()) {
+                return true;
+            }
+            i += 3;
+        } else {
+            i += 1;
+        }
+    }
+    false
+}
+
+#[derive(Debug)]
+enum Verdict {
+    Agree,
+    Explained(Vec<&'static str>),
+    Unexplained(String),
+    Error(String),
+}
+
+fn diff_text(bw: &View, nw: &View) -> String {
+    let mut s = String::new();
+    let probe_ran = |v: &View| v.contains_key("mountinfo");
+    let one_sided = probe_ran(bw) != probe_ran(nw);
+    if one_sided {
+        let who = if probe_ran(bw) { "bwrap" } else { "nestwrap" };
+        let _ = writeln!(s, "  (the probe ran only under {who}; its facts are not listed)");
+    }
+    let keys: BTreeSet<&String> = bw.keys().chain(nw.keys()).collect();
+    for k in keys {
+        if one_sided && (k.starts_with("fact.") || k == "mountinfo") {
+            continue;
+        }
+        let (b, n) = (bw.get(k), nw.get(k));
+        if b == n {
+            continue;
+        }
+        let show = |v: Option<&String>| match v {
+            None => "<absent>".to_string(),
+            Some(v) if v.contains('\n') => format!("\n{}", v.trim_end()),
+            Some(v) => v.clone(),
+        };
+        if k == "mountinfo" {
+            let bl: Vec<&str> = b.map(|x| x.lines().collect()).unwrap_or_default();
+            let nl: Vec<&str> = n.map(|x| x.lines().collect()).unwrap_or_default();
+            let _ = writeln!(s, "  mountinfo:");
+            for l in &bl {
+                if !nl.contains(l) {
+                    let _ = writeln!(s, "    bwrap only:    {l}");
+                }
+            }
+            for l in &nl {
+                if !bl.contains(l) {
+                    let _ = writeln!(s, "    nestwrap only: {l}");
+                }
+            }
+            if bl.len() == nl.len() && bl.iter().all(|l| nl.contains(l)) {
+                let _ = writeln!(s, "    (same mounts, different order)");
+            }
+            continue;
+        }
+        let _ = writeln!(s, "  {k}:\n    bwrap:    {}\n    nestwrap: {}", show(b), show(n));
+    }
+    s
+}
+
+fn classify(ctx: &Ctx, mut bw: View, mut nw: View) -> Verdict {
+    if bw == nw {
+        return Verdict::Agree;
+    }
+    let original = diff_text(&bw, &nw);
+    let mut used = Vec::new();
+    for r in VERSION_DELTAS.iter().chain(INTENDED_DIFFERENCES) {
+        if (r.apply)(ctx, &mut bw, &mut nw) {
+            used.push(r.id);
+        }
+        if bw == nw {
+            return Verdict::Explained(used);
+        }
+    }
+    let mut s = diff_text(&bw, &nw);
+    if !used.is_empty() {
+        let _ = write!(s, "  (after applying {used:?}; original difference:\n{original})");
+    }
+    Verdict::Unexplained(s)
+}
+
+fn is_delta(id: &str) -> bool {
+    VERSION_DELTAS.iter().any(|r| r.id == id)
+}
+
+// ---------------------------------------------------------------------------
+// Driver
+
+struct Job {
+    case: Case,
+    as_: As,
+    idx: usize,
+}
+
+struct Done {
+    case: Case,
+    as_: As,
+    verdict: Verdict,
+}
+
+fn run_job(job: &Job, nestwrap: &Path) -> Verdict {
+    let s = scratch_path(job.idx, job.as_);
+    let ctx = Ctx { argv: &job.case.argv, as_: job.as_ };
+    let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        make_scratch(&s, job.as_);
+        let bw = run_side(&job.case, job.as_, Path::new(BWRAP), &s);
+        make_scratch(&s, job.as_);
+        let nw = run_side(&job.case, job.as_, nestwrap, &s);
+        (bw, nw)
+    }));
+    remove_scratch(&s);
+    match r {
+        Ok((bw, nw)) => classify(&ctx, bw, nw),
+        Err(e) => {
+            let msg = e
+                .downcast_ref::<String>()
+                .cloned()
+                .or_else(|| e.downcast_ref::<&str>().map(|s| s.to_string()))
+                .unwrap_or_default();
+            Verdict::Error(msg)
+        }
+    }
+}
+
+/// Options of both binaries (for per-option counts); anything starting with
+/// `--` before COMMAND counts.
+fn options_of(argv: &[String]) -> BTreeSet<String> {
+    let mut set = BTreeSet::new();
+    for a in argv {
+        if a == "PROBE" || a == "--" {
+            break;
+        }
+        if a.starts_with("--") && a.len() > 2 {
+            set.insert(a.clone());
+        }
+    }
+    set
+}
+
+fn shell_quote(argv: &[String]) -> String {
+    argv.iter()
+        .map(|a| {
+            if a.is_empty() || a.contains([' ', '\'', '"', '$', '\\']) && !a.starts_with('$') {
+                format!("'{a}'")
+            } else {
+                a.clone()
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+fn report(
+    done: &[Done],
+    seed: u64,
+    n_random: usize,
+    elapsed: std::time::Duration,
+) -> (String, usize) {
+    let mut agree = 0;
+    let mut explained = 0;
+    let mut unexplained = Vec::new();
+    let mut errors = Vec::new();
+    let mut hits: BTreeMap<&str, (usize, String)> = BTreeMap::new();
+    // option → [runs, agree, explained, unexplained+errors]
+    let mut per_opt: BTreeMap<String, [usize; 4]> = BTreeMap::new();
+    let mut delta_cases = 0;
+    let mut intended_cases = 0;
+    for d in done {
+        let col = match &d.verdict {
+            Verdict::Agree => {
+                agree += 1;
+                1
+            }
+            Verdict::Explained(ids) => {
+                explained += 1;
+                if ids.iter().any(|i| is_delta(i)) {
+                    delta_cases += 1;
+                }
+                if ids.iter().any(|i| !is_delta(i)) {
+                    intended_cases += 1;
+                }
+                for id in ids {
+                    let e = hits.entry(id).or_insert((0, format!("{} [{:?}]", d.case.name, d.as_)));
+                    e.0 += 1;
+                }
+                2
+            }
+            Verdict::Unexplained(t) => {
+                unexplained.push((d, t));
+                3
+            }
+            Verdict::Error(t) => {
+                errors.push((d, t));
+                3
+            }
+        };
+        for o in options_of(&d.case.argv) {
+            let e = per_opt.entry(o).or_insert([0; 4]);
+            e[0] += 1;
+            e[col] += 1;
+        }
+    }
+    let mut r = String::new();
+    let _ = writeln!(r, "# nestwrap differential report (vs {BWRAP}, bubblewrap 0.8.0)\n");
+    let _ = writeln!(
+        r,
+        "seed {seed} (NESTWRAP_COMPAT_SEED={seed} reproduces), {n_random} random cases, runtime {:.1} s\n",
+        elapsed.as_secs_f64()
+    );
+    let _ = writeln!(r, "| | runs |\n|---|---|");
+    let _ = writeln!(r, "| total (case × mode) | {} |", done.len());
+    let _ = writeln!(r, "| agree exactly | {agree} |");
+    let _ = writeln!(r, "| explained by version deltas | {delta_cases} |");
+    let _ = writeln!(r, "| explained by intended differences | {intended_cases} |");
+    let _ = writeln!(r, "| explained (any rule) | {explained} |");
+    let _ = writeln!(r, "| **unexplained** | {} |", unexplained.len());
+    let _ = writeln!(r, "| harness errors | {} |\n", errors.len());
+    let modes = |a: As| done.iter().filter(|d| d.as_ == a).count();
+    let _ =
+        writeln!(r, "runs as root: {}, as the test user: {}\n", modes(As::Root), modes(As::User));
+    for (title, rules) in [
+        ("Version deltas (0.8.0 → 0.13.1)", VERSION_DELTAS),
+        ("Intended differences (nestwrap's own)", INTENDED_DIFFERENCES),
+    ] {
+        let _ = writeln!(
+            r,
+            "## {title}\n\n| rule | runs | first example | reason |\n|---|---|---|---|"
+        );
+        for rule in rules {
+            let (n, ex) = hits.get(rule.id).cloned().unwrap_or((0, "-".into()));
+            let _ = writeln!(r, "| {} | {n} | {ex} | {} |", rule.id, rule.reason);
+        }
+        r.push('\n');
+    }
+    let _ = writeln!(r, "## Unexplained differences ({})\n", unexplained.len());
+    for (d, t) in &unexplained {
+        let _ = writeln!(
+            r,
+            "### {} [{:?}]\n```\nbwrap {}\n{t}```\n",
+            d.case.name,
+            d.as_,
+            shell_quote(&d.case.argv)
+        );
+    }
+    if !errors.is_empty() {
+        let _ = writeln!(r, "## Harness errors ({})\n", errors.len());
+        for (d, t) in &errors {
+            let _ = writeln!(
+                r,
+                "### {} [{:?}]\n```\nbwrap {}\n{t}\n```\n",
+                d.case.name,
+                d.as_,
+                shell_quote(&d.case.argv)
+            );
+        }
+    }
+    let _ = writeln!(r, "## Per-option case counts\n\n| option | runs | agree | explained | unexplained |\n|---|---|---|---|---|");
+    for (o, c) in &per_opt {
+        let _ = writeln!(r, "| `{o}` | {} | {} | {} | {} |", c[0], c[1], c[2], c[3]);
+    }
+    (r, unexplained.len() + errors.len())
+}
+
+fn target_dir() -> PathBuf {
+    if let Some(d) = std::env::var_os("CARGO_TARGET_DIR") {
+        return PathBuf::from(d);
+    }
+    // target/<profile>/deps/tests-HASH
+    let exe = std::env::current_exe().unwrap();
+    exe.ancestors().nth(3).map(Path::to_path_buf).unwrap_or_else(|| PathBuf::from("target"))
+}
+
+fn seed() -> u64 {
+    match std::env::var("NESTWRAP_COMPAT_SEED") {
+        Ok(s) => {
+            s.trim().parse().unwrap_or_else(|_| panic!("NESTWRAP_COMPAT_SEED={s:?}: not a u64"))
+        }
+        Err(_) => std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos() as u64 ^ u64::from(std::process::id()))
+            .unwrap_or(1),
+    }
+}
+
+fn reference_available() -> bool {
+    if Path::new(BWRAP).exists() {
+        return true;
+    }
+    assert!(
+        !must_work(),
+        "NESTWRAP_MUST_WORK=1 but {BWRAP} is missing (apt-get install bubblewrap)"
+    );
+    eprintln!("SKIP: {BWRAP} missing (apt-get install bubblewrap)");
+    false
+}
+
+#[test]
+fn differential_against_bwrap_080() {
+    if !reference_available() {
+        return;
+    }
+    let start = Instant::now();
+    let seed = seed();
+    let n_random: usize =
+        std::env::var("NESTWRAP_COMPAT_RANDOM").ok().and_then(|s| s.parse().ok()).unwrap_or(1000);
+    eprintln!("compat: NESTWRAP_COMPAT_SEED={seed} NESTWRAP_COMPAT_RANDOM={n_random}");
+    let modes: Vec<As> = [As::Root, As::User].into_iter().filter(|m| require(*m)).collect();
+    let corpus = load_corpus();
+    assert!(corpus.len() >= 200, "corpus has only {} cases", corpus.len());
+    let mut jobs = Vec::new();
+    for case in corpus {
+        for &m in &modes {
+            let fits = matches!(
+                (case.modes, m),
+                (Modes::Both, _) | (Modes::Root, As::Root) | (Modes::User, As::User)
+            );
+            if fits {
+                jobs.push(Job { case: case.clone(), as_: m, idx: jobs.len() });
+            }
+        }
+    }
+    let mut rng = Rng::new(seed);
+    for i in 0..n_random {
+        let mut case = gen_case(&mut rng, i);
+        let m = if modes.len() == 1 {
+            modes[0]
+        } else if case.modes == Modes::Root {
+            As::Root
+        } else {
+            As::User
+        };
+        case.modes = Modes::Both;
+        if !modes.is_empty() {
+            jobs.push(Job { case, as_: m, idx: jobs.len() });
+        }
+    }
+    let hostname = nix::unistd::gethostname().ok();
+    let nestwrap = binary().to_path_buf();
+    let next = AtomicUsize::new(0);
+    let done: Mutex<Vec<Done>> = Mutex::new(Vec::new());
+    let threads = std::thread::available_parallelism().map(|n| n.get() * 2).unwrap_or(4).min(8);
+    std::thread::scope(|sc| {
+        for _ in 0..threads {
+            sc.spawn(|| loop {
+                let i = next.fetch_add(1, Ordering::Relaxed);
+                let Some(job) = jobs.get(i) else { break };
+                let verdict = run_job(job, &nestwrap);
+                done.lock().unwrap().push(Done { case: job.case.clone(), as_: job.as_, verdict });
+            });
+        }
+    });
+    let mut done = done.into_inner().unwrap();
+    done.sort_by_key(|d| (d.case.name.clone(), d.as_ == As::User));
+    assert_eq!(nix::unistd::gethostname().ok(), hostname, "a case changed the host's hostname");
+    let (text, bad) = report(&done, seed, n_random, start.elapsed());
+    let path = target_dir().join("compat-report.md");
+    let _ = fs::write(&path, &text);
+    println!("{text}");
+    eprintln!("compat: report written to {}", path.display());
+    assert_eq!(bad, 0, "{bad} unexplained differences or harness errors; see {}", path.display());
+}
+
+/// The comparison has teeth: two different command lines through the same
+/// binary are reported as unexplained.
+#[test]
+fn differential_detects_a_difference() {
+    if !reference_available() || !require(As::User) {
+        return;
+    }
+    let s = scratch_path(usize::MAX, As::User);
+    make_scratch(&s, As::User);
+    let mk = |v: &str| Case {
+        name: "teeth".into(),
+        modes: Modes::User,
+        cwd: None,
+        env: Vec::new(),
+        fds: Vec::new(),
+        argv: split_words(&format!("$BASE --setenv NW_X {v} PROBE")),
+    };
+    let a = run_side(&mk("1"), As::User, Path::new(BWRAP), &s);
+    let b = run_side(&mk("2"), As::User, Path::new(BWRAP), &s);
+    remove_scratch(&s);
+    let argv = mk("1").argv;
+    let ctx = Ctx { argv: &argv, as_: As::User };
+    match classify(&ctx, a, b) {
+        Verdict::Unexplained(t) => assert!(t.contains("fact.env.NW_X"), "{t}"),
+        v => panic!("expected an unexplained difference, got {v:?}"),
+    }
+}
+
+#[test]
+fn random_generator_is_reproducible() {
+    let gen = |seed| {
+        let mut r = Rng::new(seed);
+        (0..50).map(|i| gen_case(&mut r, i).argv).collect::<Vec<_>>()
+    };
+    assert_eq!(gen(42), gen(42));
+    assert_ne!(gen(42), gen(43));
+    // Only options both binaries know.
+    for argv in gen(7) {
+        for o in options_of(&argv) {
+            assert!(!NEW_OPTIONS.contains(&o.as_str()), "random case uses {o}");
+        }
+    }
+}
