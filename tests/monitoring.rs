@@ -57,6 +57,15 @@ fn kill_marked(pat: &str) {
     }
 }
 
+/// Kills the marked processes when dropped, also when an assertion fails.
+struct Reap(String);
+
+impl Drop for Reap {
+    fn drop(&mut self) {
+        kill_marked(&self.0);
+    }
+}
+
 /// Wait up to `t` for `f` to hold.
 fn eventually(t: Duration, mut f: impl FnMut() -> bool) -> bool {
     let end = Instant::now() + t;
@@ -663,6 +672,7 @@ fn die_with_parent_kill_caller() {
     both(|as_| {
         for (dwp, pid) in [(true, false), (true, true), (false, false), (false, true)] {
             let m = mark();
+            let _reap = Reap(m.clone());
             let mut args = vec![binary().to_str().unwrap().to_string()];
             args.extend(rb());
             if dwp {
@@ -705,6 +715,7 @@ fn background_process_gone_on_return() {
     both(|as_| {
         for dwp in [true, false] {
             let m = mark();
+            let _reap = Reap(m.clone());
             let mut sb = Sandbox::new(as_).args(rb()).args(["--dev", "/dev", "--unshare-pid"]);
             if dwp {
                 sb = sb.arg("--die-with-parent");
@@ -796,6 +807,7 @@ fn lock_file_held_while_running() {
         let a = t.write("lock-a", "");
         let b = t.write("lock-b", "");
         let m = mark();
+        let _reap = Reap(m.clone());
         let mut args = rb();
         args.extend(s(&["--lock-file", &a, "--lock-file", &b, "sleep", &m]));
         let mut bg = Bg::nw(as_, &args, vec![]);
@@ -841,6 +853,7 @@ fn sync_fd_repeatable() {
         let (r1, w1) = pipe();
         let (r2, w2) = pipe();
         let m = mark();
+        let _reap = Reap(m.clone());
         let mut args = rb();
         args.extend(s(&["--sync-fd", "5", "--sync-fd", "6"]));
         args.extend(s(&["sh", "-c", "ls /proc/self/fd; exec sleep \"$0\"", &m]));
@@ -1115,6 +1128,7 @@ fn json_status_command_pid_while_running() {
     both(|as_| {
         let (r, w) = pipe();
         let m = mark();
+        let _reap = Reap(m.clone());
         let mut args = rb();
         args.extend(s(&["--unshare-pid", "--json-status-fd", "5", "sleep", &m]));
         let mut bg = Bg::nw(as_, &args, vec![(5, w)]);
@@ -1187,6 +1201,7 @@ fn forward_signals_term() {
     both(|as_| {
         for pid in [false, true] {
             let m = mark();
+            let _reap = Reap(m.clone());
             let mut args = rb();
             args.push("--forward-signals".into());
             if pid {
@@ -1216,6 +1231,7 @@ fn no_forward_signals_is_bwraps_behaviour() {
         for prog in progs {
             for (pid, dwp) in [(false, false), (true, false), (true, true)] {
                 let m = mark();
+                let _reap = Reap(m.clone());
                 let mut args = rb();
                 if pid {
                     args.push("--unshare-pid".into());
@@ -1369,6 +1385,7 @@ fn bad_input() {
                     continue;
                 }
                 let m = mark();
+                let _reap = Reap(m.clone());
                 let mut sb = Sandbox::new(as_).args(rb()).args(*args).fd(7, devnull());
                 if let Some(p) = prog {
                     sb = sb.program(p);
