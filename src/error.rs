@@ -109,16 +109,6 @@ impl SetupError {
                  container with --security-opt apparmor=unconfined; `nestwrap --diagnose` shows \
                  which applies here",
             ),
-            ("mount-tmpfs" | "mount-mqueue" | "mount-dev" | "mount-devpts" | "bind-mount", Errno::EPERM) => {
-                Some(
-                    "Hint: a seccomp profile or an LSM may refuse mount(2) here; \
-                     `nestwrap --diagnose` shows which applies here",
-                )
-            }
-            ("userns" | "userns2" | "pidns", Errno::EPERM) => Some(
-                "Hint: joining a namespace needs CAP_SYS_ADMIN over it, and a container's seccomp \
-                 profile may refuse setns(2); `nestwrap --diagnose` shows which applies here",
-            ),
             _ => None,
         }
     }

@@ -523,7 +523,8 @@ fn exec_command(
         let _ = nix::unistd::write(fd, &status::exec_message(fallbacks));
     }
     let err = nix::unistd::execvp(&plan.exec_path, &plan.exec_argv).unwrap_err();
-    Err(setup_errno("exec", format!("execvp {}", plan.exec_path.to_string_lossy()), err))
+    Err(setup_errno("exec", format!("execvp {}", plan.exec_path.to_string_lossy()), err)
+        .with_path(config.command[0].clone()))
 }
 
 pub fn apply_seccomp(program: &[u8]) -> Result<(), SetupError> {
