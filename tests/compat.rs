@@ -1082,9 +1082,9 @@ const INTENDED_DIFFERENCES: &[Rule] = &[
         id: "lock-file-failure-no-command",
         reason: "when a --lock-file cannot be opened/locked both fail with the same message and \
                  status, but bwrap's reaper takes the lock while COMMAND already runs (its output \
-                 and json-status exit-code appear or not, by timing); nestwrap takes the locks \
-                 before forking COMMAND (the reaper keeps them), so COMMAND never starts and \
-                 json-status carries the error object. COMMAND's output and the last json-status \
+                 and json-status exit-code appear or not, by timing); nestwrap's reaper takes \
+                 them (also without capabilities) before it lets COMMAND go on, so COMMAND \
+                 never starts. COMMAND's output and the last json-status \
                  line are ignored.",
         apply: |ctx, bw, nw| {
             // nestwrap: exactly the lock failure. bwrap: the same line, possibly
@@ -1313,13 +1313,13 @@ fn symlinked_destination(args: &[String]) -> bool {
             continue;
         }
         if a.starts_with("--") {
-            if let Some(dest) =
-                args.get(i + 1..).and_then(|rest| rest.iter().take(3).find(|d| is_absolute(d)))
-            {
-                let under = |l: &&str| dest.as_str() == *l || dest.starts_with(&format!("{l}/"));
-                if links.iter().any(under) {
-                    return true;
-                }
+            // The destination is one of the next (up to three) arguments.
+            let under = |d: &String| {
+                is_absolute(d)
+                    && links.iter().any(|l| d.as_str() == *l || d.starts_with(&format!("{l}/")))
+            };
+            if args.get(i + 1..).is_some_and(|rest| rest.iter().take(3).any(under)) {
+                return true;
             }
         }
         i += 1;

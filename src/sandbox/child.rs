@@ -299,14 +299,33 @@ fn run(plan: &Plan, fds: ChildFds, report: Option<&OwnedFd>) -> Result<Never, Se
     }
 
     if plan.needs_reaper {
-        let locks = init::take_locks(plan)?;
+        // With --lock-file the reaper takes the locks (without capabilities,
+        // as bwrap's does) before COMMAND may go on: a failure then stops
+        // the sandbox before COMMAND runs instead of racing it.
+        let lock_gate = if config.lock_files.is_empty() {
+            None
+        } else {
+            Some(
+                nix::unistd::pipe2(OFlag::O_CLOEXEC)
+                    .map_err(|e| setup_errno("pipe", "pipe2()", e))?,
+            )
+        };
         let my_pid = nix::unistd::getpid();
         match sys::fork().map_err(|e| setup_errno("fork", "Can't fork for pid 1", e))? {
             Some(initial) => {
-                let code = init::run(plan, initial, fds.status_write, locks, &seccomp_programs);
+                let release = lock_gate.map(|(_, w)| w);
+                let code = init::run(plan, initial, fds.status_write, release, &seccomp_programs);
                 sys::exit_now(code)
             }
             None => {
+                if let Some((r, w)) = lock_gate {
+                    drop(w);
+                    let mut b = [0u8; 1];
+                    // EOF: the reaper could not take a lock and said so.
+                    if !matches!(nix::unistd::read(&r, &mut b), Ok(1)) {
+                        sys::exit_now(1);
+                    }
+                }
                 // COMMAND: its parent is the reaper.
                 if config.die_with_parent {
                     nix::sys::prctl::set_pdeathsig(Signal::SIGKILL)
