@@ -458,10 +458,7 @@ fn move_root_and_lock(plan: &Plan, real_root: &OwnedFd) -> Result<(), SetupError
         )
     })?;
     drop_bounding_set(plan.requested_caps, plan.last_cap)?;
-    let write = |name: &str, text: &str| -> Result<(), Errno> {
-        let fd = openat(&plan.proc_fd, name, OFlag::O_WRONLY | OFlag::O_CLOEXEC, Mode::empty())?;
-        nix::unistd::write(&fd, text.as_bytes()).map(|_| ())
-    };
+    let write = |name: &str, text: &str| write_proc_file(plan, name, text);
     // Map the sandbox ids 1:1 (they are our ids in the parent namespace).
     // setgroups must be denied first unless already inherited as "deny".
     write("self/uid_map", &format!("{0} {0} 1\n", plan.sandbox_uid))
@@ -487,10 +484,7 @@ fn fork_intermediate_child() -> Result<(), SetupError> {
 /// Map the sandbox ids 1:1 into the second-level user namespace. setgroups
 /// is already "deny", inherited from the first level.
 fn write_second_map(plan: &Plan) -> Result<(), SetupError> {
-    let write = |name: &str, text: &str| -> Result<(), Errno> {
-        let fd = openat(&plan.proc_fd, name, OFlag::O_WRONLY | OFlag::O_CLOEXEC, Mode::empty())?;
-        nix::unistd::write(&fd, text.as_bytes()).map(|_| ())
-    };
+    let write = |name: &str, text: &str| write_proc_file(plan, name, text);
     write("self/uid_map", &format!("{0} {0} 1\n", plan.sandbox_uid))
         .map_err(|e| setup_errno("uid-map", "setting up uid map", e))?;
     write("self/gid_map", &format!("{0} {0} 1\n", plan.sandbox_gid))
@@ -607,12 +601,15 @@ fn close_op_fds(plan: &Plan) {
     }
 }
 
+/// Write `text` to a file under the saved `/proc` fd (`self/uid_map`, ...).
+fn write_proc_file(plan: &Plan, name: &str, text: &str) -> Result<(), Errno> {
+    let fd = openat(&plan.proc_fd, name, OFlag::O_WRONLY | OFlag::O_CLOEXEC, Mode::empty())?;
+    nix::unistd::write(&fd, text.as_bytes()).map(|_| ())
+}
+
 /// uid_map, setgroups, gid_map, written by the child itself (unprivileged).
 fn write_uid_gid_map(plan: &Plan) -> Result<(), SetupError> {
-    let write = |name: &str, text: &str| -> Result<(), Errno> {
-        let fd = openat(&plan.proc_fd, name, OFlag::O_WRONLY | OFlag::O_CLOEXEC, Mode::empty())?;
-        nix::unistd::write(&fd, text.as_bytes()).map(|_| ())
-    };
+    let write = |name: &str, text: &str| write_proc_file(plan, name, text);
     let uid_map = format!("{} {} 1\n", plan.sandbox_uid, plan.real_uid);
     let gid_map = format!("{} {} 1\n", plan.sandbox_gid, plan.real_gid);
     write("self/uid_map", &uid_map).map_err(|e| setup_errno("uid-map", "setting up uid map", e))?;
