@@ -186,6 +186,14 @@ else
 fi
 
 # --- Summary ---------------------------------------------------------------
+# The differential run's report (tests/compat.rs): cases, agreements, version
+# deltas and intended differences; the full report with per-option counts is
+# target/compat-report.md.
+REPORT="$REPO/target/compat-report.md"
+if [ -f "$REPORT" ]; then
+    printf '\n===== differential report vs Debian bwrap (summary; full: %s) =====\n' "$REPORT"
+    sed -n '/^## Per-option case counts/q;p' "$REPORT"
+fi
 printf '\n===== nestwrap test summary =====\n'
 printf '  %s\n' "${SUMMARY[@]}"
 printf '  NESTWRAP_MUST_WORK=%s\n' "${NESTWRAP_MUST_WORK:-unset}"

@@ -99,6 +99,16 @@ impl SetupError {
                 "Hint: a container's seccomp profile or an LSM may refuse new namespaces; \
                  `nestwrap --diagnose` shows which applies here",
             ),
+            ("mount-base", Errno::EACCES | Errno::EPERM) => Some(
+                "Hint: SELinux confinement (podman's container_t) or an AppArmor profile refuses \
+                 this tmpfs mount; run the container with --security-opt label=type:spc_t \
+                 (or apparmor=unconfined); `nestwrap --diagnose` shows which applies here",
+            ),
+            ("make-slave", Errno::EACCES | Errno::EPERM) => Some(
+                "Hint: Docker's default AppArmor profile refuses mount propagation changes; run the \
+                 container with --security-opt apparmor=unconfined; `nestwrap --diagnose` shows \
+                 which applies here",
+            ),
             _ => None,
         }
     }
@@ -217,6 +227,12 @@ mod tests {
             .is_some());
         assert!(setup_errno("uid-map", "setting up uid map", Errno::EINVAL).hint().is_none());
         assert!(setup_errno("mount-proc", "x", Errno::EPERM).hint().is_none());
+        let selinux =
+            SetupError::new("mount-base", "Failed to mount tmpfs", Detail::Mount(Errno::EACCES));
+        assert!(selinux.hint().is_some_and(|h| h.contains("label=type:spc_t")));
+        let apparmor =
+            SetupError::new("make-slave", "Failed to make / slave", Detail::Mount(Errno::EACCES));
+        assert!(apparmor.hint().is_some_and(|h| h.contains("apparmor=unconfined")));
     }
 
     #[test]

@@ -299,14 +299,33 @@ fn run(plan: &Plan, fds: ChildFds, report: Option<&OwnedFd>) -> Result<Never, Se
     }
 
     if plan.needs_reaper {
-        let locks = init::take_locks(plan)?;
+        // With --lock-file the reaper takes the locks (without capabilities,
+        // as bwrap's does) before COMMAND may go on: a failure then stops
+        // the sandbox before COMMAND runs instead of racing it.
+        let lock_gate = if config.lock_files.is_empty() {
+            None
+        } else {
+            Some(
+                nix::unistd::pipe2(OFlag::O_CLOEXEC)
+                    .map_err(|e| setup_errno("pipe", "pipe2()", e))?,
+            )
+        };
         let my_pid = nix::unistd::getpid();
         match sys::fork().map_err(|e| setup_errno("fork", "Can't fork for pid 1", e))? {
             Some(initial) => {
-                let code = init::run(plan, initial, fds.status_write, locks, &seccomp_programs);
+                let release = lock_gate.map(|(_, w)| w);
+                let code = init::run(plan, initial, fds.status_write, release, &seccomp_programs);
                 sys::exit_now(code)
             }
             None => {
+                if let Some((r, w)) = lock_gate {
+                    drop(w);
+                    let mut b = [0u8; 1];
+                    // EOF: the reaper could not take a lock and said so.
+                    if !matches!(nix::unistd::read(&r, &mut b), Ok(1)) {
+                        sys::exit_now(1);
+                    }
+                }
                 // COMMAND: its parent is the reaper.
                 if config.die_with_parent {
                     nix::sys::prctl::set_pdeathsig(Signal::SIGKILL)
@@ -439,10 +458,7 @@ fn move_root_and_lock(plan: &Plan, real_root: &OwnedFd) -> Result<(), SetupError
         )
     })?;
     drop_bounding_set(plan.requested_caps, plan.last_cap)?;
-    let write = |name: &str, text: &str| -> Result<(), Errno> {
-        let fd = openat(&plan.proc_fd, name, OFlag::O_WRONLY | OFlag::O_CLOEXEC, Mode::empty())?;
-        nix::unistd::write(&fd, text.as_bytes()).map(|_| ())
-    };
+    let write = |name: &str, text: &str| write_proc_file(plan, name, text);
     // Map the sandbox ids 1:1 (they are our ids in the parent namespace).
     // setgroups must be denied first unless already inherited as "deny".
     write("self/uid_map", &format!("{0} {0} 1\n", plan.sandbox_uid))
@@ -468,10 +484,7 @@ fn fork_intermediate_child() -> Result<(), SetupError> {
 /// Map the sandbox ids 1:1 into the second-level user namespace. setgroups
 /// is already "deny", inherited from the first level.
 fn write_second_map(plan: &Plan) -> Result<(), SetupError> {
-    let write = |name: &str, text: &str| -> Result<(), Errno> {
-        let fd = openat(&plan.proc_fd, name, OFlag::O_WRONLY | OFlag::O_CLOEXEC, Mode::empty())?;
-        nix::unistd::write(&fd, text.as_bytes()).map(|_| ())
-    };
+    let write = |name: &str, text: &str| write_proc_file(plan, name, text);
     write("self/uid_map", &format!("{0} {0} 1\n", plan.sandbox_uid))
         .map_err(|e| setup_errno("uid-map", "setting up uid map", e))?;
     write("self/gid_map", &format!("{0} {0} 1\n", plan.sandbox_gid))
@@ -523,7 +536,8 @@ fn exec_command(
         let _ = nix::unistd::write(fd, &status::exec_message(fallbacks));
     }
     let err = nix::unistd::execvp(&plan.exec_path, &plan.exec_argv).unwrap_err();
-    Err(setup_errno("exec", format!("execvp {}", plan.exec_path.to_string_lossy()), err))
+    Err(setup_errno("exec", format!("execvp {}", plan.exec_path.to_string_lossy()), err)
+        .with_path(config.command[0].clone()))
 }
 
 pub fn apply_seccomp(program: &[u8]) -> Result<(), SetupError> {
@@ -587,12 +601,15 @@ fn close_op_fds(plan: &Plan) {
     }
 }
 
+/// Write `text` to a file under the saved `/proc` fd (`self/uid_map`, ...).
+fn write_proc_file(plan: &Plan, name: &str, text: &str) -> Result<(), Errno> {
+    let fd = openat(&plan.proc_fd, name, OFlag::O_WRONLY | OFlag::O_CLOEXEC, Mode::empty())?;
+    nix::unistd::write(&fd, text.as_bytes()).map(|_| ())
+}
+
 /// uid_map, setgroups, gid_map, written by the child itself (unprivileged).
 fn write_uid_gid_map(plan: &Plan) -> Result<(), SetupError> {
-    let write = |name: &str, text: &str| -> Result<(), Errno> {
-        let fd = openat(&plan.proc_fd, name, OFlag::O_WRONLY | OFlag::O_CLOEXEC, Mode::empty())?;
-        nix::unistd::write(&fd, text.as_bytes()).map(|_| ())
-    };
+    let write = |name: &str, text: &str| write_proc_file(plan, name, text);
     let uid_map = format!("{} {} 1\n", plan.sandbox_uid, plan.real_uid);
     let gid_map = format!("{} {} 1\n", plan.sandbox_gid, plan.real_gid);
     write("self/uid_map", &uid_map).map_err(|e| setup_errno("uid-map", "setting up uid map", e))?;

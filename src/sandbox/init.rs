@@ -27,11 +27,10 @@ pub fn exit_code(status: WaitStatus) -> i32 {
     }
 }
 
-/// Take the `--lock-file` read locks (paths inside the sandbox). Called in
-/// the child before it forks COMMAND: fcntl locks belong to the process
-/// that takes them and are not inherited by fork, so the reaper holds them
-/// for the sandbox's lifetime; a failure stops setup before COMMAND runs.
-pub fn take_locks(plan: &Plan) -> Result<Vec<OwnedFd>, SetupError> {
+/// Take the `--lock-file` read locks (paths inside the sandbox), held by
+/// the reaper for the sandbox's lifetime (fcntl locks belong to the process
+/// that takes them).
+fn take_locks(plan: &Plan) -> Result<Vec<OwnedFd>, SetupError> {
     let config = &plan.config;
     let mut locks = Vec::new();
     for path in &config.lock_files {
@@ -65,10 +64,10 @@ pub fn run(
     plan: &Plan,
     initial: Pid,
     status_write: Option<OwnedFd>,
-    locks: Vec<OwnedFd>,
+    lock_release: Option<OwnedFd>,
     seccomp: &[Vec<u8>],
 ) -> i32 {
-    match reap(plan, initial, status_write, locks, seccomp) {
+    match reap(plan, initial, status_write, lock_release, seccomp) {
         Ok(code) => code,
         Err(e) => {
             write_stderr(
@@ -83,7 +82,7 @@ fn reap(
     plan: &Plan,
     initial: Pid,
     status_write: Option<OwnedFd>,
-    locks: Vec<OwnedFd>,
+    lock_release: Option<OwnedFd>,
     seccomp: &[Vec<u8>],
 ) -> Result<i32, SetupError> {
     let config = &plan.config;
@@ -96,8 +95,21 @@ fn reap(
     }
 
     let mut keep: Vec<i32> = config.sync_fds.clone();
-    keep.extend(status_write.iter().chain(&locks).map(|fd| fd.as_raw_fd()));
+    keep.extend(status_write.iter().chain(&lock_release).map(|fd| fd.as_raw_fd()));
     let _ = sys::close_all_except(&keep);
+
+    // COMMAND waits for this: take the locks, then let it go on. On
+    // failure COMMAND never runs (it sees EOF and leaves quietly).
+    let locks = match take_locks(plan) {
+        Ok(locks) => locks,
+        Err(e) => {
+            let _ = nix::sys::signal::kill(initial, Signal::SIGKILL);
+            return Err(e);
+        }
+    };
+    if let Some(fd) = lock_release {
+        let _ = nix::unistd::write(&fd, &[1u8]);
+    }
 
     if config.die_with_parent {
         nix::sys::prctl::set_pdeathsig(Signal::SIGKILL)

@@ -17,7 +17,7 @@ use std::ffi::OsString;
 use nix::errno::Errno;
 use nix::fcntl::OFlag;
 use nix::sys::signal::{SigSet, Signal};
-use nix::sys::wait::{waitpid, WaitPidFlag};
+use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
 
 use crate::cli::{self, HostFacts, Parsed};
 use crate::config::{Config, EnvOp, ProcFallback};
@@ -283,8 +283,13 @@ fn spawn(config: Config) -> Result<i32, SetupError> {
                     }
                     // The child failed before reporting; let its own message
                     // come first, as in bwrap.
+                    // The child failed before reporting. If it said why (exit
+                    // status 1), that one line is the whole story (bwrap adds
+                    // a second, "Unexpected short read from pid socket").
                     _ => {
-                        let _ = waitpid(pid, None);
+                        if let Ok(WaitStatus::Exited(_, 1)) = waitpid(pid, None) {
+                            return Ok(1);
+                        }
                         return Err(setup_msg("pidns", "Unexpected short read from pid socket"));
                     }
                 }
