@@ -157,6 +157,61 @@ else
     record "real clients" "MISSING (run scripts/clients-setup.sh as root)"
 fi
 
+# --- Fuzzing (fuzz/, nightly) ---------------------------------------------
+# A short fuzz run of both targets (FUZZ_SECONDS each, default 30), started
+# from the committed corpus (new inputs go to a temporary directory, the
+# corpus in the clone stays as committed). The step fails if a target
+# crashes or if libFuzzer did not report a finished run ("Done N runs"):
+# building alone does not count.
+FUZZ_SECONDS="${FUZZ_SECONDS:-30}"
+fuzz_step() {
+    local rustup name t work log runs
+    name="fuzz (${FUZZ_SECONDS}s x 2)"
+    rustup="$(dirname "$CARGO")/rustup"
+    [ -x "$rustup" ] || rustup="$(command -v rustup || echo rustup)"
+    if ! "$rustup" run nightly rustc --version >/dev/null 2>&1; then
+        if [ "$IS_ROOT" = 1 ]; then
+            "$rustup" toolchain install nightly --profile minimal || true
+        fi
+        if ! "$rustup" run nightly rustc --version >/dev/null 2>&1; then
+            if [ "${NESTWRAP_MUST_WORK:-}" = 1 ]; then
+                record "$name" "FAIL (nightly toolchain missing)"
+            else
+                record "$name" "MISSING: nightly toolchain (rustup toolchain install nightly)"
+            fi
+            return
+        fi
+    fi
+    if ! "$CARGO" +nightly fuzz --version >/dev/null 2>&1; then
+        note "installing cargo-fuzz"
+        "$CARGO" +nightly install cargo-fuzz || { record "$name" "FAIL (cargo install cargo-fuzz)"; return; }
+    fi
+    note "$name"
+    work="$(mktemp -d)"
+    for t in parse args; do
+        mkdir -p "$work/$t"
+        log="$work/$t.log"
+        if ! (cd "$REPO/fuzz" && "$CARGO" +nightly fuzz run "$t" "$work/$t" "corpus/$t" -- \
+            -max_total_time="$FUZZ_SECONDS" -max_len=16384 -timeout=10 \
+            -artifact_prefix="$work/" -print_final_stats=1) </dev/null >"$log" 2>&1; then
+            tail -n 40 "$log"
+            record "$name" "FAIL ($t crashed or did not build; artifacts in $work)"
+            return
+        fi
+        runs="$(sed -n 's/^Done \([0-9]*\) runs in .*/\1/p' "$log" | tail -n 1)"
+        if [ -z "$runs" ] || [ "$runs" -eq 0 ]; then
+            tail -n 40 "$log"
+            record "$name" "FAIL ($t: no 'Done N runs' line, it did not run)"
+            return
+        fi
+        printf '  %s: %s runs in %ss\n' "$t" "$runs" "$FUZZ_SECONDS"
+        FUZZ_RUNS+=("$t=$runs")
+    done
+    rm -rf "$work"
+    record "$name" "ok (${FUZZ_RUNS[*]})"
+}
+declare -a FUZZ_RUNS=()
+
 # --- Cargo -----------------------------------------------------------------
 CARGO="$(command -v cargo || true)"
 for c in "${CARGO_HOME:-}/bin/cargo" "${HOME:-/nonexistent}/.cargo/bin/cargo" /root/.cargo/bin/cargo; do
@@ -183,6 +238,7 @@ else
     # table. Slow numbers never fail CI (the table marks them FAIL); only a
     # broken benchmark (build, tool or command failure) does.
     run_step "benchmark (quick)" bash scripts/bench.sh --quick
+    fuzz_step
 fi
 
 # --- Summary ---------------------------------------------------------------
