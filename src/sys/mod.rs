@@ -100,14 +100,6 @@ fn close_range(first: u32, last: u32) -> Result<(), Errno> {
     }
 }
 
-/// Close one raw fd number, ignoring errors.
-pub fn close_raw(fd: i32) {
-    // SAFETY: the caller gives up any use of this descriptor number.
-    unsafe {
-        libc::close(fd);
-    }
-}
-
 /// Install a classic-BPF seccomp program (`PR_SET_SECCOMP`).
 pub fn seccomp_set_filter(program: &[u8]) -> Result<(), Errno> {
     // Copy into a properly aligned buffer of sock_filter structs.
