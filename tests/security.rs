@@ -127,3 +127,75 @@ fn zero_seven_one_one_parents_work() {
         assert!(Path::new(&format!("{base}/inner/new")).is_dir());
     });
 }
+
+/// A copy of the binary with extra privilege (setuid root, setgid, or a
+/// file capability) must refuse to run: the kernel marks such an exec
+/// AT_SECURE. Needs root to set up; runs the copy as the test user.
+#[test]
+fn refuses_setuid_setgid_and_file_capabilities() {
+    if !require(As::Root) || !require(As::User) {
+        return;
+    }
+    if is_bwrap_080() {
+        // 0.8.0 supports setuid installs; the refusal is 0.12's.
+        return;
+    }
+    let t = TestDir::new();
+    let copy = t.join("nestwrap-priv");
+    std::fs::copy(binary(), &copy).unwrap();
+    let want = "bwrap: setuid use of bubblewrap is not supported in this build";
+    let chmod = |mode: u32| {
+        std::os::unix::fs::chown(&copy, Some(0), Some(0)).unwrap();
+        std::fs::set_permissions(&copy, std::os::unix::fs::PermissionsExt::from_mode(mode))
+            .unwrap();
+    };
+    for (what, mode) in [("setuid", 0o4755), ("setgid", 0o2755)] {
+        chmod(mode);
+        let o = Sandbox::new(As::User).program(&copy).args(["--ro-bind", "/", "/", "true"]).run();
+        assert_eq!(o.status, 1, "{what}: {o}");
+        assert_eq!(o.stderr.trim_end(), want, "{what}: {o}");
+        assert!(o.stdout.is_empty(), "{what}: {o}");
+    }
+    // A file capability (setcap from libcap2-bin, in scripts/test.sh's list).
+    chmod(0o755);
+    let setcap = std::process::Command::new("setcap").arg("cap_net_raw+ep").arg(&copy).status();
+    match setcap {
+        Ok(s) if s.success() => {
+            let o =
+                Sandbox::new(As::User).program(&copy).args(["--ro-bind", "/", "/", "true"]).run();
+            assert_eq!(o.status, 1, "file capability: {o}");
+            assert_eq!(o.stderr.trim_end(), want, "file capability: {o}");
+        }
+        other => assert!(!must_work(), "setcap unavailable: {other:?}"),
+    }
+}
+
+/// The monitor (the process the caller waits for) keeps no capabilities
+/// once the sandbox runs, even when root started it.
+#[test]
+fn monitor_holds_no_capabilities() {
+    both(|as_| {
+        let t = TestDir::new();
+        let out = t.join("caps");
+        // The monitor is nestwrap's own process: read its status from the
+        // host's /proc while the sandbox sleeps.
+        let script = format!(
+            "exec {bin} --ro-bind / / sleep 3 & pid=$!; sleep 0.5; \
+             grep CapEff /proc/$pid/status > {out}; grep CapPrm /proc/$pid/status >> {out}; \
+             grep CapBnd /proc/$pid/status >> {out}; wait $pid",
+            bin = binary().display(),
+            out = out
+        );
+        let o = Sandbox::new(as_).program("/bin/sh").args(["-c", &script]).run();
+        o.ok();
+        let caps = std::fs::read_to_string(&out).unwrap();
+        assert!(
+            caps.contains("CapEff:\t0000000000000000"),
+            "{as_:?}: monitor keeps capabilities:\n{caps}"
+        );
+        assert!(
+            caps.contains("CapPrm:\t0000000000000000"),
+            "{as_:?}: monitor keeps capabilities:\n{caps}"
+        );
+    });
+}
