@@ -338,6 +338,19 @@ pub fn zsh_completion() -> String {
     s
 }
 
+/// fish `case` arms setting `arity` for every option that takes values.
+fn fish_arity_cases() -> String {
+    let mut out = String::new();
+    for (n, names) in options_by_arity() {
+        let quoted: Vec<String> = names.iter().map(|n| fish_quote(n)).collect();
+        out.push_str(&format!(
+            "            case {}\n                set arity {n}\n",
+            quoted.join(" ")
+        ));
+    }
+    out
+}
+
 /// Quote `text` for a fish single-quoted string.
 fn fish_quote(text: &str) -> String {
     format!("'{}'", text.replace('\\', "\\\\").replace('\'', "\\'"))
@@ -367,13 +380,7 @@ function __nestwrap_state
                 return
 "#,
     );
-    for (n, names) in options_by_arity() {
-        let quoted: Vec<String> = names.iter().map(|n| fish_quote(n)).collect();
-        s.push_str(&format!(
-            "            case {}\n                set arity {n}\n",
-            quoted.join(" ")
-        ));
-    }
+    s.push_str(&fish_arity_cases());
     s.push_str(
         r#"            case '-*'
                 set arity 0
@@ -409,13 +416,7 @@ function __nestwrap_complete_rest
                 break
 "#,
     );
-    for (n, names) in options_by_arity() {
-        let quoted: Vec<String> = names.iter().map(|n| fish_quote(n)).collect();
-        s.push_str(&format!(
-            "            case {}\n                set arity {n}\n",
-            quoted.join(" ")
-        ));
-    }
+    s.push_str(&fish_arity_cases());
     s.push_str(
         r#"            case '-*'
                 set arity 0
