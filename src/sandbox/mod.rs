@@ -106,7 +106,7 @@ fn run(args: Vec<OsString>, argv0: &str, reporter: &mut Reporter) -> Result<i32,
     if config.proc_fallback.is_none() {
         config.proc_fallback = proc_fallback_from_env()?;
     }
-    apply_env_ops(&config.env_ops)?;
+    apply_env_ops(&config.env_ops);
     Ok(spawn(config)?)
 }
 
@@ -130,27 +130,13 @@ fn proc_fallback_from_env() -> Result<Option<ProcFallback>, SetupError> {
 /// `--setenv`/`--unsetenv`/`--clearenv`, applied to our own environment in
 /// order (bwrap does it while parsing); COMMAND's PATH lookup and the
 /// `$HOME` fallback then see the result.
-fn apply_env_ops(ops: &[EnvOp]) -> Result<(), SetupError> {
+fn apply_env_ops(ops: &[EnvOp]) {
+    // The parser already refused empty names and names with '=' (bwrap's
+    // "setenv failed"), the only ones std::env would reject.
     for op in ops {
         match op {
-            EnvOp::Set { var, value } => {
-                if var.is_empty()
-                    || memchr::memchr(b'=', std::os::unix::ffi::OsStrExt::as_bytes(var.as_os_str()))
-                        .is_some()
-                {
-                    return Err(setup_msg("setenv", "setenv failed"));
-                }
-                std::env::set_var(var, value);
-            }
-            EnvOp::Unset { var } => {
-                if var.is_empty()
-                    || memchr::memchr(b'=', std::os::unix::ffi::OsStrExt::as_bytes(var.as_os_str()))
-                        .is_some()
-                {
-                    return Err(setup_msg("unsetenv", "unsetenv failed"));
-                }
-                std::env::remove_var(var);
-            }
+            EnvOp::Set { var, value } => std::env::set_var(var, value),
+            EnvOp::Unset { var } => std::env::remove_var(var),
             EnvOp::Clear => {
                 for (k, _) in std::env::vars_os() {
                     std::env::remove_var(k);
@@ -158,7 +144,6 @@ fn apply_env_ops(ops: &[EnvOp]) -> Result<(), SetupError> {
             }
         }
     }
-    Ok(())
 }
 
 /// bwrap's messages for a failed namespace clone.

@@ -21,7 +21,7 @@ use std::os::unix::ffi::{OsStrExt, OsStringExt};
 
 use nix::errno::Errno;
 use nix::fcntl::{open, OFlag};
-use nix::sys::stat::{fstat, stat, Mode, SFlag};
+use nix::sys::stat::{fstat, Mode, SFlag};
 
 use crate::sys;
 
@@ -262,16 +262,6 @@ impl NewRoot {
     pub fn lstat(&self, rel: &OsStr) -> Result<nix::sys::stat::FileStat, Errno> {
         fstat(&self.at(rel, libc::O_PATH | libc::O_NOFOLLOW, 0)?)
     }
-
-    /// Whether `rel` exists as a directory (stat, following symlinks).
-    pub fn exists_dir(&self, rel: &OsStr) -> bool {
-        self.dir_at(rel).is_ok()
-    }
-}
-
-/// Whether a plain path names a directory (for sources on the host).
-pub fn path_is_dir(p: &OsStr) -> Result<bool, Errno> {
-    stat(p).map(|st| SFlag::from_bits_truncate(st.st_mode) & SFlag::S_IFMT == SFlag::S_IFDIR)
 }
 
 #[cfg(test)]

@@ -63,15 +63,6 @@ pub enum Source {
     Missing,
 }
 
-/// `/newroot/` + dest without its leading slashes (bwrap's `get_newroot_path`).
-pub fn newroot_path(dest: &OsStr) -> OsString {
-    let rel =
-        dest.as_bytes().iter().position(|&c| c != b'/').map_or(&[][..], |i| &dest.as_bytes()[i..]);
-    let mut p = b"/newroot/".to_vec();
-    p.extend_from_slice(rel);
-    OsString::from_vec(p)
-}
-
 /// `/oldroot` + an absolute host path (bwrap's `get_oldroot_path`).
 pub fn oldroot_path(src: &OsStr) -> OsString {
     let rel =
@@ -276,8 +267,7 @@ pub fn read_proc(ctx: &Ctx<'_>, name: &str) -> Result<Vec<u8>, Errno> {
     sys::fd::read_to_end(&fd)
 }
 
-fn bind_error(what: &str, src: &OsStr, dest: &OsStr, f: BindFailure) -> SetupError {
-    let _ = what;
+fn bind_error(src: &OsStr, dest: &OsStr, f: BindFailure) -> SetupError {
     SetupError::new(
         "bind-mount",
         format!("Can't bind mount {} on {}", show(src), show(dest)),
@@ -433,7 +423,7 @@ pub fn setup_newroot(
                     })?;
                 }
                 bind_mount(ctx, Some(src), rel, BindFlags::of(kind))
-                    .map_err(|f| bind_error("bind", src, &dest, f))?;
+                    .map_err(|f| bind_error(src, &dest, f))?;
                 if let SetupOp::BindFd { fd, .. } = op {
                     check_bind_fd(ctx, *fd, rel)?;
                 }
@@ -689,7 +679,7 @@ fn bind_data(
     })?;
     let flags = BindFlags { readonly, devices: false, recursive: true };
     bind_mount(ctx, Some(OsStr::new(&path)), rel, flags)
-        .map_err(|f| bind_error("bind-data", OsStr::new(&path), &dest, f))?;
+        .map_err(|f| bind_error(OsStr::new(&path), &dest, f))?;
     // The data stays reachable only through the bind; the name on the
     // setup tmpfs goes away (and the tmpfs itself is detached later).
     let _ = nix::unistd::unlink(path.as_str());
@@ -742,7 +732,7 @@ fn mount_proc(ctx: &Ctx<'_>, rel: &OsStr) -> Result<(), SetupError> {
             rel,
             BindFlags { readonly: false, devices: false, recursive: true },
         )
-        .map_err(|f| bind_error("proc", src, &dest, f))?;
+        .map_err(|f| bind_error(src, &dest, f))?;
     }
     // bwrap covers a few writable legacy entries read-only.
     for sub in ["sys", "sysrq-trigger", "irq", "bus"] {
@@ -773,7 +763,7 @@ fn mount_proc(ctx: &Ctx<'_>, rel: &OsStr) -> Result<(), SetupError> {
             &sub_rel,
             BindFlags { readonly: true, devices: false, recursive: true },
         )
-        .map_err(|f| bind_error("proc-cover", &path, &path, f))?;
+        .map_err(|f| bind_error(&path, &path, f))?;
     }
     Ok(())
 }
@@ -916,7 +906,7 @@ fn mount_dev(ctx: &Ctx<'_>, dest_typed: &OsStr, rel: &OsStr) -> Result<(), Setup
             &rel_join(rel, node),
             BindFlags { readonly: false, devices: true, recursive: true },
         )
-        .map_err(|f| bind_error("mount-dev", &node_src, &join(&dest, node), f))?;
+        .map_err(|f| bind_error(&node_src, &join(&dest, node), f))?;
     }
     for (i, node) in ["stdin", "stdout", "stderr"].iter().enumerate() {
         let target = format!("/proc/self/fd/{i}");
@@ -966,7 +956,7 @@ fn mount_dev(ctx: &Ctx<'_>, dest_typed: &OsStr, rel: &OsStr) -> Result<(), Setup
             &rel_join(rel, "console"),
             BindFlags { readonly: false, devices: true, recursive: true },
         )
-        .map_err(|f| bind_error("mount-dev", &src, &join(&dest, "console"), f))?;
+        .map_err(|f| bind_error(&src, &join(&dest, "console"), f))?;
     }
     Ok(())
 }
@@ -982,10 +972,6 @@ mod tests {
 
     #[test]
     fn newroot_paths() {
-        assert_eq!(newroot_path(OsStr::new("/usr")), "/newroot/usr");
-        assert_eq!(newroot_path(OsStr::new("dev")), "/newroot/dev");
-        assert_eq!(newroot_path(OsStr::new("//a/b")), "/newroot/a/b");
-        assert_eq!(newroot_path(OsStr::new("/")), "/newroot/");
         assert_eq!(oldroot_path(OsStr::new("/usr/bin")), "/oldroot/usr/bin");
         assert_eq!(oldroot_path(OsStr::new("/")), "/oldroot/");
     }

@@ -41,21 +41,6 @@ pub fn read_to_end(fd: &OwnedFd) -> Result<Vec<u8>, Errno> {
     }
 }
 
-/// Whether `fd` is open (F_GETFD succeeds).
-pub fn is_open(fd: RawFd) -> bool {
-    fd >= 0 && fcntl_getfd(fd).is_ok()
-}
-
-fn fcntl_getfd(fd: RawFd) -> Result<i32, Errno> {
-    // SAFETY: as in `claim_fd`: F_GETFD only queries the descriptor table.
-    let r = unsafe { libc::fcntl(fd, libc::F_GETFD) };
-    if r < 0 {
-        Err(Errno::last())
-    } else {
-        Ok(r)
-    }
-}
-
 /// The fds named on the command line, claimed once, before nestwrap opens
 /// any descriptor of its own. Each number can be taken once; a second use
 /// (or a number that was not open) gets EBADF, as bwrap's "closed after
@@ -89,10 +74,5 @@ impl FdTable {
     /// Close fd `n` if it is still held.
     pub fn close(&self, n: RawFd) {
         drop(self.fds.borrow_mut().remove(&n));
-    }
-
-    /// Whether fd `n` is still held.
-    pub fn holds(&self, n: RawFd) -> bool {
-        self.fds.borrow().contains_key(&n)
     }
 }

@@ -65,14 +65,7 @@ pub fn is_secure_exec() -> bool {
 
 /// `close_range(first, ~0, 0)`: close every fd from `first` up.
 pub fn close_from(first: u32) -> Result<(), Errno> {
-    // SAFETY: closing descriptors cannot violate memory safety; callers
-    // only use this where no OwnedFd above `first` is still used.
-    let r = unsafe { libc::syscall(libc::SYS_close_range, first, u32::MAX, 0u32) };
-    if r < 0 {
-        Err(Errno::last())
-    } else {
-        Ok(())
-    }
+    close_range(first, u32::MAX)
 }
 
 /// Close every fd >= 3 except those in `keep` (sorted or not).
@@ -91,7 +84,8 @@ pub fn close_all_except(keep: &[i32]) -> Result<(), Errno> {
 }
 
 fn close_range(first: u32, last: u32) -> Result<(), Errno> {
-    // SAFETY: as in `close_from`.
+    // SAFETY: closing descriptors cannot violate memory safety; callers
+    // only close ranges in which no OwnedFd is still used.
     let r = unsafe { libc::syscall(libc::SYS_close_range, first, last, 0u32) };
     if r < 0 {
         Err(Errno::last())
