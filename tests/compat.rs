@@ -1047,18 +1047,27 @@ const INTENDED_DIFFERENCES: &[Rule] = &[
                  them uncovered. nestwrap checks with the effective credentials (AT_EACCESS) and \
                  covers them: the sandbox is never weaker",
         apply: |_, bw, nw| {
+            // Strip nestwrap's extra covers (wherever --proc put procfs);
+            // whatever else differs is left to the other rules.
             let b: Vec<String> = get(bw, "mountinfo").lines().map(String::from).collect();
-            let n: Vec<String> = get(nw, "mountinfo").lines().map(String::from).collect();
-            let is_cover = |l: &String| {
-                ["/proc/sys ", "/proc/sysrq-trigger ", "/proc/irq ", "/proc/bus "].iter().any(|p| l.starts_with(p))
-                    && l.contains(" ro,")
+            let is_cover = |l: &str| {
+                let f: Vec<&str> = l.split(' ').collect();
+                f.len() == 4
+                    && f[1] == "proc"
+                    && f[2].split(',').any(|o| o == "ro")
+                    && ["/sys", "/sysrq-trigger", "/irq", "/bus"].iter().any(|c| f[0].ends_with(c))
             };
-            let extra: Vec<&String> = n.iter().filter(|l| !b.contains(l)).collect();
-            let missing = b.iter().any(|l| !n.contains(l));
-            if extra.is_empty() || missing || !extra.iter().all(|l| is_cover(l)) {
+            let n = get(nw, "mountinfo").to_string();
+            let kept: Vec<&str> =
+                n.lines().filter(|l| b.iter().any(|x| x == l) || !is_cover(l)).collect();
+            if kept.len() == n.lines().count() {
                 return false;
             }
-            nw.insert("mountinfo".into(), get(bw, "mountinfo").to_string());
+            let mut text = kept.join("\n");
+            if n.ends_with('\n') {
+                text.push('\n');
+            }
+            nw.insert("mountinfo".into(), text);
             true
         },
     },
@@ -1091,13 +1100,19 @@ const INTENDED_DIFFERENCES: &[Rule] = &[
             // interleaved byte-wise with COMMAND's own failure (two processes
             // writing at once), which we remove before comparing.
             let n = get(nw, "stderr").to_string();
-            let line = n.trim_end();
+            // Warnings printed while parsing (`Only the last --uid ...`)
+            // come first in both, identically; the lock failure is last.
+            let (before, line) = match n.trim_end().rsplit_once('\n') {
+                Some((b, l)) => (format!("{b}\n"), l),
+                None => (String::new(), n.trim_end()),
+            };
             let is_lock = |l: &str| {
                 l.starts_with("bwrap: Unable to open lock file ") || l.starts_with("bwrap: Unable to lock file ")
             };
             // The two writes may interleave byte-wise: take the lock message
             // out as a subsequence, not as a substring.
-            let mut rest = get(bw, "stderr").to_string();
+            let Some(rest) = get(bw, "stderr").strip_prefix(before.as_str()) else { return false };
+            let mut rest = rest.to_string();
             if let Some(msg) = line.strip_prefix("bwrap: ") {
                 match remove_subsequence(&rest, msg) {
                     Some(r) => rest = r,
@@ -1420,12 +1435,23 @@ fn classify(ctx: &Ctx, mut bw: View, mut nw: View) -> Verdict {
     }
     let original = diff_text(&bw, &nw);
     let mut used = Vec::new();
-    for r in VERSION_DELTAS.iter().chain(INTENDED_DIFFERENCES) {
-        if (r.apply)(ctx, &mut bw, &mut nw) {
-            used.push(r.id);
+    // Rules may uncover each other's cases (one strips lines another
+    // needs gone): go over the list until nothing more applies.
+    for _pass in 0..3 {
+        let before = used.len();
+        for r in VERSION_DELTAS.iter().chain(INTENDED_DIFFERENCES) {
+            if used.contains(&r.id) {
+                continue;
+            }
+            if (r.apply)(ctx, &mut bw, &mut nw) {
+                used.push(r.id);
+            }
+            if bw == nw {
+                return Verdict::Explained(used);
+            }
         }
-        if bw == nw {
-            return Verdict::Explained(used);
+        if used.len() == before {
+            break;
         }
     }
     let mut s = diff_text(&bw, &nw);
