@@ -12,7 +12,6 @@
 
 use std::ffi::{OsStr, OsString};
 use std::os::unix::ffi::OsStrExt;
-use std::path::Path;
 
 use lexopt::{Arg, Parser};
 
@@ -34,20 +33,31 @@ const OVERLAY_SRC_UNUSED: &str = "--overlay-src must be followed by another --ov
 
 /// Parse argv (without `argv[0]`) the way bwrap does.
 pub fn parse_args(args: Vec<OsString>, reporter: &mut Reporter) -> Result<Parsed, CliError> {
-    parse_args_with(args, reporter, selinux_enabled())
+    parse_with(args, reporter, None)
 }
 
 /// SELinux counts as enabled when selinuxfs is mounted (libselinux looks at
 /// the same filesystem).
 fn selinux_enabled() -> bool {
-    Path::new("/sys/fs/selinux/enforce").exists()
+    crate::sys::path_exists("/sys/fs/selinux/enforce")
 }
 
 /// [`parse_args`] with the SELinux state given (for tests).
+#[cfg(test)]
 pub(crate) fn parse_args_with(
     args: Vec<OsString>,
     reporter: &mut Reporter,
     selinux: bool,
+) -> Result<Parsed, CliError> {
+    parse_with(args, reporter, Some(selinux))
+}
+
+/// The parser; `selinux: None` asks the system, only if a label option
+/// needs to know.
+fn parse_with(
+    args: Vec<OsString>,
+    reporter: &mut Reporter,
+    selinux: Option<bool>,
 ) -> Result<Parsed, CliError> {
     if args.is_empty() {
         return Err(CliError::Usage);
@@ -106,7 +116,8 @@ struct State<'r> {
     /// argv items plus every `--args` item read so far.
     total_args: usize,
     reporter: &'r mut Reporter,
-    selinux: bool,
+    /// SELinux is enabled; None until a label option asks.
+    selinux: Option<bool>,
 }
 
 fn unknown(raw: &OsStr) -> CliError {
@@ -188,8 +199,8 @@ impl State<'_> {
         self.cfg.ops.push(op);
     }
 
-    fn check_label(&self) -> Result<(), CliError> {
-        if self.selinux {
+    fn check_label(&mut self) -> Result<(), CliError> {
+        if *self.selinux.get_or_insert_with(selinux_enabled) {
             Ok(())
         } else {
             Err(CliError::msg("labeling not supported on this system"))

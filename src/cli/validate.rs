@@ -5,8 +5,6 @@
 //! After [`validate`], `unshare.user` and `unshare.cgroup` hold the decision
 //! and `unshare.user_try` / `unshare.cgroup_try` are cleared.
 
-use std::path::Path;
-
 use crate::config::Config;
 use crate::error::CliError;
 
@@ -51,7 +49,7 @@ impl HostFacts {
         HostFacts {
             is_root: real_uid == 0,
             userns_available: userns && userns_available(),
-            cgroupns_supported: cgroup && Path::new("/proc/self/ns/cgroup").exists(),
+            cgroupns_supported: cgroup && crate::sys::path_exists("/proc/self/ns/cgroup"),
             real_uid,
             real_gid,
             // Only root's capabilities matter (container root without
@@ -65,21 +63,17 @@ impl HostFacts {
 
 /// bwrap's test for `--unshare-user-try`.
 fn userns_available() -> bool {
-    if !Path::new("/proc/self/ns/user").exists() {
+    use crate::sys::{path_exists, read_small};
+    if !path_exists("/proc/self/ns/user") {
         return false;
     }
     // RHEL 7's module parameter.
-    if let Ok(enable) = std::fs::read("/sys/module/user_namespace/parameters/enable") {
-        if enable.first() == Some(&b'N') {
-            return false;
-        }
+    if read_small("/sys/module/user_namespace/parameters/enable")
+        .is_some_and(|enable| enable.first() == Some(&b'N'))
+    {
+        return false;
     }
-    if let Ok(max) = std::fs::read("/proc/sys/user/max_user_namespaces") {
-        if max == b"0\n" {
-            return false;
-        }
-    }
-    true
+    !read_small("/proc/sys/user/max_user_namespaces").is_some_and(|max| max == b"0\n")
 }
 
 /// The checks bwrap makes before it implies `--unshare-user`. They also run
@@ -412,6 +406,6 @@ mod tests {
         let h = HostFacts::probe();
         assert_eq!(h.is_root, h.real_uid == 0);
         assert_eq!(h.real_uid, nix::unistd::getuid().as_raw());
-        assert_eq!(h.cgroupns_supported, Path::new("/proc/self/ns/cgroup").exists());
+        assert_eq!(h.cgroupns_supported, std::path::Path::new("/proc/self/ns/cgroup").exists());
     }
 }

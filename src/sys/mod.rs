@@ -181,9 +181,33 @@ pub fn stdout_tty_name() -> Option<std::ffi::OsString> {
 /// The number of threads in this process: procfs gives
 /// `/proc/self/task` a link count of 2 + threads (one statx).
 pub fn thread_count() -> Option<usize> {
-    use std::os::unix::fs::MetadataExt;
-    let nlink = std::fs::metadata("/proc/self/task").ok()?.nlink();
+    let nlink = nix::sys::stat::stat("/proc/self/task").ok()?.st_nlink;
     usize::try_from(nlink).ok()?.checked_sub(2)
+}
+
+/// `Path::exists` in one syscall (std's first failing `statx` also probes
+/// whether `statx` exists, which costs a second one).
+pub fn path_exists(path: &str) -> bool {
+    nix::sys::stat::stat(path).is_ok()
+}
+
+/// The start of a small file (up to 64 bytes): open, one read, close.
+pub fn read_small(path: &str) -> Option<Vec<u8>> {
+    let fd = nix::fcntl::open(
+        path,
+        nix::fcntl::OFlag::O_RDONLY | nix::fcntl::OFlag::O_CLOEXEC,
+        nix::sys::stat::Mode::empty(),
+    )
+    .ok()?;
+    let mut buf = vec![0u8; 64];
+    let n = loop {
+        match nix::unistd::read(&fd, &mut buf) {
+            Err(Errno::EINTR) => continue,
+            r => break r.ok()?,
+        }
+    };
+    buf.truncate(n);
+    Some(buf)
 }
 
 /// Reset a signal's disposition to the default (bwrap resets SIGCHLD).
@@ -300,6 +324,8 @@ pub fn pidfd_send_signal(pidfd: &std::os::fd::OwnedFd, sig: libc::c_int) -> Resu
 
 /// `RESOLVE_NO_MAGICLINKS | RESOLVE_IN_ROOT` for [`openat2`].
 pub const RESOLVE_IN_ROOT_NO_MAGIC: u64 = 0x02 | 0x10;
+/// `RESOLVE_NO_SYMLINKS` for [`openat2`] (ELOOP at any symlink).
+pub const RESOLVE_NO_SYMLINKS: u64 = 0x04;
 
 /// `openat2(2)` with `resolve` flags.
 pub fn openat2(
