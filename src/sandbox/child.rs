@@ -32,8 +32,10 @@ use crate::sys;
 
 /// Fds the child inherits from the monitor's preparation.
 pub struct ChildFds {
-    /// Read end of the "go" pipe: the monitor writes one byte when ready.
-    pub go_read: OwnedFd,
+    /// Read end of the "go" pipe: the monitor writes one byte when ready
+    /// (with `Plan::monitor_gate`), or holds it unwritten until it exits
+    /// (`--die-with-parent` alone). None when neither applies.
+    pub go_read: Option<OwnedFd>,
     /// `--pidns`: where the final process reports its pid to the monitor.
     pub pid_socket: Option<OwnedFd>,
     /// Write end of the reaper → monitor exit-status pipe.
@@ -69,7 +71,7 @@ fn mount_err(step: &'static str, msg: &str, e: Errno) -> SetupError {
     SetupError::new(step, msg, Detail::Mount(e))
 }
 
-fn run(plan: &Plan, fds: ChildFds, report: Option<&OwnedFd>) -> Result<Never, SetupError> {
+fn run(plan: &Plan, mut fds: ChildFds, report: Option<&OwnedFd>) -> Result<Never, SetupError> {
     let config = &plan.config;
     if config.die_with_parent {
         nix::sys::prctl::set_pdeathsig(Signal::SIGKILL)
@@ -100,13 +102,19 @@ fn run(plan: &Plan, fds: ChildFds, report: Option<&OwnedFd>) -> Result<Never, Se
 
     // Wait for the monitor. EOF means it died before releasing us: with
     // --die-with-parent that closes the PDEATHSIG race; without, there is
-    // nobody to report to either.
-    let mut b = [0u8; 1];
-    match nix::unistd::read(&fds.go_read, &mut b) {
-        Ok(1) => {}
-        _ => sys::exit_now(1),
+    // nobody to report to either. Without a gate, --die-with-parent only
+    // checks that the monitor is still there now that PDEATHSIG is set.
+    if let Some(go) = fds.go_read.take() {
+        if plan.monitor_gate {
+            let mut b = [0u8; 1];
+            match nix::unistd::read(&go, &mut b) {
+                Ok(1) => {}
+                _ => sys::exit_now(1),
+            }
+        } else if sys::fd::peer_gone(&go) {
+            sys::exit_now(1);
+        }
     }
-    drop(fds.go_read);
 
     // switch_to_user_with_privs: a new user namespace gave us a full
     // bounding set again; limit it to what COMMAND may end with.
@@ -235,12 +243,13 @@ fn run(plan: &Plan, fds: ChildFds, report: Option<&OwnedFd>) -> Result<Never, Se
         None::<&str>,
     )
     .map_err(|e| mount_err("oldroot-private", "Failed to make old root rprivate", e))?;
-    umount2("oldroot", MntFlags::MNT_DETACH)
-        .map_err(|e| setup_errno("umount-oldroot", "unmount old root", e))?;
-
     match chroot_fallback {
+        // The second pivot's lazy unmount of the setup tmpfs takes the old
+        // root with it: one unmount (one RCU grace period) instead of two.
         None => second_pivot()?,
         Some((real_root, why)) => {
+            umount2("oldroot", MntFlags::MNT_DETACH)
+                .map_err(|e| setup_errno("umount-oldroot", "unmount old root", e))?;
             move_root_and_lock(plan, &real_root)?;
             warn(
                 config.level_prefix,

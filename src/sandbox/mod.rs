@@ -180,7 +180,17 @@ fn spawn(config: Config) -> Result<i32, SetupError> {
     let plan = prepare::prepare(config)?;
     let original_ppid = nix::unistd::getppid();
 
-    let (go_read, go_write) = pipe()?;
+    // The child waits for the monitor only when the monitor has something
+    // to do first (bwrap always waits): report the pid on --info-fd or
+    // --json-status-fd while the namespaces still exist, or wait for
+    // --userns-block-fd. With --die-with-parent the pipe stays, unwritten,
+    // so the child can tell whether the monitor died before PDEATHSIG was
+    // set (it sees POLLHUP).
+    let go = if plan.monitor_gate || plan.config.die_with_parent { Some(pipe()?) } else { None };
+    let (go_read, go_write) = match go {
+        Some((r, w)) => (Some(r), Some(w)),
+        None => (None, None),
+    };
     let status = if plan.needs_reaper {
         let (r, w) = pipe()?;
         nix::fcntl::fcntl(&r, nix::fcntl::FcntlArg::F_SETFL(OFlag::O_NONBLOCK))
@@ -243,10 +253,11 @@ fn spawn(config: Config) -> Result<i32, SetupError> {
     };
     match sys::clone_fork(plan.clone_flags).map_err(|e| clone_error(e, plan.new_userns))? {
         None => {
+            // The monitor's ends: only the go pipe's write end matters (the
+            // child watches for its hangup); the rest are close-on-exec and
+            // the reaper closes everything it does not use.
             drop(go_write);
-            drop(status_read);
-            drop(setup_read);
-            drop(pid_read);
+            std::mem::forget((status_read, setup_read, pid_read));
             let fds = child::ChildFds {
                 go_read,
                 pid_socket: pid_write,

@@ -20,7 +20,8 @@ use crate::sys;
 
 /// The monitor's side of the channels created before clone.
 pub struct MonitorFds {
-    pub go_write: OwnedFd,
+    /// The child's release (see `ChildFds::go_read`).
+    pub go_write: Option<OwnedFd>,
     pub status_read: Option<OwnedFd>,
     /// Receiving end of the COMMAND → monitor socket (`--json-status-fd`):
     /// one message just before exec, a second one if exec failed.
@@ -78,17 +79,27 @@ pub fn run(plan: Plan, child: Pid, fds: MonitorFds, original_ppid: Pid) -> Resul
         }
     }
 
-    let _ = nix::unistd::write(&fds.go_write, &[1u8]);
-    drop(fds.go_write);
+    // Release a gated child; otherwise keep the pipe open (unwritten) for
+    // as long as the monitor lives, so the child's liveness check holds.
+    let go_held = match fds.go_write {
+        Some(go) if plan.monitor_gate => {
+            let _ = nix::unistd::write(&go, &[1u8]);
+            None
+        }
+        other => other,
+    };
 
     // Keep only what the loop needs; the caller's fds went to the child.
-    let keep: Vec<i32> = [fds.status_read.as_ref(), json.as_ref(), fds.setup_finished.as_ref()]
-        .into_iter()
-        .flatten()
-        .map(|f| f.as_raw_fd())
-        .collect();
+    let keep: Vec<i32> =
+        [fds.status_read.as_ref(), json.as_ref(), fds.setup_finished.as_ref(), go_held.as_ref()]
+            .into_iter()
+            .flatten()
+            .map(|f| f.as_raw_fd())
+            .collect();
     let forward = config.forward_signals;
-    drop(plan);
+    // The plan's fds (the caller's, /proc) go with everything else in one
+    // or two close_range calls instead of one close each.
+    std::mem::forget(plan);
     let _ = sys::close_all_except(&keep);
     let mut reporter = StatusReporter {
         json,

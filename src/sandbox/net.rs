@@ -4,8 +4,7 @@
 
 use nix::errno::Errno;
 use nix::sys::socket::{
-    bind, recv, send, socket, AddressFamily, MsgFlags, NetlinkAddr, SockFlag, SockProtocol,
-    SockType,
+    recv, send, socket, AddressFamily, MsgFlags, SockFlag, SockProtocol, SockType,
 };
 
 use crate::error::{setup_errno, SetupError};
@@ -70,43 +69,51 @@ pub fn newlink_payload(index: u32) -> Vec<u8> {
     p
 }
 
-fn request(fd: &std::os::fd::OwnedFd, msg: &[u8], seq: u32) -> Result<(), Errno> {
+/// Send `msgs` (already numbered 1..=n) in one datagram and collect the
+/// kernel's acknowledgement of each: one errno (0 for success) per message.
+fn transact(fd: &std::os::fd::OwnedFd, msgs: &[u8], n: usize) -> Result<Vec<i32>, Errno> {
     loop {
-        match send(std::os::fd::AsRawFd::as_raw_fd(fd), msg, MsgFlags::empty()) {
+        match send(std::os::fd::AsRawFd::as_raw_fd(fd), msgs, MsgFlags::empty()) {
             Err(Errno::EINTR) => continue,
             Err(e) => return Err(e),
             Ok(_) => break,
         }
     }
+    let mut acks: Vec<Option<i32>> = vec![None; n];
     let mut buf = [0u8; 8192];
-    loop {
-        let n = match recv(std::os::fd::AsRawFd::as_raw_fd(fd), &mut buf, MsgFlags::empty()) {
+    while acks.iter().any(Option::is_none) {
+        let got = match recv(std::os::fd::AsRawFd::as_raw_fd(fd), &mut buf, MsgFlags::empty()) {
             Err(Errno::EINTR) => continue,
             Err(e) => return Err(e),
-            Ok(n) => n,
+            Ok(got) => got,
         };
         let mut off = 0;
-        while off + NLMSG_HDRLEN <= n {
+        while off + NLMSG_HDRLEN <= got {
             let len = u32::from_ne_bytes(buf[off..off + 4].try_into().unwrap_or_default()) as usize;
             let kind = u16::from_ne_bytes([buf[off + 4], buf[off + 5]]);
-            let mseq = u32::from_ne_bytes(buf[off + 8..off + 12].try_into().unwrap_or_default());
-            if len < NLMSG_HDRLEN || off + len > n {
+            let seq = u32::from_ne_bytes(buf[off + 8..off + 12].try_into().unwrap_or_default());
+            if len < NLMSG_HDRLEN || off + len > got {
                 return Err(Errno::EBADMSG);
             }
-            if mseq == seq && kind == NLMSG_ERROR && len >= NLMSG_HDRLEN + 4 {
+            if kind == NLMSG_ERROR && len >= NLMSG_HDRLEN + 4 && (1..=n as u32).contains(&seq) {
                 let err =
                     i32::from_ne_bytes(buf[off + 16..off + 20].try_into().unwrap_or_default());
-                return if err == 0 { Ok(()) } else { Err(Errno::from_raw(-err)) };
+                acks[seq as usize - 1] = Some(-err);
             }
             off += align4(len);
         }
     }
+    Ok(acks.into_iter().map(Option::unwrap_or_default).collect())
 }
 
-/// Configure `lo` in the current (new) network namespace.
+/// The loopback device's index in every network namespace (the kernel's
+/// `LOOPBACK_IFINDEX`); looked up by name only if the kernel disagrees.
+const LOOPBACK_IFINDEX: u32 = 1;
+
+/// Configure `lo` in the current (new) network namespace: both requests go
+/// in one datagram (the kernel handles them in order), on a socket the
+/// kernel binds on first send.
 pub fn loopback_setup() -> Result<(), SetupError> {
-    let index = nix::net::if_::if_nametoindex("lo")
-        .map_err(|e| setup_errno("loopback", "loopback: Failed to look up lo", e))?;
     let fd = socket(
         AddressFamily::Netlink,
         SockType::Raw,
@@ -114,22 +121,43 @@ pub fn loopback_setup() -> Result<(), SetupError> {
         SockProtocol::NetlinkRoute,
     )
     .map_err(|e| setup_errno("loopback", "loopback: Failed to create NETLINK_ROUTE socket", e))?;
-    bind(std::os::fd::AsRawFd::as_raw_fd(&fd), &NetlinkAddr::new(0, 0))
-        .map_err(|e| setup_errno("loopback", "loopback: Failed to bind NETLINK_ROUTE socket", e))?;
-    let addr = message(
-        RTM_NEWADDR,
-        NLM_F_REQUEST | NLM_F_CREATE | NLM_F_EXCL | NLM_F_ACK,
-        1,
-        &newaddr_payload(index),
-    );
-    match request(&fd, &addr, 1) {
-        Ok(()) | Err(Errno::EEXIST) => {}
-        Err(e) => return Err(setup_errno("loopback", "loopback: Failed RTM_NEWADDR", e)),
+    let mut index = LOOPBACK_IFINDEX;
+    loop {
+        let mut msgs = message(
+            RTM_NEWADDR,
+            NLM_F_REQUEST | NLM_F_CREATE | NLM_F_EXCL | NLM_F_ACK,
+            1,
+            &newaddr_payload(index),
+        );
+        msgs.extend(message(RTM_NEWLINK, NLM_F_REQUEST | NLM_F_ACK, 2, &newlink_payload(index)));
+        let acks = transact(&fd, &msgs, 2)
+            .map_err(|e| setup_errno("loopback", "loopback: Failed RTM_NEWADDR", e))?;
+        if acks[0] == libc::ENODEV && index == LOOPBACK_IFINDEX {
+            index = nix::net::if_::if_nametoindex("lo")
+                .map_err(|e| setup_errno("loopback", "loopback: Failed to look up lo", e))?;
+            if index != LOOPBACK_IFINDEX {
+                continue;
+            }
+        }
+        match acks[0] {
+            0 | libc::EEXIST => {}
+            e => {
+                return Err(setup_errno(
+                    "loopback",
+                    "loopback: Failed RTM_NEWADDR",
+                    Errno::from_raw(e),
+                ))
+            }
+        }
+        if acks[1] != 0 {
+            return Err(setup_errno(
+                "loopback",
+                "loopback: Failed RTM_NEWLINK",
+                Errno::from_raw(acks[1]),
+            ));
+        }
+        return Ok(());
     }
-    let link = message(RTM_NEWLINK, NLM_F_REQUEST | NLM_F_ACK, 2, &newlink_payload(index));
-    request(&fd, &link, 2)
-        .map_err(|e| setup_errno("loopback", "loopback: Failed RTM_NEWLINK", e))?;
-    Ok(())
 }
 
 #[cfg(test)]

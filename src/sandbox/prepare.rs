@@ -47,6 +47,9 @@ pub struct Plan {
     pub exec_argv: Vec<CString>,
     /// A reaper process is needed (pid namespace, lock files or sync fds).
     pub needs_reaper: bool,
+    /// The child must wait until the monitor releases it (`--info-fd`,
+    /// `--json-status-fd`, `--userns-block-fd`, `--userns2`).
+    pub monitor_gate: bool,
     /// `--proc-fallback`, else `NESTWRAP_PROC_FALLBACK`, else auto.
     pub proc_fallback: ProcFallback,
     /// The caller's fds that nestwrap consumes, claimed before any of ours.
@@ -187,6 +190,12 @@ pub fn prepare(config: Config) -> Result<Plan, SetupError> {
         exec_path,
         exec_argv,
         needs_reaper,
+        monitor_gate: config.info_fd.is_some()
+            || config.json_status_fd.is_some()
+            || config.userns_block_fd.is_some()
+            // The monitor joins --userns2 too; if that fails, its one error
+            // line is the whole story and the child must not go on.
+            || config.userns2_fd.is_some(),
         proc_fallback: config.proc_fallback.unwrap_or_default(),
         user_fds,
         config,

@@ -76,3 +76,20 @@ impl FdTable {
         drop(self.fds.borrow_mut().remove(&n));
     }
 }
+
+/// Whether every write end of the pipe `fd` reads from has been closed
+/// (POLLHUP), without waiting.
+pub fn peer_gone(fd: &OwnedFd) -> bool {
+    use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
+    use std::os::fd::AsFd;
+    let mut fds = [PollFd::new(fd.as_fd(), PollFlags::POLLIN)];
+    loop {
+        match poll(&mut fds, PollTimeout::ZERO) {
+            Err(Errno::EINTR) => continue,
+            Err(_) => return true,
+            Ok(_) => {
+                return fds[0].revents().is_some_and(|r| r.contains(PollFlags::POLLHUP));
+            }
+        }
+    }
+}
