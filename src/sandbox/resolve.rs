@@ -30,12 +30,14 @@ const PROC_FD_DIR: &str = "/oldroot/proc/self/fd/";
 
 /// The new root, for lookups that cannot leave it.
 pub struct NewRoot {
-    /// `/newroot`, reopened after each op: an op may mount on top of the
-    /// root itself (`--ro-bind / /`), and lookups from an older fd would
-    /// see the directory underneath.
+    /// `/newroot`, reopened after a mount on the root itself (`--ro-bind /
+    /// /`, or a destination that resolves to it): lookups from the older
+    /// fd would see the directory underneath. Mounts anywhere else are
+    /// crossed by lookups from this fd as they are.
     dir: std::cell::RefCell<OwnedFd>,
-    /// `openat2` works here; otherwise plain paths under `/newroot`.
-    in_root: bool,
+    /// `openat2` works here (None: not tried yet); otherwise plain paths
+    /// under `/newroot`.
+    in_root: std::cell::Cell<Option<bool>>,
 }
 
 /// A resolved mount target: the path to hand to mount(2) (a magic link to
@@ -43,6 +45,48 @@ pub struct NewRoot {
 pub struct Target {
     _fd: Option<OwnedFd>,
     pub path: OsString,
+}
+
+/// A destination looked up (or created) in the new root and kept open, so
+/// the op that follows mounts on it without a second lookup.
+pub struct Dest {
+    pub fd: OwnedFd,
+    /// Whether this is the new root itself: known from the path alone when
+    /// no symlink was on the way, otherwise asked of the kernel on demand.
+    root: Option<bool>,
+    /// Found without following any symlink (`RESOLVE_NO_SYMLINKS`).
+    direct: bool,
+}
+
+impl Dest {
+    /// `/oldroot/proc/self/fd/N`: the path that names exactly this object.
+    pub fn magic_path(&self) -> OsString {
+        OsString::from(format!("{PROC_FD_DIR}{}", self.fd.as_raw_fd()))
+    }
+
+    pub fn into_target(self) -> Target {
+        let path = self.magic_path();
+        Target { _fd: Some(self.fd), path }
+    }
+}
+
+/// A name that is a real directory entry (not `.` or `..`).
+fn plain(name: &OsStr) -> bool {
+    !name.is_empty() && name != "." && name != ".."
+}
+
+/// Whether `rel` names the root when no symlink is involved: `""`, `"."`,
+/// `"a/.."` (RESOLVE_IN_ROOT keeps `..` at the root).
+fn lexically_root(rel: &OsStr) -> bool {
+    let mut depth = 0usize;
+    for c in rel.as_bytes().split(|&b| b == b'/') {
+        match c {
+            b"" | b"." => {}
+            b".." => depth = depth.saturating_sub(1),
+            _ => depth += 1,
+        }
+    }
+    depth == 0
 }
 
 fn is_dir(fd: &OwnedFd) -> bool {
@@ -72,15 +116,98 @@ fn cpath(p: &OsStr) -> CString {
 }
 
 impl NewRoot {
-    /// Open `/newroot` (after the first pivot) and check `openat2` works.
+    /// Open `/newroot` (after the first pivot). Whether `openat2` works is
+    /// learnt from the first lookup.
     pub fn open() -> Result<NewRoot, Errno> {
         let dir = Self::open_dir()?;
-        let probe = sys::openat2(&dir, c".", libc::O_PATH, 0, sys::RESOLVE_IN_ROOT_NO_MAGIC);
-        Ok(NewRoot { in_root: probe.is_ok(), dir: std::cell::RefCell::new(dir) })
+        Ok(NewRoot { in_root: std::cell::Cell::new(None), dir: std::cell::RefCell::new(dir) })
+    }
+
+    /// `openat2` from the root, or None where it is unavailable (kernels
+    /// before 5.6, or a seccomp profile refusing it: decided by the first
+    /// call, so a later legitimate EPERM is reported as such).
+    fn openat2(
+        &self,
+        rel: &OsStr,
+        flags: libc::c_int,
+        mode: u32,
+        resolve: u64,
+    ) -> Option<Result<OwnedFd, Errno>> {
+        if self.in_root.get() == Some(false) {
+            return None;
+        }
+        let r = sys::openat2(&self.dir.borrow(), &cpath(rel), flags, mode, resolve);
+        if self.in_root.get().is_none() {
+            let works = !matches!(r, Err(Errno::ENOSYS) | Err(Errno::EPERM) | Err(Errno::E2BIG));
+            self.in_root.set(Some(works));
+            if !works {
+                return None;
+            }
+        }
+        Some(r)
+    }
+
+    fn in_root(&self) -> bool {
+        self.in_root.get() != Some(false)
     }
 
     fn open_dir() -> Result<OwnedFd, Errno> {
         open("/newroot", OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC, Mode::empty())
+    }
+
+    /// Look `rel` up (`O_PATH` plus `flags`). Tried first without
+    /// following any symlink, so that whether it is the root is known
+    /// without asking; a symlink on the way means one more lookup.
+    pub fn lookup(&self, rel: &OsStr, flags: libc::c_int) -> Result<Dest, Errno> {
+        let flags = flags | libc::O_PATH;
+        let direct = sys::RESOLVE_IN_ROOT_NO_MAGIC | sys::RESOLVE_NO_SYMLINKS;
+        match self.openat2(rel, flags, 0, direct) {
+            Some(Ok(fd)) => {
+                return Ok(Dest { fd, root: Some(lexically_root(rel)), direct: true });
+            }
+            Some(Err(Errno::ELOOP)) | None => {}
+            Some(Err(e)) => return Err(e),
+        }
+        Ok(Dest { fd: self.at(rel, flags, 0)?, root: None, direct: false })
+    }
+
+    /// Whether `dest` is the new root itself (a mount there replaces the
+    /// root every later lookup starts from).
+    pub fn is_root(&self, dest: &Dest) -> bool {
+        dest.root.unwrap_or_else(|| match (fstat(&dest.fd), fstat(&*self.dir.borrow())) {
+            (Ok(a), Ok(b)) => a.st_dev == b.st_dev && a.st_ino == b.st_ino,
+            _ => false,
+        })
+    }
+
+    /// An existing destination of the wanted kind (directory or not).
+    /// `Err(true)` when it does not exist (ENOENT), `Err(false)` otherwise.
+    pub fn existing(&self, rel: &OsStr, want_dir: bool) -> Result<Dest, bool> {
+        match self.lookup(rel, if want_dir { libc::O_DIRECTORY } else { 0 }) {
+            Ok(d) if want_dir || !is_dir(&d.fd) => Ok(d),
+            Ok(_) => Err(false),
+            Err(e) => Err(e == Errno::ENOENT),
+        }
+    }
+
+    /// Set mount flags on what is now mounted on `dest` by its name in the
+    /// root directory, without a second lookup. Only for a destination
+    /// that is one plain name, found without symlinks; None otherwise (the
+    /// caller looks it up again).
+    pub fn setattr_by_name(
+        &self,
+        dest: &Dest,
+        rel: &OsStr,
+        attr: u64,
+        recursive: bool,
+    ) -> Option<Result<(), Errno>> {
+        let b = rel.as_bytes();
+        if !dest.direct || b.is_empty() || b == b"." || b == b".." || b.contains(&b'/') {
+            return None;
+        }
+        let name = CString::new(b).ok()?;
+        let dir = self.dir.borrow();
+        Some(sys::mount::mount_setattr_at(std::os::fd::AsFd::as_fd(&*dir), &name, attr, recursive))
     }
 
     /// Pick up whatever is now mounted on `/newroot` itself.
@@ -98,17 +225,12 @@ impl NewRoot {
 
     /// Open `rel` inside the new root.
     fn at(&self, rel: &OsStr, flags: libc::c_int, mode: u32) -> Result<OwnedFd, Errno> {
-        if self.in_root {
-            sys::openat2(
-                &self.dir.borrow(),
-                &cpath(rel),
-                flags,
-                mode,
-                sys::RESOLVE_IN_ROOT_NO_MAGIC,
-            )
-        } else {
-            let f = OFlag::from_bits_truncate(flags) | OFlag::O_CLOEXEC;
-            open(Self::path(rel).as_os_str(), f, Mode::from_bits_truncate(mode))
+        match self.openat2(rel, flags, mode, sys::RESOLVE_IN_ROOT_NO_MAGIC) {
+            Some(r) => r,
+            None => {
+                let f = OFlag::from_bits_truncate(flags) | OFlag::O_CLOEXEC;
+                open(Self::path(rel).as_os_str(), f, Mode::from_bits_truncate(mode))
+            }
         }
     }
 
@@ -118,21 +240,12 @@ impl NewRoot {
 
     /// The mount target for `rel` (which must exist).
     pub fn target(&self, rel: &OsStr) -> Result<Target, Errno> {
-        if !self.in_root {
+        let fd = self.at(rel, libc::O_PATH, 0)?;
+        if !self.in_root() {
             return Ok(Target { _fd: None, path: Self::path(rel) });
         }
-        let fd = self.at(rel, libc::O_PATH, 0)?;
         let path = OsString::from(format!("{PROC_FD_DIR}{}", fd.as_raw_fd()));
         Ok(Target { _fd: Some(fd), path })
-    }
-
-    /// A mount target under an already resolved target (`--dev`'s nodes,
-    /// `--proc`'s covers): inside a mount nestwrap just made, by name.
-    pub fn sub(target: &Target, name: &str) -> OsString {
-        let mut p = target.path.as_bytes().to_vec();
-        p.push(b'/');
-        p.extend_from_slice(name.as_bytes());
-        OsString::from_vec(p)
     }
 
     /// mkdir in the parent `dir` (an O_PATH fd), accepting EEXIST.
@@ -144,12 +257,16 @@ impl NewRoot {
     }
 
     /// bwrap's `mkdir_with_parents(dest, mode, false)`: create the missing
-    /// parents of `rel`; existing ones must be directories.
-    pub fn mkdir_parents(&self, rel: &OsStr, mode: u32) -> Result<(), Errno> {
+    /// parents of `rel`; existing ones must be directories. Returns the
+    /// leaf's parent directory when this created it: the leaf is then
+    /// known not to exist and the caller can make it there directly.
+    pub fn mkdir_parents(&self, rel: &OsStr, mode: u32) -> Result<Option<OwnedFd>, Errno> {
         /// The directory the next component is created in.
         enum Parent {
             Root,
             Dir(OwnedFd),
+            /// Made by this walk: everything below is new too.
+            Fresh(OwnedFd),
             /// Exists but does not resolve (a dangling symlink): bwrap
             /// accepts its EEXIST and moves on; the next component then
             /// fails with ENOENT.
@@ -165,17 +282,32 @@ impl NewRoot {
             if name.is_empty() {
                 continue;
             }
+            if let Parent::Fresh(dir) = &parent {
+                // Inside a directory we just made nothing else exists (and
+                // `.`/`..` resolve like the root-relative walk would).
+                if name != "." && name != ".." {
+                    Self::mkdir_in(dir, name, mode)?;
+                    let fd = nix::fcntl::openat(
+                        dir,
+                        name,
+                        OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC,
+                        Mode::empty(),
+                    )?;
+                    parent = Parent::Fresh(fd);
+                    continue;
+                }
+            }
             let prefix = OsStr::from_bytes(&b[..end]);
             parent = match self.dir_at(prefix) {
                 Ok(fd) => Parent::Dir(fd),
                 Err(Errno::ENOENT) => {
                     match &parent {
                         Parent::Root => Self::mkdir_in(&self.dir.borrow(), name, mode)?,
-                        Parent::Dir(fd) => Self::mkdir_in(fd, name, mode)?,
+                        Parent::Dir(fd) | Parent::Fresh(fd) => Self::mkdir_in(fd, name, mode)?,
                         Parent::Dangling => return Err(Errno::ENOENT),
                     }
                     match self.dir_at(prefix) {
-                        Ok(fd) => Parent::Dir(fd),
+                        Ok(fd) => Parent::Fresh(fd),
                         Err(Errno::ENOENT) => Parent::Dangling,
                         Err(e) => return Err(e),
                     }
@@ -183,38 +315,128 @@ impl NewRoot {
                 Err(e) => return Err(e),
             };
         }
-        Ok(())
+        Ok(match parent {
+            Parent::Fresh(fd) => Some(fd),
+            _ => None,
+        })
+    }
+
+    /// Run `f` on the directory `parent` (relative; `""` is the root).
+    fn in_dir<T>(
+        &self,
+        parent: &OsStr,
+        f: impl FnOnce(&OwnedFd) -> Result<T, Errno>,
+    ) -> Result<T, Errno> {
+        if parent.is_empty() {
+            f(&self.dir.borrow())
+        } else {
+            f(&self.dir_at(parent)?)
+        }
     }
 
     /// bwrap's `ensure_dir`: an existing directory is fine, a non-directory
     /// is ENOTDIR, otherwise mkdir (EEXIST, e.g. a dangling symlink, counts
     /// as done and the op that follows fails on the path, as in bwrap).
-    pub fn ensure_dir(&self, rel: &OsStr, mode: u32) -> Result<(), Errno> {
-        match self.dir_at(rel) {
-            Ok(_) => Ok(()),
-            Err(Errno::ENOENT) => {
-                let (parent, name) = split(rel);
-                if name.is_empty() {
-                    return Err(Errno::ENOENT);
-                }
-                Self::mkdir_in(&self.dir_at(parent)?, name, mode)
-            }
-            Err(e) => Err(e),
+    /// Returns the directory, opened, when it resolves. `missing`: the
+    /// caller already found that `rel` does not exist.
+    pub fn ensure_dir(
+        &self,
+        rel: &OsStr,
+        mode: u32,
+        missing: bool,
+        fresh: Option<OwnedFd>,
+    ) -> Result<Option<Dest>, Errno> {
+        let (_, name) = split(rel);
+        if let Some(dir) = fresh.filter(|_| !rel.as_bytes().ends_with(b"/") && plain(name)) {
+            // The parent was just made: the directory goes straight in.
+            Self::mkdir_in(&dir, name, mode)?;
+            let fd = nix::fcntl::openat(
+                &dir,
+                name,
+                OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC,
+                Mode::empty(),
+            )?;
+            return Ok(Some(Dest { fd, root: Some(false), direct: false }));
         }
+        if !missing {
+            match self.lookup(rel, libc::O_DIRECTORY) {
+                Ok(d) => return Ok(Some(d)),
+                Err(Errno::ENOENT) => {}
+                Err(e) => return Err(e),
+            }
+        }
+        let (parent, name) = split(rel);
+        if name.is_empty() {
+            return Err(Errno::ENOENT);
+        }
+        self.in_dir(parent, |dir| Self::mkdir_in(dir, name, mode))?;
+        Ok(self.lookup(rel, libc::O_DIRECTORY).ok())
     }
 
     /// bwrap's `ensure_file`: any existing non-directory will do as a mount
     /// point; otherwise create an empty file (a dangling symlink's target
-    /// is created, inside the new root).
-    pub fn ensure_file(&self, rel: &OsStr, mode: u32) -> Result<(), Errno> {
-        if let Ok(fd) = self.at(rel, libc::O_PATH, 0) {
-            if !is_dir(&fd) {
-                return Ok(());
+    /// is created, inside the new root). Returns it, opened, when it
+    /// resolves. `missing`: the caller already found that `rel` does not
+    /// exist.
+    pub fn ensure_file(
+        &self,
+        rel: &OsStr,
+        mode: u32,
+        missing: bool,
+        fresh: Option<OwnedFd>,
+    ) -> Result<Option<Dest>, Errno> {
+        let (_, name) = split(rel);
+        if let Some(dir) = fresh.filter(|_| !rel.as_bytes().ends_with(b"/") && plain(name)) {
+            // The parent was just made: the file goes straight in.
+            let fd = nix::fcntl::openat(
+                &dir,
+                name,
+                OFlag::O_CREAT
+                    | OFlag::O_EXCL
+                    | OFlag::O_WRONLY
+                    | OFlag::O_NOCTTY
+                    | OFlag::O_NOFOLLOW
+                    | OFlag::O_CLOEXEC,
+                Mode::from_bits_truncate(mode),
+            )?;
+            return Ok(Some(Dest { fd, root: Some(false), direct: false }));
+        }
+        if !missing {
+            if let Ok(d) = self.lookup(rel, 0) {
+                if !is_dir(&d.fd) {
+                    return Ok(Some(d));
+                }
             }
         }
         match self.create_file(rel, mode) {
-            Ok(_) | Err(Errno::EEXIST) => Ok(()),
+            Ok(fd) => Ok(Some(Dest { fd, root: Some(false), direct: false })),
+            Err(Errno::EEXIST) => Ok(None),
             Err(e) => Err(e),
+        }
+    }
+
+    /// `creat()` inside the new root, or straight in `fresh`, the leaf's
+    /// parent that mkdir_parents just made.
+    pub fn create_file_in(
+        &self,
+        fresh: Option<OwnedFd>,
+        rel: &OsStr,
+        mode: u32,
+    ) -> Result<OwnedFd, Errno> {
+        let (_, name) = split(rel);
+        match fresh.filter(|_| !rel.as_bytes().ends_with(b"/") && plain(name)) {
+            Some(dir) => nix::fcntl::openat(
+                &dir,
+                name,
+                OFlag::O_CREAT
+                    | OFlag::O_WRONLY
+                    | OFlag::O_TRUNC
+                    | OFlag::O_NOCTTY
+                    | OFlag::O_NOFOLLOW
+                    | OFlag::O_CLOEXEC,
+                Mode::from_bits_truncate(mode),
+            ),
+            None => self.create_file(rel, mode),
         }
     }
 
@@ -228,20 +450,28 @@ impl NewRoot {
         &self,
         target: &OsStr,
         rel: &OsStr,
+        fresh: Option<OwnedFd>,
     ) -> Result<(), (Errno, Option<Result<OsString, Errno>>)> {
         let (parent, name) = split(rel);
-        let dir = self.dir_at(parent).map_err(|e| (e, None))?;
-        match nix::unistd::symlinkat(target, &dir, name) {
+        let make = |dir: &OwnedFd| match nix::unistd::symlinkat(target, dir, name) {
             Ok(()) => Ok(()),
-            Err(Errno::EEXIST) => Err((Errno::EEXIST, Some(nix::fcntl::readlinkat(&dir, name)))),
+            Err(Errno::EEXIST) => Err((Errno::EEXIST, Some(nix::fcntl::readlinkat(dir, name)))),
             Err(e) => Err((e, None)),
+        };
+        if let Some(dir) = fresh.filter(|_| plain(name)) {
+            make(&dir)
+        } else if parent.is_empty() {
+            make(&self.dir.borrow())
+        } else {
+            make(&self.dir_at(parent).map_err(|e| (e, None))?)
         }
     }
 
     /// `chmod(rel, mode)`, following symlinks inside the new root.
     pub fn chmod(&self, proc_fd: &OwnedFd, rel: &OsStr, mode: u32) -> Result<(), Errno> {
         let mode = Mode::from_bits_truncate(mode);
-        if !self.in_root {
+        let fd = self.at(rel, libc::O_PATH, 0)?;
+        if !self.in_root() {
             return nix::sys::stat::fchmodat(
                 nix::fcntl::AT_FDCWD,
                 Self::path(rel).as_os_str(),
@@ -249,7 +479,6 @@ impl NewRoot {
                 nix::sys::stat::FchmodatFlags::FollowSymlink,
             );
         }
-        let fd = self.at(rel, libc::O_PATH, 0)?;
         nix::sys::stat::fchmodat(
             proc_fd,
             format!("self/fd/{}", fd.as_raw_fd()).as_str(),

@@ -13,7 +13,7 @@ use std::os::unix::ffi::{OsStrExt, OsStringExt};
 use nix::errno::Errno;
 use nix::fcntl::{open, OFlag};
 use nix::mount::{mount, MsFlags};
-use nix::sys::stat::{fchmod, stat, Mode, SFlag};
+use nix::sys::stat::{stat, Mode, SFlag};
 
 use std::cell::Cell;
 
@@ -23,7 +23,7 @@ use crate::report::{format_line, write_stderr, Level};
 use crate::sys;
 use crate::sys::mount::{cstr, is_at_or_below, mount_setattr, parse_mountinfo};
 
-use super::resolve::{relative, NewRoot};
+use super::resolve::{relative, Dest, NewRoot, Target};
 
 /// The mode an op gives what it creates, as bwrap's `op->perms`: `--perms`,
 /// else the op's default. Ops that create no file of their own keep bwrap's
@@ -142,30 +142,73 @@ fn stage(stage: impl Into<String>, errno: Option<Errno>) -> BindFailure {
     BindFailure { stage: stage.into(), errno }
 }
 
-/// Recursive (or not) bind of `src` onto `dest`, then `nosuid`, `nodev`
-/// (unless devices) and `ro` (if read-only) on the mount and every
-/// submount. Fails closed: if any mount cannot get the flags, the op fails.
+/// Recursive (or not) bind of `src` onto `dest` (already opened, or looked
+/// up here), then `nosuid`, `nodev` (unless devices) and `ro` (if
+/// read-only) on the mount and every submount. Fails closed: if any mount
+/// cannot get the flags, the op fails.
 fn bind_mount(
     ctx: &Ctx<'_>,
     src: Option<&OsStr>,
     rel: &OsStr,
     flags: BindFlags,
+    dest: Option<Dest>,
 ) -> Result<(), BindFailure> {
+    let mut on_root = false;
     if let Some(src) = src {
         let mut ms = MsFlags::MS_SILENT | MsFlags::MS_BIND;
         if flags.recursive {
             ms |= MsFlags::MS_REC;
         }
-        let target = ctx
-            .root
-            .target(rel)
+        let dest = match dest {
+            Some(d) => d,
+            None => ctx
+                .root
+                .lookup(rel, 0)
+                .map_err(|e| stage("Unable to mount source on destination", Some(e)))?,
+        };
+        on_root = ctx.root.is_root(&dest);
+        let path = dest.magic_path();
+        mount(Some(src), path.as_os_str(), None::<&OsStr>, ms, None::<&OsStr>)
             .map_err(|e| stage("Unable to mount source on destination", Some(e)))?;
-        mount(Some(src), target.path.as_os_str(), None::<&OsStr>, ms, None::<&OsStr>)
-            .map_err(|e| stage("Unable to mount source on destination", Some(e)))?;
+        after_mount(ctx, on_root).map_err(|e| stage("realpath(destination)", Some(e)))?;
+        // A plain name in the root: set the flags through it directly (an
+        // error falls through to the general path, which reports it).
+        if !on_root
+            && ctx.root.setattr_by_name(&dest, rel, flags.attr(), flags.recursive) == Some(Ok(()))
+        {
+            return Ok(());
+        }
     }
-    // Look the destination up again: the mount now sits on top of it.
+    // Look the destination up again: the mount now sits on top of it (on
+    // the root itself, it is the root now).
+    let rel = if on_root { OsStr::new("") } else { rel };
     let target = ctx.root.target(rel).map_err(|e| stage("realpath(destination)", Some(e)))?;
-    let dest = target.path.as_os_str();
+    apply_flags(ctx, target.path.as_os_str(), flags)
+}
+
+/// The mount target for an op: the destination its `ensure_*` step opened,
+/// or a fresh lookup; and whether it is the new root itself.
+fn mount_target(ctx: &Ctx<'_>, dest: Option<Dest>, rel: &OsStr) -> Result<(Target, bool), Errno> {
+    let dest = match dest {
+        Some(d) => d,
+        None => ctx.root.lookup(rel, 0)?,
+    };
+    let root = ctx.root.is_root(&dest);
+    Ok((dest.into_target(), root))
+}
+
+/// After a mount on the new root itself, later lookups must start from
+/// what is mounted there now.
+fn after_mount(ctx: &Ctx<'_>, on_root: bool) -> Result<(), Errno> {
+    if on_root {
+        ctx.root.refresh()?;
+    }
+    Ok(())
+}
+
+/// Give the mount at `dest` (and with `recursive`, every mount below it)
+/// the bind's flags.
+fn apply_flags(ctx: &Ctx<'_>, dest: &OsStr, flags: BindFlags) -> Result<(), BindFailure> {
     match mount_setattr(&cstr(dest), flags.attr(), flags.recursive) {
         Ok(()) => Ok(()),
         // Kernels before 5.12, or a container seccomp profile that refuses
@@ -386,20 +429,47 @@ pub fn setup_newroot(
         };
         let rel = relative(dest_typed);
         let dest = NewRoot::path(rel);
-        if create_parents {
+        // Ops that mount on (or make) a directory or a file: a destination
+        // that is already there needs no parents and no second lookup.
+        let want_dir = match op {
+            SetupOp::Bind { .. } | SetupOp::BindFd { .. } => Some(src_is_dir),
+            SetupOp::Overlay { .. }
+            | SetupOp::Proc { .. }
+            | SetupOp::Dev { .. }
+            | SetupOp::Tmpfs { .. }
+            | SetupOp::Mqueue { .. }
+            | SetupOp::Dir { .. } => Some(true),
+            _ => None,
+        };
+        let (found, missing) = match want_dir.map(|d| ctx.root.existing(rel, d)) {
+            Some(Ok(d)) => (Some(d), false),
+            Some(Err(missing)) => (None, missing),
+            None => (None, false),
+        };
+        // The leaf's parent when mkdir_parents just made it (the leaf can
+        // then be made there without looking anything up).
+        let fresh: Cell<Option<OwnedFd>> = Cell::new(None);
+        if create_parents && found.is_none() {
             let parent_mode = parent_mode(default_perms(op, perms));
-            ctx.root.mkdir_parents(rel, parent_mode).map_err(|e| {
+            fresh.set(ctx.root.mkdir_parents(rel, parent_mode).map_err(|e| {
                 setup_errno(
                     "mkdir-parents",
                     format!("Can't mkdir parents for {}", show(dest_typed)),
                     e,
                 )
                 .with_path(dest_typed.clone())
-            })?;
+            })?);
         }
         let mkdir_err = |e| {
             setup_errno("mkdir", format!("Can't mkdir {}", show(dest_typed)), e)
                 .with_path(dest_typed.clone())
+        };
+        // The destination directory, existing or made (bwrap's ensure_dir).
+        let ensure_dir = |found: Option<Dest>, mode: u32| -> Result<Option<Dest>, SetupError> {
+            match found {
+                Some(d) => Ok(Some(d)),
+                None => ctx.root.ensure_dir(rel, mode, missing, fresh.take()).map_err(mkdir_err),
+            }
         };
 
         match op {
@@ -410,19 +480,24 @@ pub fn setup_newroot(
                     _ => BindKind::ReadWrite,
                 };
                 let src = src_path.as_deref().unwrap_or_default();
-                if src_is_dir {
-                    ctx.root.ensure_dir(rel, 0o755).map_err(mkdir_err)?;
+                let target = if src_is_dir {
+                    ensure_dir(found, 0o755)?
                 } else {
-                    ctx.root.ensure_file(rel, 0o444).map_err(|e| {
-                        setup_errno(
-                            "create-file",
-                            format!("Can't create file at {}", show(dest_typed)),
-                            e,
-                        )
-                        .with_path(dest_typed.clone())
-                    })?;
-                }
-                bind_mount(ctx, Some(src), rel, BindFlags::of(kind))
+                    match found {
+                        Some(d) => Some(d),
+                        None => ctx.root.ensure_file(rel, 0o444, missing, fresh.take()).map_err(
+                            |e| {
+                                setup_errno(
+                                    "create-file",
+                                    format!("Can't create file at {}", show(dest_typed)),
+                                    e,
+                                )
+                                .with_path(dest_typed.clone())
+                            },
+                        )?,
+                    }
+                };
+                bind_mount(ctx, Some(src), rel, BindFlags::of(kind), target)
                     .map_err(|f| bind_error(src, &dest, f))?;
                 if let SetupOp::BindFd { fd, .. } = op {
                     check_bind_fd(ctx, *fd, rel)?;
@@ -430,7 +505,7 @@ pub fn setup_newroot(
             }
             SetupOp::RemountRo { .. } => {
                 let flags = BindFlags { readonly: true, devices: false, recursive: false };
-                bind_mount(ctx, None, rel, flags).map_err(|f| {
+                bind_mount(ctx, None, rel, flags, None).map_err(|f| {
                     SetupError::new(
                         "remount-ro",
                         format!("Can't remount readonly on {}", show(&dest)),
@@ -440,7 +515,7 @@ pub fn setup_newroot(
                 })?;
             }
             SetupOp::Overlay { .. } => {
-                ctx.root.ensure_dir(rel, 0o755).map_err(mkdir_err)?;
+                let pre = ensure_dir(found, 0o755)?;
                 let Some(Source::Overlay { lower, upper }) = source else {
                     return Err(setup_msg(
                         "overlay",
@@ -470,7 +545,7 @@ pub fn setup_newroot(
                     }
                     .with_path(dest_typed.clone())
                 };
-                let target = ctx.root.target(rel).map_err(overlay_err)?;
+                let (target, on_root) = mount_target(ctx, pre, rel).map_err(overlay_err)?;
                 mount(
                     Some("overlay"),
                     target.path.as_os_str(),
@@ -479,31 +554,33 @@ pub fn setup_newroot(
                     Some(options.as_os_str()),
                 )
                 .map_err(overlay_err)?;
+                after_mount(ctx, on_root).map_err(newroot_err)?;
             }
             SetupOp::Proc { .. } => {
-                ctx.root.ensure_dir(rel, 0o755).map_err(mkdir_err)?;
-                mount_proc(ctx, rel)?;
+                let pre = ensure_dir(found, 0o755)?;
+                mount_proc(ctx, rel, pre)?;
             }
             SetupOp::Dev { .. } => {
-                ctx.root.ensure_dir(rel, 0o755).map_err(mkdir_err)?;
-                mount_dev(ctx, dest_typed, rel)?;
+                let pre = ensure_dir(found, 0o755)?;
+                mount_dev(ctx, dest_typed, rel, pre)?;
             }
             SetupOp::Tmpfs { size, .. } => {
-                ctx.root.ensure_dir(rel, 0o755).map_err(mkdir_err)?;
+                let pre = ensure_dir(found, 0o755)?;
                 let tmpfs_err = |e| {
                     mount_errno("mount-tmpfs", format!("Can't mount tmpfs on {}", show(&dest)), e)
                         .with_path(dest_typed.clone())
                 };
-                let target = ctx.root.target(rel).map_err(tmpfs_err)?;
+                let (target, on_root) = mount_target(ctx, pre, rel).map_err(tmpfs_err)?;
                 mount_tmpfs(ctx, &target.path, perms.unwrap_or(0o755), *size).map_err(tmpfs_err)?;
+                after_mount(ctx, on_root).map_err(newroot_err)?;
             }
             SetupOp::Mqueue { .. } => {
-                ctx.root.ensure_dir(rel, 0o755).map_err(mkdir_err)?;
+                let pre = ensure_dir(found, 0o755)?;
                 let mqueue_err = |e| {
                     mount_errno("mount-mqueue", format!("Can't mount mqueue on {}", show(&dest)), e)
                         .with_path(dest_typed.clone())
                 };
-                let target = ctx.root.target(rel).map_err(mqueue_err)?;
+                let (target, on_root) = mount_target(ctx, pre, rel).map_err(mqueue_err)?;
                 mount(
                     Some("mqueue"),
                     target.path.as_os_str(),
@@ -512,9 +589,10 @@ pub fn setup_newroot(
                     None::<&str>,
                 )
                 .map_err(mqueue_err)?;
+                after_mount(ctx, on_root).map_err(newroot_err)?;
             }
             SetupOp::Dir { .. } => {
-                ctx.root.ensure_dir(rel, perms.unwrap_or(0o755)).map_err(mkdir_err)?;
+                ensure_dir(found, perms.unwrap_or(0o755))?;
             }
             SetupOp::Chmod { mode, .. } => {
                 ctx.root.chmod(ctx.proc_fd, rel, *mode).map_err(|e| {
@@ -527,10 +605,17 @@ pub fn setup_newroot(
                 })?;
             }
             SetupOp::File { fd, .. } => {
-                let out = ctx.root.create_file(rel, perms.unwrap_or(0o666)).map_err(|e| {
-                    setup_errno("create-file", format!("Can't create file {}", show(dest_typed)), e)
+                let out = ctx
+                    .root
+                    .create_file_in(fresh.take(), rel, perms.unwrap_or(0o666))
+                    .map_err(|e| {
+                        setup_errno(
+                            "create-file",
+                            format!("Can't create file {}", show(dest_typed)),
+                            e,
+                        )
                         .with_path(dest_typed.clone())
-                })?;
+                    })?;
                 let write_err = |e| {
                     setup_errno(
                         "write-file",
@@ -550,26 +635,20 @@ pub fn setup_newroot(
                     *readonly,
                     perms.unwrap_or(0o600),
                     dest_typed,
-                    rel,
                     bind_data_seq,
+                    fresh.take(),
                 )?;
             }
-            SetupOp::Symlink { target, .. } => make_symlink(ctx, target, dest_typed, rel)?,
-        }
-        // A mount may have landed on the root itself (`--ro-bind / /`, or a
-        // destination that resolves to it): look the root up again.
-        let mounts = !matches!(
-            op,
-            SetupOp::Dir { .. }
-                | SetupOp::File { .. }
-                | SetupOp::Symlink { .. }
-                | SetupOp::Chmod { .. }
-        );
-        if mounts {
-            ctx.root.refresh().map_err(|e| setup_errno("newroot", "Can't open /newroot", e))?;
+            SetupOp::Symlink { target, .. } => {
+                make_symlink(ctx, target, dest_typed, rel, fresh.take())?
+            }
         }
     }
     Ok(())
+}
+
+fn newroot_err(e: Errno) -> SetupError {
+    setup_errno("newroot", "Can't open /newroot", e)
 }
 
 /// Append `path` to overlayfs mount options, escaping `\\`, `,` and `:`.
@@ -645,25 +724,21 @@ fn bind_data(
     readonly: bool,
     perms: u32,
     dest_typed: &OsStr,
-    rel: &OsStr,
     seq: u32,
+    fresh: Option<OwnedFd>,
 ) -> Result<(), SetupError> {
+    let rel = relative(dest_typed);
     let dest = NewRoot::path(rel);
     let path = tempfile_name(seq);
+    // Created with its final mode (the umask is 0 during setup), where
+    // bwrap creates it 0600 and then fchmods: one syscall less.
     let tmp = open(
         path.as_str(),
         OFlag::O_CREAT | OFlag::O_EXCL | OFlag::O_RDWR | OFlag::O_CLOEXEC,
-        Mode::from_bits_truncate(0o600),
+        Mode::from_bits_truncate(perms),
     )
     .map_err(|e| {
         setup_errno("bind-data", format!("Can't create tmpfile for {}", show(dest_typed)), e)
-    })?;
-    fchmod(&tmp, Mode::from_bits_truncate(perms)).map_err(|e| {
-        setup_errno(
-            "bind-data",
-            format!("Can't set mode {} on file to be used for {}", octal(perms), show(dest_typed)),
-            e,
-        )
     })?;
     let write_err = |e| {
         setup_errno("write-file", format!("Can't write data to file {}", show(dest_typed)), e)
@@ -673,12 +748,12 @@ fn bind_data(
     copy_fd(&input, &tmp).map_err(write_err)?;
     drop(input);
     drop(tmp);
-    ctx.root.ensure_file(rel, 0o444).map_err(|e| {
+    let target = ctx.root.ensure_file(rel, 0o444, false, fresh).map_err(|e| {
         setup_errno("create-file", format!("Can't create file at {}", show(dest_typed)), e)
             .with_path(dest_typed.to_owned())
     })?;
     let flags = BindFlags { readonly, devices: false, recursive: true };
-    bind_mount(ctx, Some(OsStr::new(&path)), rel, flags)
+    bind_mount(ctx, Some(OsStr::new(&path)), rel, flags, target)
         .map_err(|f| bind_error(OsStr::new(&path), &dest, f))?;
     // The data stays reachable only through the bind; the name on the
     // setup tmpfs goes away (and the tmpfs itself is detached later).
@@ -696,9 +771,10 @@ fn make_symlink(
     target: &OsStr,
     dest_typed: &OsStr,
     rel: &OsStr,
+    fresh: Option<OwnedFd>,
 ) -> Result<(), SetupError> {
     let msg = || format!("Can't make symlink at {}", show(dest_typed));
-    match ctx.root.symlink(target, rel) {
+    match ctx.root.symlink(target, rel, fresh) {
         Ok(()) => Ok(()),
         Err((Errno::EEXIST, Some(existing))) => match existing {
             Ok(existing) if existing.as_os_str() == target => Ok(()),
@@ -720,50 +796,53 @@ fn make_symlink(
     }
 }
 
-fn mount_proc(ctx: &Ctx<'_>, rel: &OsStr) -> Result<(), SetupError> {
+fn mount_proc(ctx: &Ctx<'_>, rel: &OsStr, pre: Option<Dest>) -> Result<(), SetupError> {
     let dest = NewRoot::path(rel);
-    if ctx.own_pidns {
-        mount_fresh_proc(ctx, rel)?;
+    let on_root = if ctx.own_pidns {
+        mount_fresh_proc(ctx, rel, pre)?
     } else {
         let src = OsStr::new("oldroot/proc");
-        bind_mount(
-            ctx,
-            Some(src),
-            rel,
-            BindFlags { readonly: false, devices: false, recursive: true },
-        )
-        .map_err(|f| bind_error(src, &dest, f))?;
-    }
-    // bwrap covers a few writable legacy entries read-only.
+        let flags = BindFlags { readonly: false, devices: false, recursive: true };
+        let on_root = pre.as_ref().is_some_and(|d| ctx.root.is_root(d));
+        bind_mount(ctx, Some(src), rel, flags, pre).map_err(|f| bind_error(src, &dest, f))?;
+        on_root
+    };
+    // bwrap covers a few writable legacy entries read-only. They are
+    // looked up inside the procfs just mounted, where none is a symlink.
+    let proc_rel = if on_root { OsStr::new("") } else { rel };
+    let proc = ctx
+        .root
+        .lookup(proc_rel, libc::O_DIRECTORY)
+        .map_err(|e| setup_errno("proc-cover", format!("Can't access {}", show(&dest)), e))?;
     for sub in ["sys", "sysrq-trigger", "irq", "bus"] {
-        let sub_rel = rel_join(rel, sub);
-        let path = NewRoot::path(&sub_rel);
+        let path = NewRoot::path(&rel_join(rel, sub));
         let access_err = |e| setup_errno("proc-cover", format!("Can't access {}", show(&path)), e);
-        let target = match ctx.root.target(&sub_rel) {
-            Ok(t) => t,
-            Err(Errno::ENOENT) | Err(Errno::EACCES) => continue,
-            Err(e) => return Err(access_err(e)),
-        };
         // Effective credentials (AT_EACCESS): with a non-zero sandbox uid,
         // plain access() would drop our capabilities and miss entries the
         // setup could write.
         match nix::unistd::faccessat(
-            nix::fcntl::AT_FDCWD,
-            target.path.as_os_str(),
+            &proc.fd,
+            sub,
             nix::unistd::AccessFlags::W_OK,
-            nix::fcntl::AtFlags::AT_EACCESS,
+            nix::fcntl::AtFlags::AT_EACCESS | nix::fcntl::AtFlags::AT_SYMLINK_NOFOLLOW,
         ) {
             Ok(()) => {}
             Err(Errno::EACCES) | Err(Errno::ENOENT) | Err(Errno::EROFS) => continue,
             Err(e) => return Err(access_err(e)),
         }
-        bind_mount(
-            ctx,
-            Some(&target.path),
-            &sub_rel,
-            BindFlags { readonly: true, devices: false, recursive: true },
+        let at = join(&proc.magic_path(), sub);
+        let flags = BindFlags { readonly: true, devices: false, recursive: true };
+        mount(
+            Some(at.as_os_str()),
+            at.as_os_str(),
+            None::<&OsStr>,
+            MsFlags::MS_SILENT | MsFlags::MS_BIND | MsFlags::MS_REC,
+            None::<&OsStr>,
         )
-        .map_err(|f| bind_error(&path, &path, f))?;
+        .map_err(|e| {
+            bind_error(&path, &path, stage("Unable to mount source on destination", Some(e)))
+        })?;
+        apply_flags(ctx, &at, flags).map_err(|f| bind_error(&path, &path, f))?;
     }
     Ok(())
 }
@@ -794,10 +873,11 @@ fn proc_mount(dest: &OsStr, data: Option<&str>) -> Result<(), Errno> {
 /// rule for it), then a recursive bind of the parent's procfs, which keeps
 /// every mask the container runtime put there. Any other refusal is
 /// reported exactly as bwrap reports it.
-fn mount_fresh_proc(ctx: &Ctx<'_>, rel: &OsStr) -> Result<(), SetupError> {
+/// Returns whether the procfs went on the new root itself.
+fn mount_fresh_proc(ctx: &Ctx<'_>, rel: &OsStr, pre: Option<Dest>) -> Result<bool, SetupError> {
     let display = NewRoot::path(rel);
     let dest = display.as_os_str();
-    let target = ctx.root.target(rel).map_err(|e| {
+    let (target, on_root) = mount_target(ctx, pre, rel).map_err(|e| {
         mount_errno("mount-proc", format!("Can't mount proc on {}", show(dest)), e)
             .with_path(dest.to_owned())
     })?;
@@ -806,25 +886,25 @@ fn mount_fresh_proc(ctx: &Ctx<'_>, rel: &OsStr) -> Result<(), SetupError> {
             .with_path(dest.to_owned())
     };
     let err = match proc_mount(&target.path, None) {
-        Ok(()) => return Ok(()),
+        Ok(()) => {
+            after_mount(ctx, on_root).map_err(newroot_err)?;
+            return Ok(on_root);
+        }
         Err(e) => e,
     };
     if err != Errno::EPERM || ctx.proc_fallback == ProcFallback::Never || !proc_is_masked(ctx) {
         return Err(refused(err));
     }
     let tier = if proc_mount(&target.path, Some("subset=pid")).is_ok() {
+        after_mount(ctx, on_root).map_err(newroot_err)?;
         "subset-pid"
     } else {
         let src = OsStr::new("oldroot/proc");
         // A plain MS_BIND of a procfs with locked submounts is EINVAL;
         // the recursive bind carries the masks along.
-        bind_mount(
-            ctx,
-            Some(src),
-            rel,
-            BindFlags { readonly: false, devices: false, recursive: true },
-        )
-        .map_err(|_| refused(err))?;
+        let flags = BindFlags { readonly: false, devices: false, recursive: true };
+        let pre = ctx.root.lookup(rel, 0).map_err(|_| refused(err))?;
+        bind_mount(ctx, Some(src), rel, flags, Some(pre)).map_err(|_| refused(err))?;
         "parent-bind"
     };
     ctx.proc_tier.set(Some(tier));
@@ -845,7 +925,7 @@ fn mount_fresh_proc(ctx: &Ctx<'_>, rel: &OsStr) -> Result<(), SetupError> {
             ),
         );
     }
-    Ok(())
+    Ok(on_root)
 }
 
 /// Whether the refusal of a fresh procfs is the kernel's "mount too
@@ -876,59 +956,72 @@ fn join(dir: &OsStr, name: &str) -> OsString {
     OsString::from_vec(p)
 }
 
-/// Create an empty file at a path inside a mount nestwrap just made.
-fn create_fresh_file(path: &OsStr, mode: u32) -> Result<OwnedFd, Errno> {
-    open(
-        path,
-        OFlag::O_CREAT | OFlag::O_WRONLY | OFlag::O_TRUNC | OFlag::O_CLOEXEC | OFlag::O_NOCTTY,
-        Mode::from_bits_truncate(mode),
-    )
+/// An empty file to bind a device node on, in the `/dev` tmpfs just made.
+fn make_node_file(dev: &Dest, name: &str) -> Result<(), Errno> {
+    nix::sys::stat::mknodat(&dev.fd, name, SFlag::S_IFREG, Mode::from_bits_truncate(0o444), 0)
 }
 
-fn mount_dev(ctx: &Ctx<'_>, dest_typed: &OsStr, rel: &OsStr) -> Result<(), SetupError> {
+/// Bind a host device node onto its file in the `/dev` tmpfs (the flags
+/// come once for all of them, at the end of `--dev`).
+fn bind_node(src: &OsStr, at: &OsStr, dest: &OsStr) -> Result<(), SetupError> {
+    mount(
+        Some(src),
+        at,
+        None::<&OsStr>,
+        MsFlags::MS_SILENT | MsFlags::MS_BIND | MsFlags::MS_REC,
+        None::<&OsStr>,
+    )
+    .map_err(|e| bind_error(src, dest, stage("Unable to mount source on destination", Some(e))))
+}
+
+fn mount_dev(
+    ctx: &Ctx<'_>,
+    dest_typed: &OsStr,
+    rel: &OsStr,
+    pre: Option<Dest>,
+) -> Result<(), SetupError> {
     let typed = show(dest_typed);
     let dest = NewRoot::path(rel);
     let tmpfs_err =
         |e| mount_errno("mount-dev", format!("Can't mount tmpfs on {}", show(&dest)), e);
-    let target = ctx.root.target(rel).map_err(tmpfs_err)?;
+    let (target, on_root) = mount_target(ctx, pre, rel).map_err(tmpfs_err)?;
     mount_tmpfs(ctx, &target.path, 0o755, None).map_err(tmpfs_err)?;
-    // From here on everything is inside the tmpfs we just mounted.
-    let dev = ctx.root.target(rel).map_err(tmpfs_err)?;
-    let at = |name: &str| NewRoot::sub(&dev, name);
+    drop(target);
+    after_mount(ctx, on_root).map_err(newroot_err)?;
+    // From here on everything is inside the tmpfs we just mounted, where
+    // nothing but what we make exists: plain names under its fd.
+    let dev = ctx
+        .root
+        .lookup(if on_root { OsStr::new("") } else { rel }, libc::O_DIRECTORY)
+        .map_err(tmpfs_err)?;
+    let dev_path = dev.magic_path();
+    let at = |name: &str| join(&dev_path, name);
     for node in ["null", "zero", "full", "random", "urandom", "tty"] {
         let node_src = OsString::from(format!("/oldroot/dev/{node}"));
-        create_fresh_file(&at(node), 0o444).map_err(|e| {
+        make_node_file(&dev, node).map_err(|e| {
             setup_errno("mount-dev", format!("Can't create file {typed}/{node}"), e)
         })?;
-        bind_mount(
-            ctx,
-            Some(&node_src),
-            &rel_join(rel, node),
-            BindFlags { readonly: false, devices: true, recursive: true },
-        )
-        .map_err(|f| bind_error(&node_src, &join(&dest, node), f))?;
+        bind_node(&node_src, &at(node), &join(&dest, node))?;
     }
     for (i, node) in ["stdin", "stdout", "stderr"].iter().enumerate() {
         let target = format!("/proc/self/fd/{i}");
-        nix::unistd::symlinkat(target.as_str(), nix::fcntl::AT_FDCWD, at(node).as_os_str())
-            .map_err(|e| {
-                setup_errno("mount-dev", format!("Can't create symlink {typed}/{node}"), e)
-            })?;
+        nix::unistd::symlinkat(target.as_str(), &dev.fd, *node).map_err(|e| {
+            setup_errno("mount-dev", format!("Can't create symlink {typed}/{node}"), e)
+        })?;
     }
     for (name, target) in [("fd", "/proc/self/fd"), ("core", "/proc/kcore")] {
-        nix::unistd::symlinkat(target, nix::fcntl::AT_FDCWD, at(name).as_os_str()).map_err(
-            |e| {
-                setup_errno(
-                    "mount-dev",
-                    format!("Can't create symlink {}", show(&join(&dest, name))),
-                    e,
-                )
-            },
-        )?;
+        nix::unistd::symlinkat(target, &dev.fd, name).map_err(|e| {
+            setup_errno(
+                "mount-dev",
+                format!("Can't create symlink {}", show(&join(&dest, name))),
+                e,
+            )
+        })?;
     }
-    nix::unistd::mkdir(at("shm").as_os_str(), Mode::from_bits_truncate(0o755))
+    let dir_mode = Mode::from_bits_truncate(0o755);
+    nix::sys::stat::mkdirat(&dev.fd, "shm", dir_mode)
         .map_err(|e| setup_errno("mount-dev", format!("Can't create {typed}/shm"), e))?;
-    nix::unistd::mkdir(at("pts").as_os_str(), Mode::from_bits_truncate(0o755))
+    nix::sys::stat::mkdirat(&dev.fd, "pts", dir_mode)
         .map_err(|e| setup_errno("mount-dev", format!("Can't create {typed}/devpts"), e))?;
     mount(
         Some("devpts"),
@@ -944,20 +1037,20 @@ fn mount_dev(ctx: &Ctx<'_>, dest_typed: &OsStr, rel: &OsStr) -> Result<(), Setup
             e,
         )
     })?;
-    nix::unistd::symlinkat("pts/ptmx", nix::fcntl::AT_FDCWD, at("ptmx").as_os_str())
+    nix::unistd::symlinkat("pts/ptmx", &dev.fd, "ptmx")
         .map_err(|e| setup_errno("mount-dev", format!("Can't make symlink at {typed}/ptmx"), e))?;
     if let Some(tty) = ctx.host_tty.filter(|t| !t.is_empty()) {
         let src = oldroot_path(tty);
-        create_fresh_file(&at("console"), 0o444)
+        make_node_file(&dev, "console")
             .map_err(|e| setup_errno("mount-dev", format!("creating {typed}/console"), e))?;
-        bind_mount(
-            ctx,
-            Some(&src),
-            &rel_join(rel, "console"),
-            BindFlags { readonly: false, devices: true, recursive: true },
-        )
-        .map_err(|f| bind_error(&src, &join(&dest, "console"), f))?;
+        bind_node(&src, &at("console"), &join(&dest, "console"))?;
     }
+    // nosuid on every node bound above, in one call instead of one per
+    // node (the tmpfs and devpts have it already; nodev stays off the
+    // nodes, as bwrap's BIND_DEVICES leaves it).
+    let flags = BindFlags { readonly: false, devices: true, recursive: true };
+    apply_flags(ctx, &dev_path, flags)
+        .map_err(|f| bind_error(OsStr::new("/oldroot/dev"), &dest, f))?;
     Ok(())
 }
 

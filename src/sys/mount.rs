@@ -20,16 +20,39 @@ struct MountAttr {
 
 /// `mount_setattr(AT_FDCWD, path, [AT_RECURSIVE], {attr_set})`.
 pub fn mount_setattr(path: &CStr, attr_set: u64, recursive: bool) -> Result<(), Errno> {
+    setattr(libc::AT_FDCWD, path, attr_set, if recursive { libc::AT_RECURSIVE } else { 0 })
+}
+
+/// `mount_setattr(dir, name, AT_SYMLINK_NOFOLLOW [| AT_RECURSIVE],
+/// {attr_set})`: the mount on top of `name` in `dir`, never through a
+/// symlink.
+pub fn mount_setattr_at(
+    dir: std::os::fd::BorrowedFd<'_>,
+    name: &CStr,
+    attr_set: u64,
+    recursive: bool,
+) -> Result<(), Errno> {
+    use std::os::fd::AsRawFd;
+    let flags = libc::AT_SYMLINK_NOFOLLOW | if recursive { libc::AT_RECURSIVE } else { 0 };
+    setattr(dir.as_raw_fd(), name, attr_set, flags)
+}
+
+fn setattr(
+    dirfd: libc::c_int,
+    path: &CStr,
+    attr_set: u64,
+    flags: libc::c_int,
+) -> Result<(), Errno> {
     let attr = MountAttr { attr_set, attr_clr: 0, propagation: 0, userns_fd: 0 };
-    let flags: libc::c_uint = if recursive { libc::AT_RECURSIVE as libc::c_uint } else { 0 };
     // SAFETY: path is a valid C string and attr a valid mount_attr whose size
-    // we pass; both outlive the call.
+    // we pass; both outlive the call. dirfd is AT_FDCWD or an fd the caller
+    // holds open for the duration of the call.
     let r = unsafe {
         libc::syscall(
             libc::SYS_mount_setattr,
-            libc::AT_FDCWD,
+            dirfd,
             path.as_ptr(),
-            flags,
+            flags as libc::c_uint,
             &attr as *const MountAttr,
             std::mem::size_of::<MountAttr>(),
         )
