@@ -315,8 +315,10 @@ impl NewRoot {
                 Err(e) => return Err(e),
             };
         }
+        // With a trailing slash the last directory made is the leaf itself
+        // (bwrap's walk makes it too), not its parent.
         Ok(match parent {
-            Parent::Fresh(fd) => Some(fd),
+            Parent::Fresh(fd) if !b.ends_with(b"/") => Some(fd),
             _ => None,
         })
     }
