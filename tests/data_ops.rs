@@ -82,6 +82,35 @@ fn data_file_modes() {
     });
 }
 
+const PARENTS_SH: &str = "stat -c '%n %a' /tmp/f1 /tmp/f1/f2 /tmp/f1/f2/f /tmp/b1 /tmp/b1/b2 \
+    /tmp/b1/b2/b /tmp/s1 /tmp/s1/s2 /tmp/d1 /tmp/d1/d2 /tmp/d1/d2/d /tmp/m1 /tmp/m1/m; \
+    readlink /tmp/s1/s2/s; cat /tmp/f1/f2/f /tmp/b1/b2/b /tmp/d1/d2/d";
+
+/// Ops that make their destination inside parents they first have to create
+/// (nestwrap makes the leaf straight in the parent it just created): same
+/// modes, contents and targets as bwrap.
+#[test]
+fn ops_into_missing_parents() {
+    both(|as_| {
+        let t = TestDir::new();
+        let src = t.write("src", "S\n");
+        let want = "/tmp/f1 755\n/tmp/f1/f2 755\n/tmp/f1/f2/f 666\n/tmp/b1 700\n/tmp/b1/b2 700\n\
+             /tmp/b1/b2/b 600\n/tmp/s1 700\n/tmp/s1/s2 700\n/tmp/d1 700\n/tmp/d1/d2 700\n\
+             /tmp/d1/d2/d 644\n/tmp/m1 755\n/tmp/m1/m 755\nthere\nF\nB\nS\n";
+        for prog in programs(true) {
+            let o = on(base(as_), prog)
+                .args(["--file", "3", "/tmp/f1/f2/f", "--ro-bind-data", "4", "/tmp/b1/b2/b"])
+                .args(["--symlink", "there", "/tmp/s1/s2/s", "--ro-bind", &src, "/tmp/d1/d2/d"])
+                .args(["--tmpfs", "/tmp/m1/m", "sh", "-c", PARENTS_SH])
+                .data_fd(3, b"F\n")
+                .data_fd(4, b"B\n")
+                .run();
+            o.ok();
+            assert_eq!(o.stdout, want, "{}\n{o}", who(prog));
+        }
+    });
+}
+
 /// 1 MiB of non-repeating bytes.
 fn mib() -> Vec<u8> {
     let mut x: u32 = 0x1234_5678;

@@ -394,6 +394,14 @@ fn dev_contents() {
         }
         assert_mount(&o, "/dev", "tmpfs", &["nosuid", "nodev"]);
         assert_mount(&o, "/dev/pts", "devpts", &["nosuid", "noexec"]);
+        // Each node is its own bind: nosuid, never nodev (bwrap's
+        // BIND_DEVICES), however the flags are applied.
+        for (d, _) in devices {
+            let path = format!("/dev/{d}");
+            assert_mount(&o, &path, "devtmpfs", &["nosuid"]);
+            let (_, opts, _) = opts_of(&o.fact(&format!("mount.{path}")));
+            assert!(!opts.iter().any(|x| x == "nodev"), "{path} is nodev\n{o}");
+        }
         assert!(o.fact("stat./dev/shm").starts_with("dir "), "{o}");
 
         // The device nodes must be usable (their mounts are not nodev).
@@ -438,6 +446,37 @@ fn mqueue() {
             &["/dev/mqueue"],
         );
         assert_mount(&o, "/dev/mqueue", "mqueue", &[]);
+    });
+}
+
+/// A mount whose destination resolves to the root itself through a symlink
+/// replaces the root: later ops must land in the new root (nestwrap looks
+/// the root up again only after such a mount), and flags must reach it.
+#[test]
+fn mount_on_root_through_symlink() {
+    if skip_if_080("destinations resolved in the new root (0.12.0)") {
+        return;
+    }
+    both(|as_| {
+        let t = TestDir::new();
+        let src = t.mkdir("newroot");
+        t.write("newroot/marker", "replaced\n");
+        let o = Sandbox::new(as_)
+            .args(["--dir", "/tmp", "--symlink", "/", "/tmp/r", "--bind", &src, "/tmp/r"])
+            .args(["--ro-bind", "/usr", "/usr", "--symlink", "usr/lib", "/lib"])
+            .args(["--symlink", "usr/lib64", "/lib64", "--symlink", "usr/bin", "/bin"])
+            .args(["--dir", "/made/deep", "--proc", "/proc", "--remount-ro", "/"])
+            .args(["sh", "-c", "cat /marker; test -d /made/deep && echo made; grep -E '^([^ ]+ ){4}/ ' /proc/self/mountinfo"])
+            .run();
+        o.ok();
+        let lines: Vec<&str> = o.stdout.lines().collect();
+        assert_eq!(lines.first(), Some(&"replaced"), "{o}");
+        assert_eq!(lines.get(1), Some(&"made"), "{o}");
+        let root = lines.get(2).copied().unwrap_or_default();
+        let opts = root.split(' ').nth(5).unwrap_or_default();
+        assert!(opts.split(',').any(|x| x == "ro"), "root not read-only: {root}\n{o}");
+        // The ops after the bind went into the bound directory.
+        assert!(t.path().join("newroot/made/deep").is_dir(), "{o}");
     });
 }
 
