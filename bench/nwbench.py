@@ -377,8 +377,10 @@ def cmd_measure(a):
     except (KeyError, ImportError):
         user = f"u{uid}"
     label = "root" if uid == 0 else "unprivileged"
-    floor = (["/usr/bin/unshare", "-m", "-p", "-f", "-n", "-i", "-u"] if uid == 0 else
-             ["/usr/bin/unshare", "-r", "-m", "-p", "-f", "-n", "-i", "-u"])
+    # The issue's floor, for both users: scenario 2's --unshare-all includes
+    # --unshare-user-try, so bwrap and nestwrap make a user namespace as root
+    # too, and the floor has to make one as well (`-r` maps root to itself).
+    floor = ["/usr/bin/unshare", "-r", "-m", "-p", "-f", "-n", "-i", "-u"]
     tools = {"floor": floor, "bwrap": a.bwrap, "nestwrap": a.nestwrap}
     os.makedirs(a.workdir, exist_ok=True)
     work = os.path.join(a.workdir, "zuul-work")
