@@ -620,6 +620,66 @@ fn pivot_root_refused_still_sandboxes() {
     }
 }
 
+// ---- an old kernel, or a profile refusing the new mount API -------------------------
+
+/// What an old kernel (5.4: no openat2, mount_setattr, fs-context calls,
+/// close_range, faccessat2, pidfd_open) or an old container profile (EPERM
+/// for syscalls it does not know) leaves: every fallback at once. Binds
+/// still carry ro/nosuid/nodev onto every submount (mountinfo once per
+/// bind), /dev nodes stay usable, destinations are made as usual, and the
+/// monitor and reaper still let go of the caller's fds (COMMAND sees EOF on
+/// a pipe once it closes the write end itself).
+#[test]
+fn old_kernel_fallbacks() {
+    for as_ in [As::User, As::Root] {
+        if !require_seccomp(as_) {
+            continue;
+        }
+        for filter in [None, Some(Seccomp::OldKernel), Some(Seccomp::NewApiEperm)] {
+            let sb = match filter {
+                Some(f) => under_seccomp(f, as_),
+                None => Sandbox::new(as_),
+            };
+            let t = TestDir::new();
+            let rw = t.mkdir("rw");
+            let (r, w) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).expect("pipe2");
+            let o = sb
+                .args(["--ro-bind", "/", "/", "--tmpfs", "/tmp", "--proc", "/proc", "--dev", "/dev"])
+                .args(["--unshare-all", "--dir", "/tmp/a/b/c", "--ro-bind-data", "3", "/tmp/d/e"])
+                .args(["--symlink", "x", "/tmp/s/t", "--bind", &rw, "/tmp/rw"])
+                .args(["--remount-ro", "/tmp/rw", "--file", "4", "/tmp/f"])
+                .data_fd(3, b"data\n")
+                .data_fd(4, b"file\n")
+                .fd(7, r)
+                .fd(8, w)
+                .args(["sh", "-c"])
+                .arg(
+                    "exec 8>&-; timeout 5 cat <&7; echo cat=$?; cat /tmp/d/e /tmp/f; \
+                     readlink /tmp/s/t; test -d /tmp/a/b/c && echo dir; head -c 2 /dev/zero | od -An -tx1; \
+                     grep -E '^([^ ]+ ){4}(/|/sys|/proc|/dev/null|/dev/pts|/tmp/rw|/tmp/d/e) ' \
+                     /proc/self/mountinfo | cut -d' ' -f5,6",
+                )
+                .run();
+            o.ok();
+            let want_head = "cat=0\ndata\nfile\nx\ndir\n 00 00\n";
+            assert!(o.stdout.starts_with(want_head), "{filter:?}\n{o}");
+            let mounts: Vec<(&str, Vec<&str>)> = o.stdout[want_head.len()..]
+                .lines()
+                .filter_map(|l| l.split_once(' '))
+                .map(|(p, opts)| (p, opts.split(',').collect()))
+                .collect();
+            let has = |p: &str, opt: &str| mounts.iter().any(|(m, o)| *m == p && o.contains(&opt));
+            for p in ["/", "/sys", "/tmp/rw", "/tmp/d/e"] {
+                for opt in ["ro", "nosuid", "nodev"] {
+                    assert!(has(p, opt), "{p} lacks {opt} ({filter:?})\n{o}");
+                }
+            }
+            assert!(has("/dev/null", "nosuid") && !has("/dev/null", "nodev"), "{filter:?}\n{o}");
+            assert!(has("/proc", "nosuid") && has("/dev/pts", "noexec"), "{filter:?}\n{o}");
+        }
+    }
+}
+
 // ---- nesting depth ---------------------------------------------------------------
 
 const NEST_ARGS: &[&str] = &["--ro-bind", "/", "/", "--unshare-all", "--proc", "/proc"];

@@ -246,7 +246,8 @@ fn setattr_failure(dest: &OsStr, e: Errno) -> BindFailure {
 /// The mount_setattr fallback: read mountinfo once, remount the mount at
 /// `dest` and every mount below it with its existing flags plus ours.
 fn remount_tree(ctx: &Ctx<'_>, dest: &OsStr, flags: BindFlags) -> Result<(), BindFailure> {
-    // The kernel's name for the destination, as mountinfo spells it.
+    // The kernel's name for the destination, as mountinfo spells it, and
+    // the mount on top there (fdinfo's mnt_id, Linux 3.15).
     let dest_fd = open(dest, OFlag::O_PATH | OFlag::O_CLOEXEC, Mode::empty())
         .map_err(|e| stage(format!("open(\"{}\", O_PATH)", show(dest)), Some(e)))?;
     let canonical =
@@ -254,21 +255,41 @@ fn remount_tree(ctx: &Ctx<'_>, dest: &OsStr, flags: BindFlags) -> Result<(), Bin
             .map_err(|e| {
                 stage(format!("readlink(/proc/self/fd/N) for \"{}\"", show(dest)), Some(e))
             })?;
+    let top_id = read_proc(ctx, &format!("self/fdinfo/{}", dest_fd.as_raw_fd()))
+        .ok()
+        .and_then(|t| mnt_id_of_fdinfo(&t));
     drop(dest_fd);
     let text = read_proc(ctx, "self/mountinfo")
         .map_err(|e| stage("Can't open /proc/self/mountinfo", Some(e)))?;
     let mounts = parse_mountinfo(&text).ok_or_else(|| stage("Can't parse mountinfo line", None))?;
-    let wanted = flags.ms();
-    let mut found = false;
-    for m in mounts.iter().filter(|m| is_at_or_below(&m.mount_point, canonical.as_os_str())) {
-        let top = m.mount_point == canonical;
-        found |= top;
-        if !flags.recursive && !top {
-            continue;
+    let top = match top_id {
+        Some(id) => mounts.iter().find(|m| m.id == id && m.mount_point == canonical),
+        // No fdinfo: the newest mount at that path.
+        None => mounts.iter().rev().find(|m| m.mount_point == canonical),
+    };
+    let Some(top) = top else {
+        return Err(stage(format!("Unable to find \"{}\" in mount table", show(&canonical)), None));
+    };
+    // The destination's mount and, recursively, the mounts below it in the
+    // mount tree: not mounts that merely sit under the same path in a tree
+    // the destination now covers (the host's /dev/shm under a new /dev).
+    let mut tree = std::collections::HashSet::from([top.id]);
+    let mut grew = flags.recursive;
+    while grew {
+        let before = tree.len();
+        for m in &mounts {
+            if tree.contains(&m.parent_id) && m.id != m.parent_id {
+                tree.insert(m.id);
+            }
         }
+        grew = tree.len() > before;
+    }
+    let wanted = flags.ms();
+    for m in mounts.iter().filter(|m| tree.contains(&m.id)) {
+        let is_top = m.id == top.id;
         let new = m.flags | wanted;
         if let Err(e) = sys::mount::remount_bind(&cstr(&m.mount_point), new) {
-            if top {
+            if is_top {
                 return Err(stage(
                     format!(
                         "Unable to remount destination \"{}\" with correct flags",
@@ -297,10 +318,13 @@ fn remount_tree(ctx: &Ctx<'_>, dest: &OsStr, flags: BindFlags) -> Result<(), Bin
             ));
         }
     }
-    if !found {
-        return Err(stage(format!("Unable to find \"{}\" in mount table", show(&canonical)), None));
-    }
     Ok(())
+}
+
+/// `mnt_id:` from `/proc/self/fdinfo/N`.
+fn mnt_id_of_fdinfo(text: &[u8]) -> Option<u32> {
+    let text = std::str::from_utf8(text).ok()?;
+    text.lines().find_map(|l| l.strip_prefix("mnt_id:")?.trim().parse().ok())
 }
 
 /// Read a file under the saved `/proc` fd.
@@ -820,12 +844,21 @@ fn mount_proc(ctx: &Ctx<'_>, rel: &OsStr, pre: Option<Dest>) -> Result<(), Setup
         // Effective credentials (AT_EACCESS): with a non-zero sandbox uid,
         // plain access() would drop our capabilities and miss entries the
         // setup could write.
-        match nix::unistd::faccessat(
-            &proc.fd,
-            sub,
-            nix::unistd::AccessFlags::W_OK,
-            nix::fcntl::AtFlags::AT_EACCESS | nix::fcntl::AtFlags::AT_SYMLINK_NOFOLLOW,
-        ) {
+        let access =
+            |flags| nix::unistd::faccessat(&proc.fd, sub, nix::unistd::AccessFlags::W_OK, flags);
+        let effective = nix::fcntl::AtFlags::AT_EACCESS | nix::fcntl::AtFlags::AT_SYMLINK_NOFOLLOW;
+        let writable = match access(effective) {
+            // faccessat2 (Linux 5.8) missing, or refused by an older
+            // container profile: bwrap's own check, access() with the real
+            // ids (plain faccessat).
+            Err(Errno::ENOSYS) | Err(Errno::EPERM) => sys::faccessat_real_ids(
+                proc.fd.as_fd(),
+                &std::ffi::CString::new(sub).unwrap_or_default(),
+                libc::W_OK,
+            ),
+            r => r,
+        };
+        match writable {
             Ok(()) => {}
             Err(Errno::EACCES) | Err(Errno::ENOENT) | Err(Errno::EROFS) => continue,
             Err(e) => return Err(access_err(e)),

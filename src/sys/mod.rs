@@ -87,11 +87,40 @@ fn close_range(first: u32, last: u32) -> Result<(), Errno> {
     // SAFETY: closing descriptors cannot violate memory safety; callers
     // only close ranges in which no OwnedFd is still used.
     let r = unsafe { libc::syscall(libc::SYS_close_range, first, last, 0u32) };
-    if r < 0 {
-        Err(Errno::last())
-    } else {
-        Ok(())
+    if r == 0 {
+        return Ok(());
     }
+    match Errno::last() {
+        // Kernels before 5.9, or a seccomp profile that refuses it.
+        Errno::ENOSYS | Errno::EPERM => close_listed(first, last),
+        e => Err(e),
+    }
+}
+
+/// `close_range`'s fallback: close the fds in `first..=last` that
+/// `/proc/self/fd` lists (bwrap's fdwalk).
+fn close_listed(first: u32, last: u32) -> Result<(), Errno> {
+    use nix::fcntl::OFlag;
+    use std::os::fd::AsRawFd;
+    let mut dir = nix::dir::Dir::open(
+        "/proc/self/fd",
+        OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
+        nix::sys::stat::Mode::empty(),
+    )?;
+    let own = dir.as_raw_fd();
+    let fds: Vec<i32> = dir
+        .iter()
+        .filter_map(Result::ok)
+        .filter_map(|e| e.file_name().to_str().ok()?.parse::<i32>().ok())
+        .filter(|&fd| fd != own && u32::try_from(fd).is_ok_and(|f| (first..=last).contains(&f)))
+        .collect();
+    drop(dir);
+    for fd in fds {
+        // SAFETY: as for close_range above: the caller asked for every fd
+        // in the range to be closed and uses none of them any more.
+        unsafe { libc::close(fd) };
+    }
+    Ok(())
 }
 
 /// Install a classic-BPF seccomp program (`PR_SET_SECCOMP`).
@@ -364,5 +393,24 @@ pub fn openat2(
             Errno::EAGAIN => continue,
             e => return Err(e),
         }
+    }
+}
+
+/// The original `faccessat(2)` syscall (no flags: real ids, as `access()`),
+/// for where `faccessat2` is missing or refused; glibc's wrapper would try
+/// `faccessat2` first and report its EPERM.
+pub fn faccessat_real_ids(
+    dir: std::os::fd::BorrowedFd<'_>,
+    name: &CStr,
+    mode: libc::c_int,
+) -> Result<(), Errno> {
+    use std::os::fd::AsRawFd;
+    // SAFETY: `name` is a valid C string and `dir` an open fd, both alive
+    // for the duration of the call; the syscall only reads them.
+    let r = unsafe { libc::syscall(libc::SYS_faccessat, dir.as_raw_fd(), name.as_ptr(), mode) };
+    if r == 0 {
+        Ok(())
+    } else {
+        Err(Errno::last())
     }
 }

@@ -81,6 +81,12 @@ def build(mode):
                    seccomp.Arg(3, seccomp.MASKED_EQ, mask, MS_NOSUID | MS_NODEV | MS_NOEXEC))
         for sc in ("fsopen", "fsmount"):
             f.add_rule(seccomp.ERRNO(errno.EPERM), sc)
+    elif mode in ("oldkernel", "newapi-eperm"):
+        err = errno.ENOSYS if mode == "oldkernel" else errno.EPERM
+        for sc in ("openat2", "mount_setattr", "open_tree", "move_mount", "fsopen",
+                   "fsconfig", "fsmount", "fspick", "close_range", "faccessat2",
+                   "pidfd_open"):
+            f.add_rule(seccomp.ERRNO(err), sc)
     elif mode == "mkdir-enotty":
         # A caller's own --seccomp filter, observable: mkdir fails with ENOTTY.
         f.add_arch(seccomp.Arch.X86)
@@ -224,6 +230,13 @@ pub enum Seccomp {
     ProcMountEperm,
     /// mkdir/mkdirat → ENOTTY (x86_64 and i386): a caller's `--seccomp` filter.
     MkdirEnotty,
+    /// Everything newer than Linux 5.4 that nestwrap uses → ENOSYS (openat2,
+    /// mount_setattr, the fs-context and open_tree/move_mount calls,
+    /// close_range, faccessat2, pidfd_open): an old kernel.
+    OldKernel,
+    /// The same calls → EPERM: an old container profile that refuses
+    /// syscalls it does not know.
+    NewApiEperm,
 }
 
 impl Seccomp {
@@ -232,6 +245,8 @@ impl Seccomp {
             Seccomp::NoPivot => "nopivot",
             Seccomp::ProcMountEperm => "procmount-eperm",
             Seccomp::MkdirEnotty => "mkdir-enotty",
+            Seccomp::OldKernel => "oldkernel",
+            Seccomp::NewApiEperm => "newapi-eperm",
         }
     }
 }
