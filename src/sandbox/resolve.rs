@@ -59,6 +59,11 @@ pub struct Dest {
 }
 
 impl Dest {
+    /// Something just made below the root (so not the root itself).
+    fn made(fd: OwnedFd) -> Dest {
+        Dest { fd, root: Some(false), direct: false }
+    }
+
     /// `/oldroot/proc/self/fd/N`: the path that names exactly this object.
     pub fn magic_path(&self) -> OsString {
         OsString::from(format!("{PROC_FD_DIR}{}", self.fd.as_raw_fd()))
@@ -73,6 +78,31 @@ impl Dest {
 /// A name that is a real directory entry (not `.` or `..`).
 fn plain(name: &OsStr) -> bool {
     !name.is_empty() && name != "." && name != ".."
+}
+
+/// The leaf's parent that `mkdir_parents` just made, with the leaf's name,
+/// when the leaf can be made straight in it.
+fn fresh_leaf(fresh: Option<OwnedFd>, rel: &OsStr) -> Option<(OwnedFd, &OsStr)> {
+    let (_, name) = split(rel);
+    fresh.filter(|_| !rel.as_bytes().ends_with(b"/") && plain(name)).map(|dir| (dir, name))
+}
+
+/// The directory `name` in `dir` (made by us just now), never through a
+/// symlink.
+fn open_subdir(dir: &OwnedFd, name: &OsStr) -> Result<OwnedFd, Errno> {
+    nix::fcntl::openat(
+        dir,
+        name,
+        OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC,
+        Mode::empty(),
+    )
+}
+
+/// Create (`O_CREAT | flags`, write-only) the file `name` in `dir`, never
+/// through a symlink.
+fn create_in(dir: &OwnedFd, name: &OsStr, flags: OFlag, mode: u32) -> Result<OwnedFd, Errno> {
+    let flags = flags | OFlag::O_CREAT | OFlag::O_WRONLY | OFlag::O_NOCTTY | OFlag::O_NOFOLLOW;
+    nix::fcntl::openat(dir, name, flags | OFlag::O_CLOEXEC, Mode::from_bits_truncate(mode))
 }
 
 /// Whether `rel` names the root when no symlink is involved: `""`, `"."`,
@@ -285,15 +315,9 @@ impl NewRoot {
             if let Parent::Fresh(dir) = &parent {
                 // Inside a directory we just made nothing else exists (and
                 // `.`/`..` resolve like the root-relative walk would).
-                if name != "." && name != ".." {
+                if plain(name) {
                     Self::mkdir_in(dir, name, mode)?;
-                    let fd = nix::fcntl::openat(
-                        dir,
-                        name,
-                        OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC,
-                        Mode::empty(),
-                    )?;
-                    parent = Parent::Fresh(fd);
+                    parent = Parent::Fresh(open_subdir(dir, name)?);
                     continue;
                 }
             }
@@ -348,17 +372,11 @@ impl NewRoot {
         missing: bool,
         fresh: Option<OwnedFd>,
     ) -> Result<Option<Dest>, Errno> {
-        let (_, name) = split(rel);
-        if let Some(dir) = fresh.filter(|_| !rel.as_bytes().ends_with(b"/") && plain(name)) {
+        if let Some((dir, name)) = fresh_leaf(fresh, rel) {
             // The parent was just made: the directory goes straight in.
             Self::mkdir_in(&dir, name, mode)?;
-            let fd = nix::fcntl::openat(
-                &dir,
-                name,
-                OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC,
-                Mode::empty(),
-            )?;
-            return Ok(Some(Dest { fd, root: Some(false), direct: false }));
+            let fd = open_subdir(&dir, name)?;
+            return Ok(Some(Dest::made(fd)));
         }
         if !missing {
             match self.lookup(rel, libc::O_DIRECTORY) {
@@ -387,21 +405,10 @@ impl NewRoot {
         missing: bool,
         fresh: Option<OwnedFd>,
     ) -> Result<Option<Dest>, Errno> {
-        let (_, name) = split(rel);
-        if let Some(dir) = fresh.filter(|_| !rel.as_bytes().ends_with(b"/") && plain(name)) {
+        if let Some((dir, name)) = fresh_leaf(fresh, rel) {
             // The parent was just made: the file goes straight in.
-            let fd = nix::fcntl::openat(
-                &dir,
-                name,
-                OFlag::O_CREAT
-                    | OFlag::O_EXCL
-                    | OFlag::O_WRONLY
-                    | OFlag::O_NOCTTY
-                    | OFlag::O_NOFOLLOW
-                    | OFlag::O_CLOEXEC,
-                Mode::from_bits_truncate(mode),
-            )?;
-            return Ok(Some(Dest { fd, root: Some(false), direct: false }));
+            let fd = create_in(&dir, name, OFlag::O_EXCL, mode)?;
+            return Ok(Some(Dest::made(fd)));
         }
         if !missing {
             if let Ok(d) = self.lookup(rel, 0) {
@@ -411,7 +418,7 @@ impl NewRoot {
             }
         }
         match self.create_file(rel, mode) {
-            Ok(fd) => Ok(Some(Dest { fd, root: Some(false), direct: false })),
+            Ok(fd) => Ok(Some(Dest::made(fd))),
             Err(Errno::EEXIST) => Ok(None),
             Err(e) => Err(e),
         }
@@ -425,19 +432,8 @@ impl NewRoot {
         rel: &OsStr,
         mode: u32,
     ) -> Result<OwnedFd, Errno> {
-        let (_, name) = split(rel);
-        match fresh.filter(|_| !rel.as_bytes().ends_with(b"/") && plain(name)) {
-            Some(dir) => nix::fcntl::openat(
-                &dir,
-                name,
-                OFlag::O_CREAT
-                    | OFlag::O_WRONLY
-                    | OFlag::O_TRUNC
-                    | OFlag::O_NOCTTY
-                    | OFlag::O_NOFOLLOW
-                    | OFlag::O_CLOEXEC,
-                Mode::from_bits_truncate(mode),
-            ),
+        match fresh_leaf(fresh, rel) {
+            Some((dir, name)) => create_in(&dir, name, OFlag::O_TRUNC, mode),
             None => self.create_file(rel, mode),
         }
     }
@@ -460,7 +456,7 @@ impl NewRoot {
             Err(Errno::EEXIST) => Err((Errno::EEXIST, Some(nix::fcntl::readlinkat(dir, name)))),
             Err(e) => Err((e, None)),
         };
-        if let Some(dir) = fresh.filter(|_| plain(name)) {
+        if let Some((dir, _)) = fresh_leaf(fresh, rel) {
             make(&dir)
         } else if parent.is_empty() {
             make(&self.dir.borrow())
