@@ -680,6 +680,58 @@ fn old_kernel_fallbacks() {
     }
 }
 
+/// With pivot_root refused, sources under the directory the setup tmpfs
+/// sits on (`/tmp`) are still the host's: the fallback's copy of `/` must
+/// not show the setup tmpfs there.
+#[test]
+fn pivot_root_refused_sources_under_tmp() {
+    let dir = format!("/tmp/nestwrap-hostile-{}", std::process::id());
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(format!("{dir}/marker"), "host-tmp\n").unwrap();
+    for p in [dir.as_str(), &format!("{dir}/marker")] {
+        std::fs::set_permissions(p, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    }
+    for as_ in [As::User, As::Root] {
+        if !require_seccomp(as_) {
+            continue;
+        }
+        let o = under_seccomp(Seccomp::NoPivot, as_)
+            .args(minimal_root_args())
+            .args(["--ro-bind", &dir, "/x", "--ro-bind", "/tmp", "/hosttmp"])
+            .args(["sh", "-c", "cat /x/marker; ls /hosttmp | grep -cx -e newroot -e oldroot"])
+            .run();
+        assert_eq!(o.stdout, "host-tmp\n0\n", "{o}");
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// A root without /tmp (a nested sandbox, a minimal container image): the
+/// setup tmpfs goes on another directory that exists (bwrap fails with
+/// `Failed to mount tmpfs: No such file or directory`), and what it covered
+/// is still the host's.
+#[test]
+fn no_tmp_in_the_root() {
+    both(|as_| {
+        let bin = bin_dir().to_str().unwrap();
+        let nw = binary().to_str().unwrap();
+        let mut inner = s(&["--ro-bind", "/usr", "/usr", "--ro-bind", "/dev", "/hostdev"]);
+        for l in ["lib", "lib64", "bin"] {
+            inner.extend(s(&["--symlink", &format!("usr/{l}"), &format!("/{l}")]));
+        }
+        let o = Sandbox::new(as_)
+            .args(["--ro-bind", "/usr", "/usr", "--symlink", "usr/lib", "/lib"])
+            .args(["--symlink", "usr/lib64", "/lib64", "--symlink", "usr/bin", "/bin"])
+            .args(["--ro-bind", bin, bin, "--proc", "/proc", "--dev", "/dev", "--unshare-all"])
+            .arg(nw)
+            .args(inner)
+            .args(["sh", "-c", "test -c /hostdev/null && test -L /hostdev/stdin && echo inner-ok"])
+            .run();
+        o.ok();
+        assert_eq!(o.stdout, "inner-ok\n", "{o}");
+        assert_eq!(o.stderr, "", "{o}");
+    });
+}
+
 // ---- nesting depth ---------------------------------------------------------------
 
 const NEST_ARGS: &[&str] = &["--ro-bind", "/", "/", "--unshare-all", "--proc", "/proc"];

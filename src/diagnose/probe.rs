@@ -204,7 +204,8 @@ pub struct Facts {
     /// `/proc/self/attr/current` (the "major" LSM's label).
     pub lsm_current: Option<String>,
     pub mounts: Vec<Mount>,
-    /// `/tmp` exists (nestwrap's setup base; the mount probes use it too).
+    /// A directory for the setup tmpfs exists (`/tmp` or a fallback; the
+    /// mount probes use it too).
     pub has_tmp: bool,
     // Features tried in throwaway children.
     /// `clone(CLONE_NEWUSER)`, then writing the child's own id maps.
@@ -252,7 +253,7 @@ impl Facts {
             .ok()
             .and_then(|t| parse_mounts(&t))
             .unwrap_or_default();
-        let has_tmp = std::fs::metadata("/tmp").is_ok_and(|m| m.is_dir());
+        let has_tmp = crate::sandbox::child::setup_base().is_some();
         let uid_map = read_trim("/proc/self/uid_map").unwrap_or_default();
         let mut facts = Facts {
             uid,
@@ -323,39 +324,51 @@ impl Facts {
             };
             out.push(("result", r.encode()));
         }));
-        let tmp_needed =
-            |t: Tried| if has_tmp { t } else { Tried::Skipped("/tmp is missing".into()) };
+        let tmp_needed = |t: Tried| {
+            if has_tmp {
+                t
+            } else {
+                Tried::Skipped("no directory for the setup tmpfs".into())
+            }
+        };
         facts.pivot_root = tmp_needed(tried(run_child(mnt, ids, |ids, out| {
-            let r = in_private_tmp(ids, |_| {
-                nix::unistd::chdir("/tmp").map_err(|e| ("chdir", e))?;
+            let r = in_private_tmp(ids, |base| {
+                nix::unistd::chdir(base).map_err(|e| ("chdir", e))?;
                 nix::unistd::pivot_root(".", ".").map_err(|e| ("pivot_root", e))
             });
             out.push(("result", r.encode()));
         })));
         facts.overlay = tmp_needed(tried(run_child(mnt, ids, |ids, out| {
-            let r = in_private_tmp(ids, |_| {
-                for d in ["/tmp/lower", "/tmp/upper", "/tmp/work", "/tmp/merged"] {
-                    nix::unistd::mkdir(d, Mode::from_bits_truncate(0o755))
-                        .map_err(|e| ("mkdir", e))?;
+            let r = in_private_tmp(ids, |base| {
+                for d in ["lower", "upper", "work", "merged"] {
+                    nix::unistd::mkdir(
+                        format!("{base}/{d}").as_str(),
+                        Mode::from_bits_truncate(0o755),
+                    )
+                    .map_err(|e| ("mkdir", e))?;
                 }
+                let options = format!(
+                    "upperdir={base}/upper,workdir={base}/work,lowerdir={base}/lower,userxattr"
+                );
                 mount(
                     Some("overlay"),
-                    "/tmp/merged",
+                    format!("{base}/merged").as_str(),
                     Some("overlay"),
                     MsFlags::MS_NOSUID | MsFlags::MS_NODEV,
-                    Some("upperdir=/tmp/upper,workdir=/tmp/work,lowerdir=/tmp/lower,userxattr"),
+                    Some(options.as_str()),
                 )
                 .map_err(|e| ("mount overlay", e))
             });
             out.push(("result", r.encode()));
         })));
         facts.devpts = tmp_needed(tried(run_child(mnt, ids, |ids, out| {
-            let r = in_private_tmp(ids, |_| {
-                nix::unistd::mkdir("/tmp/pts", Mode::from_bits_truncate(0o755))
+            let r = in_private_tmp(ids, |base| {
+                let pts = format!("{base}/pts");
+                nix::unistd::mkdir(pts.as_str(), Mode::from_bits_truncate(0o755))
                     .map_err(|e| ("mkdir", e))?;
                 mount(
                     Some("devpts"),
-                    "/tmp/pts",
+                    pts.as_str(),
                     Some("devpts"),
                     MsFlags::MS_NOSUID | MsFlags::MS_NOEXEC,
                     Some("newinstance,ptmxmode=0666,mode=620"),
@@ -503,25 +516,27 @@ fn io_errno(e: std::io::Error) -> Errno {
 }
 
 /// Map ids, make every mount a slave (nothing propagates back), mount a
-/// tmpfs on `/tmp` of this private mount namespace, then run `f`.
-fn in_private_tmp(ids: Ids, f: impl FnOnce(Ids) -> Result<(), (&'static str, Errno)>) -> Tried {
+/// tmpfs where the sandbox would put its setup tmpfs (`/tmp`, or the first
+/// fallback directory that exists) in this private mount namespace, then
+/// run `f` with that directory.
+fn in_private_tmp(ids: Ids, f: impl FnOnce(&str) -> Result<(), (&'static str, Errno)>) -> Tried {
     if let t @ Tried::Fails { .. } = map_ids(ids) {
         return t;
     }
     let r = (|| {
         mount(None::<&str>, "/", None::<&str>, MsFlags::MS_REC | MsFlags::MS_SLAVE, None::<&str>)
             .map_err(|e| ("make / slave", e))?;
-        if std::fs::metadata("/tmp").is_ok_and(|m| m.is_dir()) {
-            mount(
-                Some("tmpfs"),
-                "/tmp",
-                Some("tmpfs"),
-                MsFlags::MS_NOSUID | MsFlags::MS_NODEV,
-                Some("mode=0755"),
-            )
-            .map_err(|e| ("mount tmpfs", e))?;
-        }
-        f(ids)
+        let base =
+            crate::sandbox::child::setup_base().ok_or(("find a base directory", Errno::ENOENT))?;
+        mount(
+            Some("tmpfs"),
+            base,
+            Some("tmpfs"),
+            MsFlags::MS_NOSUID | MsFlags::MS_NODEV,
+            Some("mode=0755"),
+        )
+        .map_err(|e| ("mount tmpfs", e))?;
+        f(base)
     })();
     match r {
         Ok(()) => Tried::Works,

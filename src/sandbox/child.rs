@@ -157,15 +157,8 @@ fn run(plan: &Plan, mut fds: ChildFds, report: Option<&OwnedFd>) -> Result<Never
         None::<&str>,
     )
     .map_err(|e| mount_err("make-slave", "Failed to make / slave", e))?;
-    mount(
-        Some("tmpfs"),
-        "/tmp",
-        Some("tmpfs"),
-        MsFlags::MS_NODEV | MsFlags::MS_NOSUID,
-        None::<&str>,
-    )
-    .map_err(|e| mount_err("mount-base", "Failed to mount tmpfs", e))?;
-    nix::unistd::chdir("/tmp").map_err(|e| setup_errno("chdir", "chdir base_path", e))?;
+    let base = mount_setup_tmpfs()?;
+    nix::unistd::chdir(base).map_err(|e| setup_errno("chdir", "chdir base_path", e))?;
     nix::unistd::mkdir("newroot", Mode::from_bits_truncate(0o755))
         .map_err(|e| setup_errno("mkdir-newroot", "Creating newroot failed", e))?;
     mount(
@@ -185,7 +178,7 @@ fn run(plan: &Plan, mut fds: ChildFds, report: Option<&OwnedFd>) -> Result<Never
             .map_err(|e| setup_errno("pivot-root", "can't open /", e))?;
     // Fallbacks used, reported on the monitor's `command-pid` JSON line.
     let mut fallbacks = String::new();
-    let chroot_fallback = match nix::unistd::pivot_root("/tmp", "oldroot") {
+    let chroot_fallback = match nix::unistd::pivot_root(base, "oldroot") {
         Ok(()) => None,
         // A container seccomp profile refusing pivot_root, or a root
         // filesystem it cannot leave (initramfs): reach the same layout with
@@ -199,6 +192,12 @@ fn run(plan: &Plan, mut fds: ChildFds, report: Option<&OwnedFd>) -> Result<Never
                 None::<&str>,
             )
             .map_err(|_| setup_errno("pivot-root", "pivot_root", e))?;
+            // The copy of / holds a copy of the setup tmpfs over the base
+            // directory: detach it, so the host's own files there (sources
+            // under /tmp) show under /oldroot as they do after a pivot.
+            let covered = format!("oldroot{base}");
+            umount2(covered.as_str(), MntFlags::MNT_DETACH)
+                .map_err(|_| setup_errno("pivot-root", "pivot_root", e))?;
             nix::unistd::chroot(".").map_err(|_| setup_errno("pivot-root", "pivot_root", e))?;
             Some((real_root, e))
         }
@@ -250,7 +249,7 @@ fn run(plan: &Plan, mut fds: ChildFds, report: Option<&OwnedFd>) -> Result<Never
         Some((real_root, why)) => {
             umount2("oldroot", MntFlags::MNT_DETACH)
                 .map_err(|e| setup_errno("umount-oldroot", "unmount old root", e))?;
-            move_root_and_lock(plan, &real_root)?;
+            move_root_and_lock(plan, &real_root, base)?;
             warn(
                 config.level_prefix,
                 &format!(
@@ -420,6 +419,45 @@ fn lock_user_namespaces(plan: &Plan) -> Result<Option<&'static str>, SetupError>
     Ok(method)
 }
 
+/// Where the setup tmpfs may go, in order: bwrap's `/tmp`, then other
+/// directories that exist in minimal container images and nested sandboxes
+/// without `/tmp`. Any directory will do: the first pivot takes the tmpfs
+/// off it again, and `/oldroot` then shows what it covered.
+const BASE_PATHS: [&str; 6] = ["/tmp", "/var/tmp", "/run", "/mnt", "/dev", "/proc"];
+
+/// The directory the setup tmpfs would go on: the first of
+/// [`BASE_PATHS`] that is a directory (for `--diagnose`).
+pub fn setup_base() -> Option<&'static str> {
+    BASE_PATHS.into_iter().find(|p| {
+        nix::sys::stat::stat(*p).is_ok_and(|st| {
+            nix::sys::stat::SFlag::from_bits_truncate(st.st_mode) & nix::sys::stat::SFlag::S_IFMT
+                == nix::sys::stat::SFlag::S_IFDIR
+        })
+    })
+}
+
+/// Mount the setup tmpfs on the first base directory that exists; bwrap's
+/// error (for `/tmp`) when none does, or when the mount itself is refused.
+fn mount_setup_tmpfs() -> Result<&'static str, SetupError> {
+    let mut first_err = None;
+    for base in BASE_PATHS {
+        match mount(
+            Some("tmpfs"),
+            base,
+            Some("tmpfs"),
+            MsFlags::MS_NODEV | MsFlags::MS_NOSUID,
+            None::<&str>,
+        ) {
+            Ok(()) => return Ok(base),
+            Err(e @ (Errno::ENOENT | Errno::ENOTDIR)) => {
+                first_err.get_or_insert(e);
+            }
+            Err(e) => return Err(mount_err("mount-base", "Failed to mount tmpfs", e)),
+        }
+    }
+    Err(mount_err("mount-base", "Failed to mount tmpfs", first_err.unwrap_or(Errno::ENOENT)))
+}
+
 /// Second pivot: make /newroot the root and detach the setup tmpfs.
 fn second_pivot() -> Result<(), SetupError> {
     let oldroot = nix::fcntl::open(
@@ -444,7 +482,7 @@ fn second_pivot() -> Result<(), SetupError> {
 /// cannot unmount the new root to uncover the host's; and `..` from the top
 /// of the moved mount leads back into it. If the extra layer cannot be made,
 /// fail rather than start a weaker sandbox.
-fn move_root_and_lock(plan: &Plan, real_root: &OwnedFd) -> Result<(), SetupError> {
+fn move_root_and_lock(plan: &Plan, real_root: &OwnedFd, base: &str) -> Result<(), SetupError> {
     let step = |msg: &str, e: Errno| setup_errno("locked-chroot", msg.to_owned(), e);
     let newroot = nix::fcntl::open(
         "/newroot",
@@ -453,9 +491,12 @@ fn move_root_and_lock(plan: &Plan, real_root: &OwnedFd) -> Result<(), SetupError
     )
     .map_err(|e| step("can't open /newroot", e))?;
     nix::unistd::fchdir(real_root).map_err(|e| step("fchdir to the host root", e))?;
-    mount(Some("tmp/newroot"), ".", None::<&str>, MsFlags::MS_MOVE, None::<&str>)
+    // The setup tmpfs, relative to the host root.
+    let base = base.trim_start_matches('/');
+    let newroot_path = format!("{base}/newroot");
+    mount(Some(newroot_path.as_str()), ".", None::<&str>, MsFlags::MS_MOVE, None::<&str>)
         .map_err(|e| step("Can't move /newroot over /", e))?;
-    umount2("tmp", MntFlags::MNT_DETACH).map_err(|e| step("unmount the setup tmpfs", e))?;
+    umount2(base, MntFlags::MNT_DETACH).map_err(|e| step("unmount the setup tmpfs", e))?;
     nix::unistd::fchdir(&newroot).map_err(|e| step("fchdir /newroot", e))?;
     nix::unistd::chroot(".").map_err(|e| step("chroot into /newroot", e))?;
     nix::unistd::chdir("/").map_err(|e| step("chdir /", e))?;
