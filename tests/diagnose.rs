@@ -496,6 +496,7 @@ fn podman_diagnose(user: Option<&str>) {
         status: 0,
         stdout: o.stdout.split("\nrc=").next().unwrap().to_string() + "\n",
         stderr: String::new(),
+        stderr_raw: Vec::new(),
         fds: Default::default(),
         elapsed: Duration::ZERO,
         cmdline: o.cmdline.clone(),

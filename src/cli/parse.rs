@@ -121,7 +121,7 @@ struct State<'r> {
 }
 
 fn unknown(raw: &OsStr) -> CliError {
-    CliError::Msg(format!("Unknown option {}", raw.to_string_lossy()))
+    CliError::Msg(format!("Unknown option {}", crate::report::show(raw)))
 }
 
 fn too_many_args() -> CliError {
@@ -278,7 +278,7 @@ impl State<'_> {
                     _ => {
                         return Err(CliError::msg(format!(
                             "--proc-fallback takes auto, quiet or never, not {}",
-                            v.to_string_lossy()
+                            crate::report::show(&v)
                         )))
                     }
                 };
@@ -318,7 +318,7 @@ impl State<'_> {
                 self.warn_only_last(already, name);
                 let what = if name == "--uid" { "uid" } else { "gid" };
                 let id = parse_id(&v).ok_or_else(|| {
-                    CliError::Msg(format!("Invalid {what}: {}", v.to_string_lossy()))
+                    CliError::Msg(format!("Invalid {what}: {}", crate::report::show(&v)))
                 })?;
                 if name == "--uid" {
                     self.cfg.uid = Some(id);
@@ -527,7 +527,7 @@ impl State<'_> {
             "--cap-add" | "--cap-drop" => {
                 let v = value(p, name)?;
                 let cap = parse_cap(&v).ok_or_else(|| {
-                    CliError::Msg(format!("unknown cap: {}", v.to_string_lossy()))
+                    CliError::Msg(format!("unknown cap: {}", crate::report::show(&v)))
                 })?;
                 cfg.caps.push(if name == "--cap-add" { CapOp::Add(cap) } else { CapOp::Drop(cap) });
             }
@@ -644,7 +644,7 @@ fn parse_c_int(s: &OsStr) -> Option<i32> {
 
 /// An fd argument: `Invalid fd: %s` unless a non-negative decimal `int`.
 fn parse_fd(s: &OsStr) -> Result<FdNum, CliError> {
-    parse_c_int(s).ok_or_else(|| CliError::Msg(format!("Invalid fd: {}", s.to_string_lossy())))
+    parse_c_int(s).ok_or_else(|| CliError::Msg(format!("Invalid fd: {}", crate::report::show(s))))
 }
 
 /// A `--uid` / `--gid` value (same rules as an fd).

@@ -225,7 +225,7 @@ fn run(plan: &Plan, mut fds: ChildFds, report: Option<&OwnedFd>) -> Result<Never
         sys::sethostname(name.as_bytes()).map_err(|e| {
             setup_errno(
                 "sethostname",
-                format!("Can't set hostname to {}", name.to_string_lossy()),
+                format!("Can't set hostname to {}", crate::report::show(name)),
                 e,
             )
         })?;
@@ -586,8 +586,15 @@ fn exec_command(
         let _ = nix::unistd::write(fd, &status::exec_message(fallbacks));
     }
     let err = nix::unistd::execvp(&plan.exec_path, &plan.exec_argv).unwrap_err();
-    Err(setup_errno("exec", format!("execvp {}", plan.exec_path.to_string_lossy()), err)
-        .with_path(config.command[0].clone()))
+    Err(setup_errno(
+        "exec",
+        format!(
+            "execvp {}",
+            crate::report::show(std::ffi::OsStr::from_bytes(plan.exec_path.as_bytes()))
+        ),
+        err,
+    )
+    .with_path(config.command[0].clone()))
 }
 
 pub fn apply_seccomp(program: &[u8]) -> Result<(), SetupError> {
@@ -607,7 +614,7 @@ fn resolve_sources(ops: &[SetupOp]) -> Result<Vec<Option<Source>>, SetupError> {
         std::fs::canonicalize(src).map(|p| p.into_os_string()).map_err(|e| {
             setup_errno(
                 "find-source",
-                format!("Can't find source path {}", src.to_string_lossy()),
+                format!("Can't find source path {}", crate::report::show(src)),
                 Errno::from_raw(e.raw_os_error().unwrap_or(libc::EIO)),
             )
             .with_path(src.to_owned())
@@ -713,7 +720,7 @@ fn drop_privs(plan: &Plan) -> Result<(), SetupError> {
 fn choose_cwd(plan: &Plan) -> Result<OsString, SetupError> {
     if let Some(dir) = &plan.config.chdir {
         nix::unistd::chdir(dir.as_os_str()).map_err(|e| {
-            setup_errno("chdir", format!("Can't chdir to {}", dir.to_string_lossy()), e)
+            setup_errno("chdir", format!("Can't chdir to {}", crate::report::show(dir)), e)
                 .with_path(dir.clone())
         })?;
         return Ok(dir.clone());

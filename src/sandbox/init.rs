@@ -34,7 +34,7 @@ fn take_locks(plan: &Plan) -> Result<Vec<OwnedFd>, SetupError> {
     let config = &plan.config;
     let mut locks = Vec::new();
     for path in &config.lock_files {
-        let show = path.to_string_lossy();
+        let show = crate::report::show(path);
         let fd = open(path.as_os_str(), OFlag::O_RDONLY | OFlag::O_CLOEXEC, Mode::empty())
             .map_err(|e| setup_errno("lock-file", format!("Unable to open lock file {show}"), e))?;
         let lock = libc::flock {

@@ -19,7 +19,8 @@ use crate::error::{setup_errno, SetupError};
 /// libselinux's `security_check_context`: the kernel validates a context
 /// written to selinuxfs's `context` node.
 pub fn check(label: &OsStr) -> Result<(), SetupError> {
-    let invalid = |e| setup_errno("label", format!("invalid label {}", label.to_string_lossy()), e);
+    let invalid =
+        |e| setup_errno("label", format!("invalid label {}", crate::report::show(label)), e);
     let fd = open("/sys/fs/selinux/context", OFlag::O_RDWR | OFlag::O_CLOEXEC, Mode::empty())
         .map_err(invalid)?;
     write_nul_terminated(&fd, label).map_err(invalid)
@@ -33,8 +34,9 @@ pub fn set_file_create(proc_fd: &OwnedFd, label: &OsStr) -> Result<(), SetupErro
 
 /// `setexeccon`: the label COMMAND gets at `execve`.
 pub fn set_exec(proc_fd: &OwnedFd, label: &OsStr, command: &OsStr) -> Result<(), SetupError> {
-    write_attr(proc_fd, "thread-self/attr/exec", label)
-        .map_err(|e| setup_errno("label", format!("label_exec {}", command.to_string_lossy()), e))
+    write_attr(proc_fd, "thread-self/attr/exec", label).map_err(|e| {
+        setup_errno("label", format!("label_exec {}", crate::report::show(command)), e)
+    })
 }
 
 /// bwrap's `label_mount`: tmpfs mounts get `context="LABEL"`.

@@ -73,7 +73,7 @@ pub fn oldroot_path(src: &OsStr) -> OsString {
 }
 
 fn show(p: &OsStr) -> String {
-    p.to_string_lossy().into_owned()
+    crate::report::show(p)
 }
 
 /// The context the ops run in.

@@ -146,8 +146,10 @@ pub fn json_escape(s: &str) -> String {
             '"' => out.push_str("\\\""),
             '\\' => out.push_str("\\\\"),
             c if (c as u32) < 0x20 => out.push_str(&format!("\\u{:04x}", c as u32)),
-            // What non-UTF-8 bytes became (DECISIONS.md: written as \uFFFD).
+            // Non-UTF-8 bytes (DECISIONS.md: written as \uFFFD), whether
+            // already replaced or carried raw for stderr.
             '\u{fffd}' => out.push_str("\\uFFFD"),
+            c if crate::report::raw_byte(c).is_some() => out.push_str("\\uFFFD"),
             c => out.push(c),
         }
     }

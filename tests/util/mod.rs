@@ -387,6 +387,8 @@ pub struct Outcome {
     pub status: i32,
     pub stdout: String,
     pub stderr: String,
+    /// stderr as written (`stderr` is decoded lossily).
+    pub stderr_raw: Vec<u8>,
     /// Data read from the pipes registered with [`Sandbox::read_fd`].
     pub fds: BTreeMap<RawFd, Vec<u8>>,
     /// Time from spawn to exit of the binary (not of lingering grandchildren).
@@ -704,6 +706,7 @@ impl Sandbox {
             status: status.code().unwrap_or_else(|| 128 + status.signal().unwrap_or(0)),
             stdout: String::from_utf8_lossy(&take(0)).into_owned(),
             stderr: String::from_utf8_lossy(&take(1)).into_owned(),
+            stderr_raw: take(1),
             fds,
             elapsed,
             cmdline,
