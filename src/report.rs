@@ -91,7 +91,7 @@ pub fn format_line(level_prefix: bool, level: Level, msg: &str) -> String {
 const RAW_BYTE_BASE: u32 = 0x10_FF00;
 
 /// `s` for a message: valid UTF-8 as it is, other bytes kept (see
-/// [`RAW_BYTE_BASE`]) where `to_string_lossy` would lose them.
+/// `RAW_BYTE_BASE`) where `to_string_lossy` would lose them.
 pub fn show(s: &OsStr) -> String {
     let mut rest = s.as_bytes();
     let mut out = String::with_capacity(rest.len());
@@ -114,7 +114,7 @@ pub fn show(s: &OsStr) -> String {
     }
 }
 
-/// The raw byte a character of [`show`]'s output stands for, if any.
+/// The raw byte a character of `show`'s output stands for, if any.
 pub fn raw_byte(c: char) -> Option<u8> {
     u8::try_from(u32::from(c).checked_sub(RAW_BYTE_BASE)?).ok().filter(|b| *b >= 0x80)
 }

@@ -426,7 +426,7 @@ fn lock_user_namespaces(plan: &Plan) -> Result<Option<&'static str>, SetupError>
 const BASE_PATHS: [&str; 6] = ["/tmp", "/var/tmp", "/run", "/mnt", "/dev", "/proc"];
 
 /// The directory the setup tmpfs would go on: the first of
-/// [`BASE_PATHS`] that is a directory (for `--diagnose`).
+/// `BASE_PATHS` that is a directory (for `--diagnose`).
 pub fn setup_base() -> Option<&'static str> {
     BASE_PATHS.into_iter().find(|p| {
         nix::sys::stat::stat(*p).is_ok_and(|st| {
