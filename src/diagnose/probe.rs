@@ -253,7 +253,7 @@ impl Facts {
             .ok()
             .and_then(|t| parse_mounts(&t))
             .unwrap_or_default();
-        let has_tmp = crate::sandbox::child::setup_base().is_some();
+        let has_tmp = crate::sandbox::prepare::setup_base().is_some();
         let uid_map = read_trim("/proc/self/uid_map").unwrap_or_default();
         let mut facts = Facts {
             uid,
@@ -526,8 +526,8 @@ fn in_private_tmp(ids: Ids, f: impl FnOnce(&str) -> Result<(), (&'static str, Er
     let r = (|| {
         mount(None::<&str>, "/", None::<&str>, MsFlags::MS_REC | MsFlags::MS_SLAVE, None::<&str>)
             .map_err(|e| ("make / slave", e))?;
-        let base =
-            crate::sandbox::child::setup_base().ok_or(("find a base directory", Errno::ENOENT))?;
+        let base = crate::sandbox::prepare::setup_base()
+            .ok_or(("find a base directory", Errno::ENOENT))?;
         mount(
             Some("tmpfs"),
             base,

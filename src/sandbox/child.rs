@@ -403,7 +403,7 @@ fn lock_user_namespaces(plan: &Plan) -> Result<Option<&'static str>, SetupError>
                      (and no seccomp filter is known for this architecture)",
                 )
             })?;
-            apply_seccomp(&filter)?;
+            super::userns_lock::apply_seccomp(&filter)?;
             method = Some("seccomp");
         }
     }
@@ -419,28 +419,11 @@ fn lock_user_namespaces(plan: &Plan) -> Result<Option<&'static str>, SetupError>
     Ok(method)
 }
 
-/// Where the setup tmpfs may go, in order: bwrap's `/tmp`, then other
-/// directories that exist in minimal container images and nested sandboxes
-/// without `/tmp`. Any directory will do: the first pivot takes the tmpfs
-/// off it again, and `/oldroot` then shows what it covered.
-const BASE_PATHS: [&str; 6] = ["/tmp", "/var/tmp", "/run", "/mnt", "/dev", "/proc"];
-
-/// The directory the setup tmpfs would go on: the first of
-/// `BASE_PATHS` that is a directory (for `--diagnose`).
-pub fn setup_base() -> Option<&'static str> {
-    BASE_PATHS.into_iter().find(|p| {
-        nix::sys::stat::stat(*p).is_ok_and(|st| {
-            nix::sys::stat::SFlag::from_bits_truncate(st.st_mode) & nix::sys::stat::SFlag::S_IFMT
-                == nix::sys::stat::SFlag::S_IFDIR
-        })
-    })
-}
-
 /// Mount the setup tmpfs on the first base directory that exists; bwrap's
 /// error (for `/tmp`) when none does, or when the mount itself is refused.
 fn mount_setup_tmpfs() -> Result<&'static str, SetupError> {
     let mut first_err = None;
-    for base in BASE_PATHS {
+    for base in super::prepare::BASE_PATHS {
         match mount(
             Some("tmpfs"),
             base,
@@ -577,7 +560,7 @@ fn exec_command(
 
     // Seccomp last, so filters need not allow anything above.
     for program in seccomp {
-        apply_seccomp(program)?;
+        super::userns_lock::apply_seccomp(program)?;
     }
 
     // Tell the monitor COMMAND is about to run (and which fallbacks the
@@ -595,18 +578,6 @@ fn exec_command(
         err,
     )
     .with_path(config.command[0].clone()))
-}
-
-pub fn apply_seccomp(program: &[u8]) -> Result<(), SetupError> {
-    match sys::seccomp_set_filter(program) {
-        Ok(()) => Ok(()),
-        Err(Errno::EINVAL) => Err(setup_msg(
-            "seccomp",
-            "Unable to set up system call filtering as requested: prctl(PR_SET_SECCOMP) reported EINVAL. \
-             (Hint: this requires a kernel configured with CONFIG_SECCOMP and CONFIG_SECCOMP_FILTER.)",
-        )),
-        Err(e) => Err(setup_errno("seccomp", "prctl(PR_SET_SECCOMP)", e)),
-    }
 }
 
 fn resolve_sources(ops: &[SetupOp]) -> Result<Vec<Option<Source>>, SetupError> {

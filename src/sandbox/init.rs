@@ -12,8 +12,8 @@ use nix::sys::stat::Mode;
 use nix::sys::wait::{wait, WaitStatus};
 use nix::unistd::Pid;
 
-use super::child::apply_seccomp;
 use super::prepare::Plan;
+use super::userns_lock::apply_seccomp;
 use crate::error::{setup_errno, SetupError};
 use crate::report::{format_line, write_stderr, Level};
 use crate::sys;

@@ -217,6 +217,23 @@ fn current_dir_name() -> Option<OsString> {
     cwd
 }
 
+/// Where the setup tmpfs may go, in order: bwrap's `/tmp`, then other
+/// directories that exist in minimal container images and nested sandboxes
+/// without `/tmp`. Any directory will do: the first pivot takes the tmpfs
+/// off it again, and `/oldroot` then shows what it covered.
+pub const BASE_PATHS: [&str; 6] = ["/tmp", "/var/tmp", "/run", "/mnt", "/dev", "/proc"];
+
+/// The directory the setup tmpfs would go on: the first of
+/// `BASE_PATHS` that is a directory (for `--diagnose`).
+pub fn setup_base() -> Option<&'static str> {
+    BASE_PATHS.into_iter().find(|p| {
+        nix::sys::stat::stat(*p).is_ok_and(|st| {
+            nix::sys::stat::SFlag::from_bits_truncate(st.st_mode) & nix::sys::stat::SFlag::S_IFMT
+                == nix::sys::stat::SFlag::S_IFDIR
+        })
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

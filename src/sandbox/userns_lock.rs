@@ -6,7 +6,13 @@
 //! falls back to `clone`, which the filter can inspect. Every syscall ABI
 //! the kernel accepts is covered: on x86_64 that is x86_64, x32 and i386.
 //! Other architectures: the native ABI. Unknown architectures are killed
-//! rather than let through.
+//! rather than let through. `apply_seccomp` installs it, and the caller's
+//! own filters.
+
+use nix::errno::Errno;
+
+use crate::error::{setup_errno, setup_msg, SetupError};
+use crate::sys;
 
 /// Classic BPF opcodes we use.
 const LD_W_ABS: u16 = 0x20; // BPF_LD | BPF_W | BPF_ABS
@@ -127,6 +133,20 @@ pub fn filter() -> Option<Vec<u8>> {
             })
             .collect(),
     )
+}
+
+/// Install a seccomp program: the `--disable-userns` lock or a caller's
+/// `--seccomp`/`--add-seccomp-fd` filter, with bwrap's messages.
+pub fn apply_seccomp(program: &[u8]) -> Result<(), SetupError> {
+    match sys::seccomp_set_filter(program) {
+        Ok(()) => Ok(()),
+        Err(Errno::EINVAL) => Err(setup_msg(
+            "seccomp",
+            "Unable to set up system call filtering as requested: prctl(PR_SET_SECCOMP) reported EINVAL. \
+             (Hint: this requires a kernel configured with CONFIG_SECCOMP and CONFIG_SECCOMP_FILTER.)",
+        )),
+        Err(e) => Err(setup_errno("seccomp", "prctl(PR_SET_SECCOMP)", e)),
+    }
 }
 
 #[cfg(test)]
