@@ -28,6 +28,9 @@ pub const MAX_ARGS: usize = 9000;
 /// `SIZE_MAX >> 1`: bwrap's limit for `--size`.
 pub const MAX_TMPFS_BYTES: u64 = u64::MAX >> 1;
 
+/// The message for `--diagnose` anywhere but first (main answers it first).
+pub const DIAGNOSE_NOT_FIRST: &str = "--diagnose must be the first argument";
+
 const OVERLAY_SRC_UNUSED: &str = "--overlay-src must be followed by another --overlay-src or one \
                                   of --overlay, --tmp-overlay, or --ro-overlay";
 
@@ -268,7 +271,7 @@ impl State<'_> {
             // main_entry answers `--diagnose` as argv[1]; anywhere else
             // (after other options, in --args data, in BWRAP-ARGS) it is
             // an error rather than a silent mode switch.
-            "--diagnose" => return Err(CliError::msg(crate::diagnose::NOT_FIRST)),
+            "--diagnose" => return Err(CliError::msg(DIAGNOSE_NOT_FIRST)),
             "--proc-fallback" => {
                 let v = value(p, name)?;
                 let mode = match v.to_str() {
@@ -1559,7 +1562,7 @@ mod tests {
             let r = parse_args_with(os(&argv), &mut rep, true);
             if opt.name == "--diagnose" {
                 // Only main_entry's argv[1] check accepts it (see parse arm).
-                assert_eq!(r, Err(CliError::msg(crate::diagnose::NOT_FIRST)), "{argv:?}");
+                assert_eq!(r, Err(CliError::msg(DIAGNOSE_NOT_FIRST)), "{argv:?}");
                 continue;
             }
             let expected = match opt.name {

@@ -26,9 +26,6 @@ use probe::Facts;
 use crate::report::Reporter;
 use crate::sandbox::status::json_escape;
 
-/// The parser's message for `--diagnose` anywhere but first.
-pub const NOT_FIRST: &str = "--diagnose must be the first argument";
-
 /// What `--diagnose` was asked.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Request {
