@@ -5,8 +5,11 @@ Two sub-commands:
 
   measure  runs as ONE user (root, or the unprivileged user via setpriv) and
            times nestwrap, bwrap, the `unshare` floor and plain `true`
-           side by side: every repetition runs each command once, in a
-           rotating order, so drift on a shared machine hits all of them alike.
+           side by side: every repetition runs each command once, in an
+           order shuffled per repetition (seeded), so drift on a shared
+           machine hits all of them alike and no command always runs right
+           after the same one (a sandbox's namespace teardown runs on after
+           it exits and slows whatever starts next).
            Writes raw samples as JSON.
   report   merges the JSON of one or more users, computes medians, spreads,
            ratios and the issue's targets (PASS/FAIL), and writes a Markdown
@@ -19,6 +22,7 @@ scripts/bench.sh is the documented entry point; see bench/README.md.
 import argparse
 import json
 import os
+import random
 import signal
 import statistics
 import sys
@@ -277,15 +281,20 @@ def commands_for(args_fn, fds, tools):
 
 
 def paired_runs(cmds, reps, warmup, timeout, budget):
-    """Interleave: each round runs every command once, order rotated per
-    round. A command whose cumulative time exceeds `budget` stops getting
-    rounds (it keeps at least one); one that times out stops at once."""
+    """Interleave: each round runs every command once, in an order
+    shuffled per round (seeded, reproducible): a rotation would keep the
+    same predecessor for each command in most rounds, and what runs before
+    matters (the previous sandbox's namespaces are torn down after it exits,
+    in the background, while the next command starts). A command whose
+    cumulative time exceeds `budget` stops getting rounds (it keeps at least
+    one); one that times out stops at once."""
+    rng = random.Random(0x6E657374)
     res = {c.tool: {"samples": [], "rss": [], "timed_out": None, "error": None} for c in cmds}
     spent = {c.tool: 0.0 for c in cmds}
     active = list(cmds)
     for rnd in range(warmup + reps):
-        k = rnd % len(active) if active else 0
-        order = active[k:] + active[:k]
+        order = list(active)
+        rng.shuffle(order)
         for c in order:
             r = res[c.tool]
             if r["error"] or r["timed_out"]:
