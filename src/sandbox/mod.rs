@@ -186,19 +186,17 @@ fn spawn(config: Config) -> Result<i32, SetupError> {
     // --userns-block-fd. With --die-with-parent the pipe stays, unwritten,
     // so the child can tell whether the monitor died before PDEATHSIG was
     // set (it sees POLLHUP).
-    let go = if plan.monitor_gate || plan.config.die_with_parent { Some(pipe()?) } else { None };
-    let (go_read, go_write) = match go {
-        Some((r, w)) => (Some(r), Some(w)),
-        None => (None, None),
-    };
-    let status = if plan.needs_reaper {
+    let (go_read, go_write) =
+        (plan.monitor_gate || plan.config.die_with_parent).then(pipe).transpose()?.unzip();
+    let (status_read, status_write) = if plan.needs_reaper {
         let (r, w) = pipe()?;
         nix::fcntl::fcntl(&r, nix::fcntl::FcntlArg::F_SETFL(OFlag::O_NONBLOCK))
             .map_err(|e| setup_errno("pipe", "pipe2()", e))?;
         Some((r, w))
     } else {
         None
-    };
+    }
+    .unzip();
 
     // Block SIGCHLD so the monitor can use a signalfd; reap inherited zombies.
     let mut mask = SigSet::empty();
@@ -218,13 +216,9 @@ fn spawn(config: Config) -> Result<i32, SetupError> {
     }
 
     let wants_command_socket = plan.config.json_status_fd.is_some() || plan.config.forward_signals;
-    let (setup_read, setup_write) = if wants_command_socket {
-        let (a, b) =
-            sys::cred_socketpair().map_err(|e| setup_errno("socketpair", "socketpair()", e))?;
-        (Some(a), Some(b))
-    } else {
-        (None, None)
-    };
+    let socketpair =
+        || sys::cred_socketpair().map_err(|e| setup_errno("socketpair", "socketpair()", e));
+    let (setup_read, setup_write) = wants_command_socket.then(socketpair).transpose()?.unzip();
     // Join --userns before clone: the sandbox lives in that user namespace.
     if let Some(fd) = plan.config.userns_fd {
         sys::setns(fd, libc::CLONE_NEWUSER).map_err(|e| match e {
@@ -241,16 +235,11 @@ fn spawn(config: Config) -> Result<i32, SetupError> {
         Some(_) => {
             nix::sys::prctl::set_child_subreaper(true)
                 .map_err(|e| setup_errno("prctl", "prctl", e))?;
-            let (a, b) =
-                sys::cred_socketpair().map_err(|e| setup_errno("socketpair", "socketpair()", e))?;
-            (Some(a), Some(b))
+            Some(socketpair()?)
         }
-        None => (None, None),
-    };
-    let (status_read, status_write) = match status {
-        Some((r, w)) => (Some(r), Some(w)),
-        None => (None, None),
-    };
+        None => None,
+    }
+    .unzip();
     match sys::clone_fork(plan.clone_flags).map_err(|e| clone_error(e, plan.new_userns))? {
         None => {
             // The monitor's ends: only the go pipe's write end matters (the
