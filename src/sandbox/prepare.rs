@@ -226,12 +226,7 @@ pub const BASE_PATHS: [&str; 6] = ["/tmp", "/var/tmp", "/run", "/mnt", "/dev", "
 /// The directory the setup tmpfs would go on: the first of
 /// `BASE_PATHS` that is a directory (for `--diagnose`).
 pub fn setup_base() -> Option<&'static str> {
-    BASE_PATHS.into_iter().find(|p| {
-        nix::sys::stat::stat(*p).is_ok_and(|st| {
-            nix::sys::stat::SFlag::from_bits_truncate(st.st_mode) & nix::sys::stat::SFlag::S_IFMT
-                == nix::sys::stat::SFlag::S_IFDIR
-        })
-    })
+    BASE_PATHS.into_iter().find(|p| std::fs::metadata(p).is_ok_and(|m| m.is_dir()))
 }
 
 #[cfg(test)]

@@ -232,7 +232,7 @@ impl NewRoot {
         recursive: bool,
     ) -> Option<Result<(), Errno>> {
         let b = rel.as_bytes();
-        if !dest.direct || b.is_empty() || b == b"." || b == b".." || b.contains(&b'/') {
+        if !dest.direct || !plain(rel) || b.contains(&b'/') {
             return None;
         }
         let name = CString::new(b).ok()?;
@@ -411,10 +411,8 @@ impl NewRoot {
             return Ok(Some(Dest::made(fd)));
         }
         if !missing {
-            if let Ok(d) = self.lookup(rel, 0) {
-                if !is_dir(&d.fd) {
-                    return Ok(Some(d));
-                }
+            if let Ok(d) = self.existing(rel, false) {
+                return Ok(Some(d));
             }
         }
         match self.create_file(rel, mode) {

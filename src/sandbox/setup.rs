@@ -19,7 +19,7 @@ use std::cell::Cell;
 
 use crate::config::{BindKind, OverlayKind, ProcFallback, SetupOp};
 use crate::error::{setup_errno, setup_msg, Detail, SetupError};
-use crate::report::{format_line, write_stderr, Level};
+use crate::report::{format_line, show, write_stderr, Level};
 use crate::sys;
 use crate::sys::mount::{cstr, is_at_or_below, mount_setattr, parse_mountinfo};
 
@@ -70,10 +70,6 @@ pub fn oldroot_path(src: &OsStr) -> OsString {
     let mut p = b"/oldroot/".to_vec();
     p.extend_from_slice(rel);
     OsString::from_vec(p)
-}
-
-fn show(p: &OsStr) -> String {
-    crate::report::show(p)
 }
 
 /// The context the ops run in.
@@ -145,28 +141,24 @@ fn stage(stage: impl Into<String>, errno: Option<Errno>) -> BindFailure {
 /// Recursive (or not) bind of `src` onto `dest` (already opened, or looked
 /// up here), then `nosuid`, `nodev` (unless devices) and `ro` (if
 /// read-only) on the mount and every submount. Fails closed: if any mount
-/// cannot get the flags, the op fails.
+/// cannot get the flags, the op fails. Returns whether the bind landed on
+/// the new root itself.
 fn bind_mount(
     ctx: &Ctx<'_>,
     src: Option<&OsStr>,
     rel: &OsStr,
     flags: BindFlags,
     dest: Option<Dest>,
-) -> Result<(), BindFailure> {
+) -> Result<bool, BindFailure> {
     let mut on_root = false;
     if let Some(src) = src {
         let mut ms = MsFlags::MS_SILENT | MsFlags::MS_BIND;
         if flags.recursive {
             ms |= MsFlags::MS_REC;
         }
-        let dest = match dest {
-            Some(d) => d,
-            None => ctx
-                .root
-                .lookup(rel, 0)
-                .map_err(|e| stage("Unable to mount source on destination", Some(e)))?,
-        };
-        on_root = ctx.root.is_root(&dest);
+        let (dest, root) = resolve_target(ctx, dest, rel)
+            .map_err(|e| stage("Unable to mount source on destination", Some(e)))?;
+        on_root = root;
         let path = dest.magic_path();
         mount(Some(src), path.as_os_str(), None::<&OsStr>, ms, None::<&OsStr>)
             .map_err(|e| stage("Unable to mount source on destination", Some(e)))?;
@@ -176,25 +168,49 @@ fn bind_mount(
         if !on_root
             && ctx.root.setattr_by_name(&dest, rel, flags.attr(), flags.recursive) == Some(Ok(()))
         {
-            return Ok(());
+            return Ok(false);
         }
     }
     // Look the destination up again: the mount now sits on top of it (on
     // the root itself, it is the root now).
     let rel = if on_root { OsStr::new("") } else { rel };
     let target = ctx.root.target(rel).map_err(|e| stage("realpath(destination)", Some(e)))?;
-    apply_flags(ctx, target.path.as_os_str(), flags)
+    apply_flags(ctx, target.path.as_os_str(), flags)?;
+    Ok(on_root)
 }
 
-/// The mount target for an op: the destination its `ensure_*` step opened,
-/// or a fresh lookup; and whether it is the new root itself.
-fn mount_target(ctx: &Ctx<'_>, dest: Option<Dest>, rel: &OsStr) -> Result<(Target, bool), Errno> {
+/// An op's destination: the one its `ensure_*` step opened, or a fresh
+/// lookup; and whether it is the new root itself.
+fn resolve_target(ctx: &Ctx<'_>, dest: Option<Dest>, rel: &OsStr) -> Result<(Dest, bool), Errno> {
     let dest = match dest {
         Some(d) => d,
         None => ctx.root.lookup(rel, 0)?,
     };
     let root = ctx.root.is_root(&dest);
-    Ok((dest.into_target(), root))
+    Ok((dest, root))
+}
+
+/// [`resolve_target`] as a path to mount on.
+fn mount_target(ctx: &Ctx<'_>, dest: Option<Dest>, rel: &OsStr) -> Result<(Target, bool), Errno> {
+    resolve_target(ctx, dest, rel).map(|(dest, root)| (dest.into_target(), root))
+}
+
+/// Mount a filesystem on an op's destination with `mount_fs` (given the
+/// path to mount on), then pick up the new root if the mount landed there.
+/// Errors of the lookup and the mount go through `err`. Returns whether it
+/// landed on the root.
+fn mount_on(
+    ctx: &Ctx<'_>,
+    dest: Option<Dest>,
+    rel: &OsStr,
+    err: impl Fn(Errno) -> SetupError,
+    mount_fs: impl FnOnce(&OsStr) -> Result<(), Errno>,
+) -> Result<bool, SetupError> {
+    let (target, on_root) = mount_target(ctx, dest, rel).map_err(&err)?;
+    mount_fs(&target.path).map_err(&err)?;
+    drop(target);
+    after_mount(ctx, on_root).map_err(newroot_err)?;
+    Ok(on_root)
 }
 
 /// After a mount on the new root itself, later lookups must start from
@@ -569,16 +585,15 @@ pub fn setup_newroot(
                     }
                     .with_path(dest_typed.clone())
                 };
-                let (target, on_root) = mount_target(ctx, pre, rel).map_err(overlay_err)?;
-                mount(
-                    Some("overlay"),
-                    target.path.as_os_str(),
-                    Some("overlay"),
-                    MsFlags::empty(),
-                    Some(options.as_os_str()),
-                )
-                .map_err(overlay_err)?;
-                after_mount(ctx, on_root).map_err(newroot_err)?;
+                mount_on(ctx, pre, rel, overlay_err, |path| {
+                    mount(
+                        Some("overlay"),
+                        path,
+                        Some("overlay"),
+                        MsFlags::empty(),
+                        Some(options.as_os_str()),
+                    )
+                })?;
             }
             SetupOp::Proc { .. } => {
                 let pre = ensure_dir(found, 0o755)?;
@@ -594,9 +609,9 @@ pub fn setup_newroot(
                     mount_errno("mount-tmpfs", format!("Can't mount tmpfs on {}", show(&dest)), e)
                         .with_path(dest_typed.clone())
                 };
-                let (target, on_root) = mount_target(ctx, pre, rel).map_err(tmpfs_err)?;
-                mount_tmpfs(ctx, &target.path, perms.unwrap_or(0o755), *size).map_err(tmpfs_err)?;
-                after_mount(ctx, on_root).map_err(newroot_err)?;
+                mount_on(ctx, pre, rel, tmpfs_err, |path| {
+                    mount_tmpfs(ctx, path, perms.unwrap_or(0o755), *size)
+                })?;
             }
             SetupOp::Mqueue { .. } => {
                 let pre = ensure_dir(found, 0o755)?;
@@ -604,16 +619,9 @@ pub fn setup_newroot(
                     mount_errno("mount-mqueue", format!("Can't mount mqueue on {}", show(&dest)), e)
                         .with_path(dest_typed.clone())
                 };
-                let (target, on_root) = mount_target(ctx, pre, rel).map_err(mqueue_err)?;
-                mount(
-                    Some("mqueue"),
-                    target.path.as_os_str(),
-                    Some("mqueue"),
-                    MsFlags::empty(),
-                    None::<&str>,
-                )
-                .map_err(mqueue_err)?;
-                after_mount(ctx, on_root).map_err(newroot_err)?;
+                mount_on(ctx, pre, rel, mqueue_err, |path| {
+                    mount(Some("mqueue"), path, Some("mqueue"), MsFlags::empty(), None::<&str>)
+                })?;
             }
             SetupOp::Dir { .. } => {
                 ensure_dir(found, perms.unwrap_or(0o755))?;
@@ -827,9 +835,7 @@ fn mount_proc(ctx: &Ctx<'_>, rel: &OsStr, pre: Option<Dest>) -> Result<(), Setup
     } else {
         let src = OsStr::new("oldroot/proc");
         let flags = BindFlags { readonly: false, devices: false, recursive: true };
-        let on_root = pre.as_ref().is_some_and(|d| ctx.root.is_root(d));
-        bind_mount(ctx, Some(src), rel, flags, pre).map_err(|f| bind_error(src, &dest, f))?;
-        on_root
+        bind_mount(ctx, Some(src), rel, flags, pre).map_err(|f| bind_error(src, &dest, f))?
     };
     // bwrap covers a few writable legacy entries read-only. They are
     // looked up inside the procfs just mounted, where none is a symlink.
@@ -1017,10 +1023,7 @@ fn mount_dev(
     let dest = NewRoot::path(rel);
     let tmpfs_err =
         |e| mount_errno("mount-dev", format!("Can't mount tmpfs on {}", show(&dest)), e);
-    let (target, on_root) = mount_target(ctx, pre, rel).map_err(tmpfs_err)?;
-    mount_tmpfs(ctx, &target.path, 0o755, None).map_err(tmpfs_err)?;
-    drop(target);
-    after_mount(ctx, on_root).map_err(newroot_err)?;
+    let on_root = mount_on(ctx, pre, rel, tmpfs_err, |path| mount_tmpfs(ctx, path, 0o755, None))?;
     // From here on everything is inside the tmpfs we just mounted, where
     // nothing but what we make exists: plain names under its fd.
     let dev = ctx
