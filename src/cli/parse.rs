@@ -628,6 +628,20 @@ fn digits(s: &[u8], radix: u32) -> (u64, usize, bool) {
     (val, n, overflow)
 }
 
+/// C's base 0 for `strtoul` on `b`, which starts with a digit: `0x`/`0X`
+/// before a hex digit is hexadecimal (the prefix skipped), a leading `0`
+/// octal, anything else decimal.
+fn base0_radix(b: &[u8]) -> (u32, &[u8]) {
+    if (b.starts_with(b"0x") || b.starts_with(b"0X")) && b.get(2).is_some_and(u8::is_ascii_hexdigit)
+    {
+        (16, &b[2..])
+    } else if b.first() == Some(&b'0') {
+        (8, b)
+    } else {
+        (10, b)
+    }
+}
+
 /// bwrap's `int x = strtol(s, &end, 10)` followed by "not empty, no garbage,
 /// not negative". The `long` result is converted to `int` as C does (wrapping).
 fn parse_c_int(s: &OsStr) -> Option<i32> {
@@ -675,15 +689,7 @@ fn parse_size(s: &OsStr) -> Option<u64> {
     if !b.first().is_some_and(u8::is_ascii_digit) {
         return None;
     }
-    let (radix, body) = if (b.starts_with(b"0x") || b.starts_with(b"0X"))
-        && b.get(2).is_some_and(u8::is_ascii_hexdigit)
-    {
-        (16, &b[2..])
-    } else if b[0] == b'0' {
-        (8, b)
-    } else {
-        (10, b)
-    };
+    let (radix, body) = base0_radix(b);
     let (v, used, overflow) = digits(body, radix);
     if overflow || used != body.len() || v == 0 {
         return None;
@@ -703,15 +709,7 @@ fn parse_cap(s: &OsStr) -> Option<Option<u8>> {
         return Some(None);
     }
     if b.first().is_some_and(u8::is_ascii_digit) {
-        let (radix, body) = if (b.starts_with(b"0x") || b.starts_with(b"0X"))
-            && b.get(2).is_some_and(u8::is_ascii_hexdigit)
-        {
-            (16, &b[2..])
-        } else if b[0] == b'0' {
-            (8, b)
-        } else {
-            (10, b)
-        };
+        let (radix, body) = base0_radix(b);
         let (v, _, _) = digits(body, radix);
         return (v < 64).then_some(Some(v as u8));
     }
