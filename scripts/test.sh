@@ -19,7 +19,7 @@ cd "$REPO"
 
 # --- What the tests need (one list, keep it here) -------------------------
 PACKAGES=(
-    bubblewrap      # reference bwrap 0.8.0 for differential tests
+    bubblewrap      # Debian 12's bwrap 0.8.0: client controls and container cases
     util-linux      # setpriv, unshare
     libcap2-bin     # capsh, getpcaps
     uidmap          # newuidmap/newgidmap (subuid ranges, podman)
@@ -35,6 +35,7 @@ PACKAGES=(
     python3-venv    # venvs for the real clients (scripts/clients-setup.sh)
     xdg-desktop-portal # real client: /usr/libexec/xdg-desktop-portal-validate-icon
     time            # /usr/bin/time: peak RSS in the benchmark (scripts/bench.sh)
+    patchelf        # points the reference bubblewrap 0.13.1 at its own libraries
 )
 TEST_USER="${NESTWRAP_TEST_USER:-nwtest}"
 TEST_UID=1001
@@ -145,6 +146,18 @@ if [ "$userns_ok" = 1 ]; then
     record "user namespaces" "ok"
 else
     record "user namespaces" "MISSING: unprivileged user namespaces do not work"
+fi
+
+# --- Reference bubblewrap 0.13.1 (differential and oracle tests) ----------
+# scripts/bwrap-reference.sh installs it (as root) into a private cache and
+# prints its path; the tests find it through NESTWRAP_REF_BWRAP.
+if REF_BWRAP="$(bash "$REPO/scripts/bwrap-reference.sh")"; then
+    export NESTWRAP_REF_BWRAP="$REF_BWRAP"
+    record "reference bwrap" "ok ($("$REF_BWRAP" --version), $REF_BWRAP)"
+elif [ "$IS_ROOT" = 1 ]; then
+    record "reference bwrap" "FAIL (scripts/bwrap-reference.sh)"
+else
+    record "reference bwrap" "MISSING (run scripts/bwrap-reference.sh as root)"
 fi
 
 # --- Real bwrap clients (tests/clients.rs) ---------------------------------

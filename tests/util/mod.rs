@@ -225,6 +225,51 @@ pub fn skip_if_080(what: &str) -> bool {
     }
 }
 
+/// The reference bubblewrap version, kept in one place for the install
+/// script and the tests.
+pub const REFERENCE_VERSION: &str = include_str!("../../scripts/bwrap-reference.version");
+
+/// The reference bubblewrap binary (0.13.1, installed by
+/// `scripts/bwrap-reference.sh`): `$NESTWRAP_REF_BWRAP`, else the script's
+/// default cache path. `None` when it is not installed or does not answer
+/// `--version` with the reference version; under `NESTWRAP_MUST_WORK=1`
+/// that is a failure, never a silent fall-back to another bwrap.
+pub fn reference_bwrap() -> Option<&'static Path> {
+    static R: OnceLock<Option<PathBuf>> = OnceLock::new();
+    R.get_or_init(|| {
+        let version = REFERENCE_VERSION.trim();
+        let path = std::env::var_os("NESTWRAP_REF_BWRAP").map(PathBuf::from).unwrap_or_else(|| {
+            let base = std::env::var_os("NESTWRAP_REF_DIR")
+                .map(PathBuf::from)
+                .unwrap_or_else(|| "/var/tmp/nestwrap-ref".into());
+            base.join(version).join("bwrap")
+        });
+        let out = Command::new(&path).arg("--version").output().ok()?;
+        let said = String::from_utf8_lossy(&out.stdout).trim().to_string();
+        (said == format!("bubblewrap {version}")).then_some(path)
+    })
+    .as_deref()
+}
+
+/// The reference bwrap, or `None` after printing SKIP; panics under
+/// `NESTWRAP_MUST_WORK=1` when it is missing.
+pub fn require_reference(what: &str) -> Option<&'static Path> {
+    match reference_bwrap() {
+        Some(p) => Some(p),
+        None if must_work() => panic!(
+            "NESTWRAP_MUST_WORK=1 but bubblewrap {} is not installed (bash scripts/bwrap-reference.sh as root): {what}",
+            REFERENCE_VERSION.trim()
+        ),
+        None => {
+            eprintln!(
+                "SKIP: {what}: bubblewrap {} not installed (bash scripts/bwrap-reference.sh as root)",
+                REFERENCE_VERSION.trim()
+            );
+            None
+        }
+    }
+}
+
 /// Why a mode cannot run here, or None when it can.
 pub fn unavailable(as_: As) -> Option<String> {
     match as_ {
