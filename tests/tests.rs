@@ -10,6 +10,7 @@ mod clients;
 mod compat;
 mod data_ops;
 mod diagnose;
+mod escapes;
 mod generated;
 mod hostile;
 mod monitoring;

@@ -18,6 +18,7 @@ use nix::fcntl::{openat, OFlag};
 use nix::mount::{mount, umount2, MntFlags, MsFlags};
 use nix::sys::signal::{SigSet, Signal};
 use nix::sys::stat::Mode;
+use nix::unistd::{getgid, getuid};
 
 use super::init;
 use super::net;
@@ -242,6 +243,7 @@ fn run(plan: &Plan, mut fds: ChildFds, report: Option<&OwnedFd>) -> Result<Never
         None::<&str>,
     )
     .map_err(|e| mount_err("oldroot-private", "Failed to make old root rprivate", e))?;
+    let chroot_locked = chroot_fallback.is_some();
     match chroot_fallback {
         // The second pivot's lazy unmount of the setup tmpfs takes the old
         // root with it: one unmount (one RCU grace period) instead of two.
@@ -267,7 +269,24 @@ fn run(plan: &Plan, mut fds: ChildFds, report: Option<&OwnedFd>) -> Result<Never
             .map_err(|e| setup_errno("userns2", "Setting userns2 failed", e))?;
     }
 
-    let userns_lock = lock_user_namespaces(plan)?;
+    let own_userns = lock_user_namespaces(plan)?;
+    // The parent-/proc fallback shows processes outside the sandbox. COMMAND
+    // must not share a user namespace with any of them: across a user
+    // namespace boundary the kernel (commoncap) refuses ptrace and every
+    // ptrace-mode /proc access (root, cwd, mem, environ, fd, map_files).
+    // COMMAND shares one when nestwrap made none (a caller whose namespace
+    // holds CAP_SYS_ADMIN, --userns) or when --userns2 was the last one
+    // entered; then one more user + mount namespace goes below it.
+    let command_in_own_userns =
+        own_userns.is_some() || (config.userns2_fd.is_none() && (plan.new_userns || chroot_locked));
+    if ctx.proc_tier.get() == Some("parent-bind") && !command_in_own_userns {
+        enter_own_userns(plan, libc::CLONE_NEWUSER | libc::CLONE_NEWNS, "proc-isolation")?;
+        fallbacks.push_str("proc-isolation=userns\n");
+    }
+    let userns_lock = match own_userns {
+        Some(OwnUserns::DisableUserns { seccomp: true }) => Some("seccomp"),
+        _ => None,
+    };
 
     drop_privs(plan)?;
 
@@ -359,15 +378,46 @@ fn run(plan: &Plan, mut fds: ChildFds, report: Option<&OwnedFd>) -> Result<Never
     exec_command(plan, &seccomp_programs, report, fallbacks.as_bytes())
 }
 
+/// Why COMMAND runs in a user namespace nestwrap made below the one the
+/// sandbox was set up in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum OwnUserns {
+    /// `--disable-userns`; `seccomp` when the lock is a seccomp filter
+    /// because `/proc/sys` is read-only.
+    DisableUserns { seccomp: bool },
+    /// bwrap's second namespace for `--dev` (see [`needs_second_userns`]).
+    DevIds,
+}
+
+/// bwrap maps uid and gid 0 in its first user namespace when `--dev` needs
+/// devpts, and then runs COMMAND in a second one mapping the sandbox ids
+/// onto them: that namespace does not own the sandbox's mounts (nor its
+/// other namespaces), so no capability COMMAND holds can change them.
+/// nestwrap maps the sandbox ids directly, which needs no second namespace
+/// for a COMMAND without capabilities (it keeps `--dev` sandboxes nesting
+/// 32 deep); a COMMAND that ends with capabilities gets bwrap's layout
+/// (0 in the first namespace, the sandbox ids in a second one) wherever
+/// bwrap uses it, so it is never stronger than under bwrap.
+fn needs_second_userns(plan: &Plan) -> bool {
+    let config = &plan.config;
+    plan.new_userns
+        && config.userns_block_fd.is_none()
+        && plan.requested_caps != 0
+        && (plan.sandbox_uid != 0 || plan.sandbox_gid != 0)
+        && config.ops.iter().any(|op| matches!(op, SetupOp::Dev { .. }))
+}
+
 /// `--disable-userns`: cap `user.max_user_namespaces` at 1 inside our user
 /// namespace and enter a second one, so the sandbox can neither create user
 /// namespaces nor raise the limit again. Where `/proc/sys` is read-only (as
-/// in containers) a seccomp filter does the same job instead. Then, for
-/// `--disable-userns` and `--assert-userns-disabled`, check it worked.
-/// Returns the fallback method used, if any.
-fn lock_user_namespaces(plan: &Plan) -> Result<Option<&'static str>, SetupError> {
+/// in containers) a seccomp filter does the same job instead. Otherwise,
+/// bwrap's second user namespace for `--dev` ([`needs_second_userns`]).
+/// Then, for `--disable-userns` and `--assert-userns-disabled`, check that
+/// no user namespace can be made. Returns why a namespace was entered, if
+/// one was.
+fn lock_user_namespaces(plan: &Plan) -> Result<Option<OwnUserns>, SetupError> {
     let config = &plan.config;
-    let mut method = None;
+    let mut own = None;
     if plan.new_userns && config.userns_block_fd.is_none() && config.disable_userns {
         let sysctl = openat(
             &plan.proc_fd,
@@ -391,10 +441,7 @@ fn lock_user_namespaces(plan: &Plan) -> Result<Option<&'static str>, SetupError>
                 ))
             }
         };
-        sys::unshare(libc::CLONE_NEWUSER)
-            .map_err(|e| setup_errno("unshare-user", "unshare user ns", e))?;
-        drop_bounding_set(plan.requested_caps, plan.last_cap)?;
-        write_second_map(plan)?;
+        enter_own_userns(plan, libc::CLONE_NEWUSER, "unshare-user")?;
         if use_seccomp {
             let filter = super::userns_lock::filter().ok_or_else(|| {
                 setup_msg(
@@ -404,8 +451,11 @@ fn lock_user_namespaces(plan: &Plan) -> Result<Option<&'static str>, SetupError>
                 )
             })?;
             super::userns_lock::apply_seccomp(&filter)?;
-            method = Some("seccomp");
         }
+        own = Some(OwnUserns::DisableUserns { seccomp: use_seccomp });
+    } else if needs_second_userns(plan) {
+        enter_own_userns(plan, libc::CLONE_NEWUSER, "unshare-user")?;
+        own = Some(OwnUserns::DevIds);
     }
     // Verify that no new user namespace can be made any more.
     if (config.disable_userns || config.assert_userns_disabled)
@@ -416,7 +466,40 @@ fn lock_user_namespaces(plan: &Plan) -> Result<Option<&'static str>, SetupError>
             "creation of new user namespaces was not disabled as requested",
         ));
     }
-    Ok(method)
+    Ok(own)
+}
+
+/// Enter a new user namespace (plus whatever else `flags` names) below the
+/// current one, limit its bounding set to what COMMAND may end with, and
+/// map our current ids 1:1 (the sandbox ids, or what a joined `--userns`
+/// maps us to): our own ids in the parent namespace, so no privilege is
+/// needed there and COMMAND sees the same ids as without the layer.
+/// setgroups is denied first where the parent namespace still allows it.
+fn enter_own_userns(plan: &Plan, flags: libc::c_int, step: &'static str) -> Result<(), SetupError> {
+    // Read before: in the new namespace our ids are unmapped until written.
+    let ids = (getuid().as_raw(), getgid().as_raw());
+    sys::unshare(flags).map_err(|e| setup_errno(step, "unshare user ns", e))?;
+    map_own_userns(plan, ids)
+}
+
+/// The second half of [`enter_own_userns`], for a namespace just entered
+/// by a process whose ids in the parent namespace were `(uid, gid)`. Where
+/// the first namespace mapped uid and gid 0 as bwrap's does for `--dev`
+/// ([`needs_second_userns`]), the sandbox ids map onto them, as in bwrap.
+fn map_own_userns(plan: &Plan, (uid, gid): (u32, u32)) -> Result<(), SetupError> {
+    drop_bounding_set(plan.requested_caps, plan.last_cap)?;
+    let (in_uid, in_gid) =
+        if needs_second_userns(plan) { (plan.sandbox_uid, plan.sandbox_gid) } else { (uid, gid) };
+    let write = |name: &str, text: &str| write_proc_file(plan, name, text);
+    write("self/uid_map", &format!("{in_uid} {uid} 1\n"))
+        .map_err(|e| setup_errno("uid-map", "setting up uid map", e))?;
+    match write("self/setgroups", "deny\n") {
+        Ok(()) | Err(Errno::ENOENT) | Err(Errno::EPERM) => {}
+        Err(e) => return Err(setup_errno("setgroups", "error writing to setgroups", e)),
+    }
+    write("self/gid_map", &format!("{in_gid} {gid} 1\n"))
+        .map_err(|e| setup_errno("gid-map", "setting up gid map", e))?;
+    Ok(())
 }
 
 /// Mount the setup tmpfs on the first base directory that exists; bwrap's
@@ -483,26 +566,18 @@ fn move_root_and_lock(plan: &Plan, real_root: &OwnedFd, base: &str) -> Result<()
     nix::unistd::fchdir(&newroot).map_err(|e| step("fchdir /newroot", e))?;
     nix::unistd::chroot(".").map_err(|e| step("chroot into /newroot", e))?;
     nix::unistd::chdir("/").map_err(|e| step("chdir /", e))?;
-    sys::unshare(libc::CLONE_NEWUSER | libc::CLONE_NEWNS).map_err(|e| {
-        step(
-            "pivot_root is refused here and the fallback could not lock the sandbox's mounts in a new \
-             user namespace",
-            e,
-        )
-    })?;
-    drop_bounding_set(plan.requested_caps, plan.last_cap)?;
-    let write = |name: &str, text: &str| write_proc_file(plan, name, text);
-    // Map the sandbox ids 1:1 (they are our ids in the parent namespace).
-    // setgroups must be denied first unless already inherited as "deny".
-    write("self/uid_map", &format!("{0} {0} 1\n", plan.sandbox_uid))
-        .map_err(|e| step("setting up uid map", e))?;
-    match write("self/setgroups", "deny\n") {
-        Ok(()) | Err(Errno::ENOENT) | Err(Errno::EPERM) => {}
-        Err(e) => return Err(step("error writing to setgroups", e)),
+    let ids = (getuid().as_raw(), getgid().as_raw());
+    match sys::unshare(libc::CLONE_NEWUSER | libc::CLONE_NEWNS) {
+        Ok(()) => {}
+        Err(e) => {
+            return Err(step(
+                "pivot_root is refused here and the fallback could not lock the sandbox's mounts in a new \
+                 user namespace",
+                e,
+            ))
+        }
     }
-    write("self/gid_map", &format!("{0} {0} 1\n", plan.sandbox_gid))
-        .map_err(|e| step("setting up gid map", e))?;
-    Ok(())
+    map_own_userns(plan, ids)
 }
 
 /// Fork; the parent exits at once and the child carries on (used to land
@@ -512,17 +587,6 @@ fn fork_intermediate_child() -> Result<(), SetupError> {
         Some(_) => sys::exit_now(0),
         None => Ok(()),
     }
-}
-
-/// Map the sandbox ids 1:1 into the second-level user namespace. setgroups
-/// is already "deny", inherited from the first level.
-fn write_second_map(plan: &Plan) -> Result<(), SetupError> {
-    let write = |name: &str, text: &str| write_proc_file(plan, name, text);
-    write("self/uid_map", &format!("{0} {0} 1\n", plan.sandbox_uid))
-        .map_err(|e| setup_errno("uid-map", "setting up uid map", e))?;
-    write("self/gid_map", &format!("{0} {0} 1\n", plan.sandbox_gid))
-        .map_err(|e| setup_errno("gid-map", "setting up gid map", e))?;
-    Ok(())
 }
 
 /// The last steps in the COMMAND process, then `execvp`.
@@ -638,8 +702,12 @@ fn write_proc_file(plan: &Plan, name: &str, text: &str) -> Result<(), Errno> {
 /// uid_map, setgroups, gid_map, written by the child itself (unprivileged).
 fn write_uid_gid_map(plan: &Plan) -> Result<(), SetupError> {
     let write = |name: &str, text: &str| write_proc_file(plan, name, text);
-    let uid_map = format!("{} {} 1\n", plan.sandbox_uid, plan.real_uid);
-    let gid_map = format!("{} {} 1\n", plan.sandbox_gid, plan.real_gid);
+    // bwrap's first namespace maps 0 for `--dev`; ours does too where a
+    // second one follows (see `needs_second_userns`), else the sandbox ids.
+    let (ns_uid, ns_gid) =
+        if needs_second_userns(plan) { (0, 0) } else { (plan.sandbox_uid, plan.sandbox_gid) };
+    let uid_map = format!("{ns_uid} {} 1\n", plan.real_uid);
+    let gid_map = format!("{ns_gid} {} 1\n", plan.real_gid);
     write("self/uid_map", &uid_map).map_err(|e| setup_errno("uid-map", "setting up uid map", e))?;
     match write("self/setgroups", "deny\n") {
         Ok(()) | Err(Errno::ENOENT) => {}

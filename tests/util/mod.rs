@@ -576,6 +576,16 @@ impl Sandbox {
         self
     }
 
+    /// Add a wrapper after those already given (run inside them).
+    pub fn wrap_more<I, S>(mut self, prefix: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<OsStr>,
+    {
+        self.prefix.extend(prefix.into_iter().map(|a| a.as_ref().to_owned()));
+        self
+    }
+
     /// Run `program` instead of the binary under test (still as the chosen user).
     pub fn program(mut self, program: impl AsRef<OsStr>) -> Self {
         self.program = Some(program.as_ref().to_owned());
