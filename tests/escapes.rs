@@ -54,10 +54,21 @@ def tryit(f):
     try:
         f()
         return "ok"
+    except Empty:
+        return "empty"
     except OSError as ex:
         return errno.errorcode.get(ex.errno, str(ex.errno))
+# An exiting process has no files and no memory left: an empty listing
+# reaches nothing, so only a non-empty one counts.
+class Empty(OSError):
+    def __init__(self):
+        OSError.__init__(self, 0, "empty")
+def nonempty(entries):
+    if not entries:
+        raise Empty()
+    return entries
 def fds(p):
-    for n in os.listdir("/proc/%d/fd" % p):
+    for n in nonempty(os.listdir("/proc/%d/fd" % p)):
         os.close(os.open("/proc/%d/fd/%s" % (p, n), os.O_PATH))
 def pidfd(p):
     fd = sysc(434, p, 0)
@@ -78,7 +89,7 @@ def checks(p):
         ("mem", lambda: os.close(os.open("/proc/%d/mem" % p, os.O_RDWR))),
         ("environ", lambda: open("/proc/%d/environ" % p, "rb").read()),
         ("fd", lambda: fds(p)),
-        ("map_files", lambda: os.listdir("/proc/%d/map_files" % p)),
+        ("map_files", lambda: nonempty(os.listdir("/proc/%d/map_files" % p))),
         ("procfd_signal", lambda: procfd_signal(p)),
     ]
 by_number = [
@@ -177,6 +188,8 @@ fn attack_args(t: &TestDir, script: &str) -> Vec<String> {
     let hidden = t.mkdir("hidden");
     t.write("hidden/secret", "host-only\n");
     [
+        "--json-status-fd",
+        "9",
         "--ro-bind",
         "/",
         "/",
@@ -204,7 +217,7 @@ fn attack_args(t: &TestDir, script: &str) -> Vec<String> {
 fn run_trigger(trigger: &str, as_: As, binary: &std::path::Path, t: &TestDir) -> Outcome {
     let script = t.write("reach.py", PROC_REACH_PY);
     let args = attack_args(t, &script);
-    let rig = in_rig(Rig::Masked, as_).env("NW", binary);
+    let rig = in_rig(Rig::Masked, as_).env("NW", binary).read_fd(9);
     match trigger {
         // Seed-style nesting: a user namespace with CAP_SYS_ADMIN below the
         // masks, so nestwrap makes no user namespace of its own.
@@ -239,6 +252,15 @@ fn parent_proc_fallback_never_reaches_outside_processes() {
             let t = TestDir::new();
             let o = run_trigger(trigger, as_, binary(), &t);
             assert_isolated(&format!("{trigger} as {as_:?}"), &o);
+            // The extra namespace is recorded where it was needed.
+            let json = String::from_utf8_lossy(&o.fds[&9]).into_owned();
+            let line = command_pid_line(&json).unwrap_or_default();
+            assert!(line.contains(r#""proc":"parent-bind""#), "{trigger}: {json}");
+            assert_eq!(
+                line.contains(r#""proc-isolation":"userns""#),
+                trigger != "own-userns",
+                "{trigger} as {as_:?}: {json}"
+            );
             // The reference refuses the same command line: nestwrap keeps it
             // working instead, so isolation is what keeps it no weaker.
             if let Some(reference) = require_reference("parent-/proc fallback comparison") {

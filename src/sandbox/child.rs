@@ -270,16 +270,18 @@ fn run(plan: &Plan, mut fds: ChildFds, report: Option<&OwnedFd>) -> Result<Never
     }
 
     let own_userns = lock_user_namespaces(plan)?;
-    // The parent-/proc fallback shows processes outside the sandbox. COMMAND
-    // must not share a user namespace with any of them: across a user
-    // namespace boundary the kernel (commoncap) refuses ptrace and every
-    // ptrace-mode /proc access (root, cwd, mem, environ, fd, map_files).
-    // COMMAND shares one when nestwrap made none (a caller whose namespace
-    // holds CAP_SYS_ADMIN, --userns) or when --userns2 was the last one
-    // entered; then one more user + mount namespace goes below it.
+    // The /proc fallbacks show processes outside the sandbox (parent-bind
+    // always; subset-pid when the pid namespace is shared), where bwrap
+    // would have refused to run. COMMAND must not share a user namespace
+    // with any of them: across a user namespace boundary the kernel
+    // (commoncap) refuses ptrace and every ptrace-mode /proc access (root,
+    // cwd, mem, environ, fd, map_files). COMMAND shares one when nestwrap
+    // made none (a caller whose namespace holds CAP_SYS_ADMIN, --userns) or
+    // when --userns2 was the last one entered; then one more user + mount
+    // namespace goes below it.
     let command_in_own_userns =
         own_userns.is_some() || (config.userns2_fd.is_none() && (plan.new_userns || chroot_locked));
-    if ctx.proc_tier.get() == Some("parent-bind") && !command_in_own_userns {
+    if ctx.proc_tier.get().is_some() && !command_in_own_userns {
         enter_own_userns(plan, libc::CLONE_NEWUSER | libc::CLONE_NEWNS, "proc-isolation")?;
         fallbacks.push_str("proc-isolation=userns\n");
     }
