@@ -281,17 +281,26 @@ fn run(plan: &Plan, mut fds: ChildFds, report: Option<&OwnedFd>) -> Result<Never
 
     let mut seccomp_programs: Vec<Vec<u8>> = Vec::new();
     if let Some(fd) = config.seccomp_fd {
+        // Read where bwrap reads it, but never more than one instruction
+        // past the kernel's limit (DESIGN.md: bounded reads).
         let data = plan
             .user_fds
             .take(fd)
-            .and_then(|f| sys::fd::read_to_end(&f))
+            .and_then(|f| sys::fd::read_bounded(&f, crate::limits::SECCOMP_READ_MAX, |_| false))
             .map_err(|e| setup_errno("seccomp", "Can't read seccomp data", e))?;
-        if data.len() % 8 != 0 {
-            return Err(setup_msg("seccomp", "Invalid seccomp data, must be multiple of 8"));
-        }
+        crate::limits::check_seccomp_program(&data).map_err(|m| setup_msg("seccomp", m))?;
         seccomp_programs.push(data);
     }
     seccomp_programs.extend(config.add_seccomp.iter().cloned());
+    // The whole chain as the kernel will count it, our own lock included,
+    // before the reaper and COMMAND each try to attach it.
+    let lock_len = match userns_lock {
+        Some("seccomp") => super::userns_lock::filter().map_or(0, |f| f.len() / 8),
+        _ => 0,
+    };
+    let lens = seccomp_programs.iter().map(|p| p.len() / 8);
+    crate::limits::check_seccomp_stack(std::iter::once(lock_len).filter(|&n| n > 0).chain(lens))
+        .map_err(|m| setup_msg("seccomp", m))?;
 
     sys::umask(old_umask);
 

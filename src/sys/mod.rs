@@ -136,7 +136,10 @@ pub fn seccomp_set_filter(program: &[u8]) -> Result<(), Errno> {
             k: u32::from_ne_bytes([chunk[4], chunk[5], chunk[6], chunk[7]]),
         });
     }
-    let prog = libc::sock_fprog { len: n as u16, filter: filters.as_mut_ptr() };
+    // `len` is 16 bits: a longer program must never reach the kernel
+    // truncated (callers refuse anything over BPF_MAXINSNS long before).
+    let len = u16::try_from(n).map_err(|_| Errno::E2BIG)?;
+    let prog = libc::sock_fprog { len, filter: filters.as_mut_ptr() };
     // SAFETY: `prog` points at `n` valid sock_filter structs that outlive the
     // call; the kernel copies the program.
     let r = unsafe {
