@@ -267,6 +267,9 @@ fn run(plan: &Plan, mut fds: ChildFds, report: Option<&OwnedFd>) -> Result<Never
             .map_err(|e| setup_errno("userns2", "Setting userns2 failed", e))?;
     }
 
+    // Whether a filter was there before ours (the kernel counts it too).
+    let filtered_before =
+        (config.seccomp_fd.is_some() || !config.add_seccomp.is_empty()) && sys::seccomp_filtered();
     let userns_lock = lock_user_namespaces(plan)?;
 
     drop_privs(plan)?;
@@ -292,15 +295,7 @@ fn run(plan: &Plan, mut fds: ChildFds, report: Option<&OwnedFd>) -> Result<Never
         seccomp_programs.push(data);
     }
     seccomp_programs.extend(config.add_seccomp.iter().cloned());
-    // The whole chain as the kernel will count it, our own lock included,
-    // before the reaper and COMMAND each try to attach it.
-    let lock_len = match userns_lock {
-        Some("seccomp") => super::userns_lock::filter().map_or(0, |f| f.len() / 8),
-        _ => 0,
-    };
-    let lens = seccomp_programs.iter().map(|p| p.len() / 8);
-    crate::limits::check_seccomp_stack(std::iter::once(lock_len).filter(|&n| n > 0).chain(lens))
-        .map_err(|m| setup_msg("seccomp", m))?;
+    check_seccomp_chain(&seccomp_programs, filtered_before, userns_lock == Some("seccomp"))?;
 
     sys::umask(old_umask);
 
@@ -366,6 +361,49 @@ fn run(plan: &Plan, mut fds: ChildFds, report: Option<&OwnedFd>) -> Result<Never
         fallbacks.push_str(&format!("userns-lock={method}\n"));
     }
     exec_command(plan, &seccomp_programs, report, fallbacks.as_bytes())
+}
+
+/// The kernel refuses a filter chain longer than `MAX_INSNS_PER_PATH`, counted
+/// in the eBPF it translates each program to, which only the kernel knows
+/// exactly, and counting filters inherited from the caller. When the chain
+/// might not fit (`limits::stack_surely_fits`), attach it once in a
+/// throwaway child first, so that a refusal is one error line here, before
+/// the reaper and COMMAND each attach it for real (and COMMAND never starts).
+fn check_seccomp_chain(
+    programs: &[Vec<u8>],
+    filtered_before: bool,
+    locked: bool,
+) -> Result<(), SetupError> {
+    if programs.is_empty() {
+        return Ok(());
+    }
+    let lock_len = if locked { super::userns_lock::filter().map_or(0, |f| f.len() / 8) } else { 0 };
+    let lens = std::iter::once(lock_len).filter(|&n| n > 0);
+    let lens = lens.chain(programs.iter().map(|p| p.len() / 8));
+    if crate::limits::stack_surely_fits(lens, filtered_before) {
+        return Ok(());
+    }
+    match sys::fork().map_err(|e| setup_errno("fork", "Can't fork", e))? {
+        None => {
+            for program in programs {
+                if let Err(e) = sys::seccomp_set_filter(program) {
+                    sys::exit_now(e as i32);
+                }
+            }
+            sys::exit_now(0)
+        }
+        Some(pid) => loop {
+            match nix::sys::wait::waitpid(pid, None) {
+                Err(Errno::EINTR) => continue,
+                Ok(nix::sys::wait::WaitStatus::Exited(_, code)) if code != 0 => {
+                    return Err(super::userns_lock::seccomp_failure(Errno::from_raw(code)));
+                }
+                // Attached, or killed by one of the filters it attached (the
+                // real attach then meets the same filter, as under bwrap).
+                _ => return Ok(()),
+            }
+        },
+    }
 }
 
 /// `--disable-userns`: cap `user.max_user_namespaces` at 1 inside our user

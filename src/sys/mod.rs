@@ -123,6 +123,15 @@ fn close_listed(first: u32, last: u32) -> Result<(), Errno> {
     Ok(())
 }
 
+/// Whether this process already runs under a seccomp filter
+/// (`PR_GET_SECCOMP` says 2; an error, from a filter refusing the call,
+/// counts as yes).
+pub fn seccomp_filtered() -> bool {
+    // SAFETY: PR_GET_SECCOMP takes no pointer and only reports the mode.
+    let r = unsafe { libc::prctl(libc::PR_GET_SECCOMP, 0, 0, 0, 0) };
+    r != 0
+}
+
 /// Install a classic-BPF seccomp program (`PR_SET_SECCOMP`).
 pub fn seccomp_set_filter(program: &[u8]) -> Result<(), Errno> {
     // Copy into a properly aligned buffer of sock_filter structs.
