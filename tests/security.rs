@@ -290,10 +290,11 @@ fn seccomp_program_truncated_to_allow_all_is_refused() {
     both(|as_| {
         for opt in ["--seccomp", "--add-seccomp-fd"] {
             let what = format!("{as_:?} {opt} 65537 instructions");
-            let (o, ran) = run_programs(as_, None, opt, &[attack.clone()], &[]);
+            let (o, ran) = run_programs(as_, None, opt, std::slice::from_ref(&attack), &[]);
             assert_refused(&o, ran, &what);
             if let Some(bwrap) = reference {
-                let (o, ran) = run_programs(as_, Some(bwrap), opt, &[attack.clone()], &[]);
+                let (o, ran) =
+                    run_programs(as_, Some(bwrap), opt, std::slice::from_ref(&attack), &[]);
                 assert_ran(&o, ran, &format!("control: bwrap 0.13.1 truncates, {what}"));
             }
         }
