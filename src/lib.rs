@@ -11,6 +11,7 @@ pub mod config;
 pub mod diagnose;
 pub mod doc;
 pub mod error;
+pub mod limits;
 pub mod report;
 pub mod sandbox;
 #[allow(unsafe_code)]

@@ -859,3 +859,55 @@ fn caller_fds_with_as_pid_1() {
         assert_eq!(fds_of(&o), want, "{o}");
     });
 }
+
+// ---- Endless descriptors (issue 15 E) ------------------------------------------
+//
+// bwrap reads `--args`, `--seccomp` and `--add-seccomp-fd` data to end of
+// file, so an endless descriptor makes it read (and allocate) forever.
+// nestwrap stops at bwrap's 9000 arguments, at 64 MiB of `--args` data and
+// one instruction past the kernel's 4096 for seccomp data: one `bwrap:`
+// line, exit 1, in bounded time. Not run against bwrap: it would fill memory.
+
+/// An endless stream of `byte` on a pipe, from a writer thread that stops
+/// when the reader is gone (EPIPE: the harness ignores SIGPIPE).
+fn endless(byte: u8) -> OwnedFd {
+    let (r, w) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).unwrap();
+    std::thread::spawn(move || {
+        let mut w = std::fs::File::from(w);
+        let chunk = vec![byte; 65536];
+        while std::io::Write::write_all(&mut w, &chunk).is_ok() {}
+    });
+    r
+}
+
+#[test]
+fn endless_descriptors_stop_in_bounded_time() {
+    let limit = std::time::Duration::from_secs(20);
+    let too_long = "bwrap: Invalid seccomp data, must be at most 4096 instructions";
+    type Src = fn() -> OwnedFd;
+    let zero: Src = || std::fs::File::open("/dev/zero").unwrap().into();
+    let xs: Src = || endless(b'x');
+    let cases: &[(&str, &str, Src, &str)] = &[
+        ("--args", "/dev/zero", zero, "bwrap: Exceeded maximum number of arguments 9000"),
+        ("--args", "endless x", xs, "bwrap: Exceeded maximum size of --args data 67108864 bytes"),
+        ("--seccomp", "/dev/zero", zero, too_long),
+        ("--seccomp", "endless x", xs, too_long),
+        ("--add-seccomp-fd", "/dev/zero", zero, too_long),
+        ("--add-seccomp-fd", "endless x", xs, too_long),
+    ];
+    both(|as_| {
+        for (opt, what, src, line) in cases {
+            let t = TestDir::new();
+            let out = t.mkdir("out");
+            let o = Sandbox::new(as_)
+                .args(["--ro-bind", "/", "/", "--bind", &out, "/tmp", opt, "3"])
+                .args(["sh", "-c", "touch /tmp/ran; echo ran"])
+                .fd(3, src())
+                .run();
+            let label = format!("{as_:?} {opt} from {what}");
+            assert!(o.elapsed < limit, "{label}: took {:?}\n{o}", o.elapsed);
+            assert!(o.stdout.is_empty() && !t.path().join("out/ran").exists(), "{label}: ran\n{o}");
+            o.fails_with(line);
+        }
+    });
+}

@@ -199,3 +199,202 @@ fn monitor_holds_no_capabilities() {
         );
     });
 }
+
+// ---- Oversized seccomp programs (issue 15 C) ------------------------------------
+//
+// `sock_fprog.len` is 16 bits: bwrap 0.13.1 hands a 65537-instruction program
+// to the kernel as a 1-instruction one, so a program whose first instruction
+// allows everything (and whose other 65536 would kill) becomes "allow all".
+// nestwrap refuses any program over the kernel's 4096 instructions, and any
+// chain over the kernel's 32768 (counted as `seccomp_attach_filter` counts),
+// with one `bwrap:` line, before COMMAND starts.
+
+/// `ret K` (BPF_RET|BPF_K).
+fn ret(k: u32) -> [u8; 8] {
+    let mut b = [0u8; 8];
+    b[0..2].copy_from_slice(&0x06u16.to_ne_bytes());
+    b[4..8].copy_from_slice(&k.to_ne_bytes());
+    b
+}
+const SECCOMP_RET_ALLOW: u32 = 0x7fff_0000;
+const SECCOMP_RET_KILL_PROCESS: u32 = 0x8000_0000;
+
+/// `first`, then `rest` until the program has `n` instructions.
+fn bpf(first: u32, rest: u32, n: usize) -> Vec<u8> {
+    let mut p = ret(first).to_vec();
+    for _ in 1..n {
+        p.extend_from_slice(&ret(rest));
+    }
+    p
+}
+
+/// A descriptor holding `data` whatever its size (an unlinked file).
+fn data_file(t: &TestDir, data: &[u8]) -> std::os::fd::OwnedFd {
+    let p = t.path().join("prog.bpf");
+    std::fs::write(&p, data).unwrap();
+    let f = std::fs::File::open(&p).unwrap();
+    std::fs::remove_file(&p).unwrap();
+    f.into()
+}
+
+/// Runs `program` (the binary by default) with `opts`, the programs on fds
+/// 3, 4, ... (one `fd_opt` each), and a COMMAND that leaves a marker in a
+/// host directory. Returns the outcome and whether COMMAND ran.
+fn run_programs(
+    as_: As,
+    program: Option<&Path>,
+    fd_opt: &str,
+    programs: &[Vec<u8>],
+    opts: &[&str],
+) -> (Outcome, bool) {
+    let t = TestDir::new();
+    let out = t.mkdir("out");
+    let mut sb = Sandbox::new(as_);
+    if let Some(p) = program {
+        sb = sb.program(p);
+    }
+    sb = sb.args(["--ro-bind", "/", "/", "--bind", &out, "/tmp"]).args(opts);
+    for (i, prog) in programs.iter().enumerate() {
+        let fd = 3 + i as i32;
+        sb = sb.args([fd_opt, &fd.to_string()]).fd(fd, data_file(&t, prog));
+    }
+    let o = sb.args(["sh", "-c", "touch /tmp/ran; echo ran"]).run();
+    let ran = Path::new(&out).join("ran").exists();
+    (o, ran)
+}
+
+#[track_caller]
+fn assert_refused(o: &Outcome, ran: bool, what: &str) {
+    assert!(!ran, "{what}: COMMAND ran\n{o}");
+    assert_eq!(o.status, 1, "{what}: status\n{o}");
+    assert!(o.stdout.is_empty(), "{what}: COMMAND wrote\n{o}");
+    let lines: Vec<&str> = o.stderr.lines().collect();
+    // Behaviour, not wording (the unit tests in src/limits.rs pin the text).
+    assert!(
+        lines.len() == 1 && lines[0].starts_with("bwrap: "),
+        "{what}: want exactly one bwrap: line\n{o}"
+    );
+}
+
+#[track_caller]
+fn assert_ran(o: &Outcome, ran: bool, what: &str) {
+    assert!(ran && o.status == 0 && o.stdout == "ran\n", "{what}: COMMAND should run\n{o}");
+}
+
+/// The attack: 65537 instructions, RET_ALLOW first. bwrap 0.13.1 runs COMMAND
+/// (the control shows the truncation is real); nestwrap must not.
+#[test]
+fn seccomp_program_truncated_to_allow_all_is_refused() {
+    let attack = bpf(SECCOMP_RET_ALLOW, SECCOMP_RET_KILL_PROCESS, 65537);
+    let reference = require_reference("65537-instruction seccomp program");
+    both(|as_| {
+        for opt in ["--seccomp", "--add-seccomp-fd"] {
+            let what = format!("{as_:?} {opt} 65537 instructions");
+            let (o, ran) = run_programs(as_, None, opt, std::slice::from_ref(&attack), &[]);
+            assert_refused(&o, ran, &what);
+            if let Some(bwrap) = reference {
+                let (o, ran) =
+                    run_programs(as_, Some(bwrap), opt, std::slice::from_ref(&attack), &[]);
+                assert_ran(&o, ran, &format!("control: bwrap 0.13.1 truncates, {what}"));
+            }
+        }
+    });
+}
+
+/// The kernel's limit exactly: 4096 instructions run, 4097 are refused
+/// (by nestwrap, before the kernel would refuse it with EINVAL after setup).
+#[test]
+fn seccomp_program_of_4097_instructions_is_refused_4096_runs() {
+    both(|as_| {
+        for opt in ["--seccomp", "--add-seccomp-fd"] {
+            let (o, ran) = run_programs(as_, None, opt, &[bpf(SECCOMP_RET_ALLOW, 0, 4097)], &[]);
+            assert_refused(&o, ran, &format!("{as_:?} {opt} 4097"));
+            let prog = bpf(SECCOMP_RET_ALLOW, SECCOMP_RET_ALLOW, 4096);
+            let (o, ran) = run_programs(as_, None, opt, &[prog], &[]);
+            assert_ran(&o, ran, &format!("{as_:?} {opt} 4096"));
+        }
+    });
+}
+
+/// Stacked `--add-seccomp-fd` programs: three full ones and one of `last`
+/// instructions, all `ret`. The kernel counts the eBPF it makes of each
+/// (3 + 2 per `ret`, measured on 6.18) plus 4 per lower filter: the chain
+/// fits exactly with a last program of 4084.
+fn chain(last: usize) -> Vec<Vec<u8>> {
+    let mut v = vec![bpf(SECCOMP_RET_ALLOW, SECCOMP_RET_ALLOW, 4096); 3];
+    v.push(bpf(SECCOMP_RET_ALLOW, SECCOMP_RET_ALLOW, last));
+    v
+}
+
+#[test]
+fn stacked_seccomp_programs_over_the_kernel_total_are_refused() {
+    both(|as_| {
+        // With --unshare-pid the reaper attaches the chain too: still one
+        // line (bwrap 0.13.1 prints its ENOMEM line twice there).
+        for opts in [&[][..], &["--unshare-pid"][..]] {
+            let what = format!("{as_:?} {opts:?}");
+            let (o, ran) = run_programs(as_, None, "--add-seccomp-fd", &chain(4084), opts);
+            assert_ran(&o, ran, &format!("{what}: a chain of exactly 32768"));
+            let (o, ran) = run_programs(as_, None, "--add-seccomp-fd", &chain(4085), opts);
+            assert_refused(&o, ran, &format!("{what}: a chain of 32770"));
+            // Eight full programs are over even before the kernel's
+            // translation: refused while parsing.
+            let eight = vec![bpf(SECCOMP_RET_ALLOW, SECCOMP_RET_ALLOW, 4096); 8];
+            let (o, ran) = run_programs(as_, None, "--add-seccomp-fd", &eight, opts);
+            assert_refused(&o, ran, &format!("{what}: eight full programs"));
+        }
+    });
+}
+
+/// A filter the caller already runs under counts too: the chain that fits
+/// exactly on its own is refused cleanly under one more filter.
+#[test]
+fn stacked_seccomp_total_counts_inherited_filters() {
+    use crate::util::hostile::{require_seccomp, under_seccomp, Seccomp};
+    both(|as_| {
+        if !require_seccomp(as_) {
+            return;
+        }
+        let t = TestDir::new();
+        let mut sb = under_seccomp(Seccomp::ProcMountEperm, as_).args(["--ro-bind", "/", "/"]);
+        for (i, prog) in chain(4084).iter().enumerate() {
+            let fd = 3 + i as i32;
+            sb = sb.args(["--add-seccomp-fd", &fd.to_string()]).fd(fd, data_file(&t, prog));
+        }
+        let o = sb.args(["sh", "-c", "echo ran"]).run();
+        assert_refused(&o, o.stdout.contains("ran"), &format!("{as_:?}: under a filter"));
+        // Control: the same filter alone leaves this sandbox alone.
+        let o = under_seccomp(Seccomp::ProcMountEperm, as_)
+            .args(["--ro-bind", "/", "/", "sh", "-c", "echo ran"])
+            .run();
+        assert!(o.status == 0 && o.stdout == "ran\n", "{as_:?}: control\n{o}");
+    });
+}
+
+/// nestwrap's own `--disable-userns` lock (used where /proc/sys is
+/// read-only) is a filter of the same chain and counts toward the total.
+#[test]
+fn stacked_seccomp_total_counts_the_userns_lock() {
+    use crate::util::hostile::{in_rig, require_rig, Rig};
+    for as_ in [As::User, As::Root] {
+        if !require_rig(as_) {
+            continue;
+        }
+        let t = TestDir::new();
+        let run = |lock: bool| {
+            let mut sb = in_rig(Rig::RoProcSys, as_).args(["--ro-bind", "/", "/"]);
+            if lock {
+                sb = sb.args(["--unshare-user", "--disable-userns"]);
+            }
+            for (i, prog) in chain(4084).iter().enumerate() {
+                let fd = 3 + i as i32;
+                sb = sb.args(["--add-seccomp-fd", &fd.to_string()]).fd(fd, data_file(&t, prog));
+            }
+            sb.args(["sh", "-c", "echo ran"]).run()
+        };
+        let o = run(false);
+        assert!(o.status == 0 && o.stdout == "ran\n", "{as_:?}: without the lock it fits\n{o}");
+        let o = run(true);
+        assert_refused(&o, o.stdout.contains("ran"), &format!("{as_:?}: with the lock"));
+    }
+}

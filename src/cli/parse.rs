@@ -19,8 +19,9 @@ use super::spec::{self, CAP_NAMES};
 use super::{validate, Parsed};
 use crate::config::{BindKind, CapOp, Config, EnvOp, FdNum, OverlayKind, ProcFallback, SetupOp};
 use crate::error::CliError;
+use crate::limits::{self, ArgsCounter, MAX_ARGS_DATA_BYTES, SECCOMP_READ_MAX};
 use crate::report::Reporter;
-use crate::sys::fd::read_fd_to_end_and_close;
+use crate::sys::fd::read_fd_bounded_and_close;
 
 /// bwrap's cap on argv items plus `--args` items.
 pub const MAX_ARGS: usize = 9000;
@@ -74,6 +75,7 @@ fn parse_with(
         size: None,
         overlay_srcs: Vec::new(),
         total_args: args.len(),
+        args_bytes: 0,
         reporter,
         selinux,
     };
@@ -118,6 +120,8 @@ struct State<'r> {
     overlay_srcs: Vec<OsString>,
     /// argv items plus every `--args` item read so far.
     total_args: usize,
+    /// Bytes of all `--args` data read so far.
+    args_bytes: usize,
     reporter: &'r mut Reporter,
     /// SELinux is enabled; None until a label option asks.
     selinux: Option<bool>,
@@ -227,10 +231,22 @@ impl State<'_> {
                     return Err(CliError::msg("--args not supported in arguments file"));
                 }
                 let fd = parse_fd(&value(p, name)?)?;
-                let data = read_fd_to_end_and_close(fd).map_err(|errno| CliError::Errno {
-                    msg: "Can't read --args data".into(),
-                    errno,
-                })?;
+                // Bounded, unlike bwrap (DESIGN.md): stop reading once the
+                // items (bwrap's count) or the bytes pass their caps.
+                let budget = MAX_ARGS_DATA_BYTES - self.args_bytes;
+                let before = self.total_args;
+                let mut counter = ArgsCounter::default();
+                let data = read_fd_bounded_and_close(fd, budget + 1, |d| {
+                    before + counter.items(d) > MAX_ARGS
+                })
+                .map_err(|errno| CliError::Errno { msg: "Can't read --args data".into(), errno })?;
+                if before + counter.items(&data) > MAX_ARGS {
+                    return Err(too_many_args());
+                }
+                if data.len() > budget {
+                    return Err(CliError::Msg(limits::args_data_too_long()));
+                }
+                self.args_bytes += data.len();
                 let items = split_args_data(&data);
                 for _ in &items {
                     self.total_args += 1;
@@ -498,14 +514,17 @@ impl State<'_> {
                     ));
                 }
                 let fd = parse_fd(&v)?;
-                let data = read_fd_to_end_and_close(fd).map_err(|errno| CliError::Errno {
-                    msg: "Can't read seccomp data".into(),
-                    errno,
-                })?;
-                if data.len() % 8 != 0 {
-                    return Err(CliError::msg("Invalid seccomp data, must be multiple of 8"));
-                }
+                // Never more than one instruction past the kernel's limit: a
+                // longer program would be truncated to 16 bits of length.
+                let data = read_fd_bounded_and_close(fd, SECCOMP_READ_MAX, |_| false).map_err(
+                    |errno| CliError::Errno { msg: "Can't read seccomp data".into(), errno },
+                )?;
+                limits::check_seccomp_program(&data).map_err(CliError::Msg)?;
                 cfg.add_seccomp.push(data);
+                // The kernel's limit on the chain, checked before anything
+                // runs (the child checks again with --disable-userns's lock).
+                limits::check_seccomp_stack(cfg.add_seccomp.iter().map(|p| p.len() / 8))
+                    .map_err(CliError::Msg)?;
             }
             "--block-fd" | "--userns-block-fd" | "--info-fd" | "--json-status-fd" => {
                 let v = value(p, name)?;
@@ -1500,6 +1519,72 @@ mod tests {
         let mut data = "--foo\0".to_string();
         data.push_str(&"x\0".repeat(MAX_ARGS));
         assert_eq!(err(&["--args", &pipe_with(data.as_bytes()), "t"]), msg);
+    }
+
+    /// A descriptor on `/dev/zero`: endless NULs, i.e. endless empty items.
+    fn dev_zero() -> String {
+        std::fs::File::open("/dev/zero").unwrap().into_raw_fd().to_string()
+    }
+
+    #[test]
+    fn args_data_is_bounded() {
+        let too_many = "Exceeded maximum number of arguments 9000";
+        let too_big = "Exceeded maximum size of --args data 67108864 bytes";
+        assert_eq!(err(&["--args", &dev_zero(), "t"]), too_many);
+        // One endless item without a NUL: the byte cap.
+        assert_eq!(
+            err(&["--args", &pipe_with(&vec![b'x'; MAX_ARGS_DATA_BYTES + 1]), "t"]),
+            too_big
+        );
+        // Both caps at once: bwrap's count is checked first.
+        assert_eq!(err(&["--args", &pipe_with(&vec![0; MAX_ARGS_DATA_BYTES + 1]), "t"]), too_many);
+        // Exactly the cap is fine, and the cap covers all --args data together.
+        let mut data = b"--setenv\0A\0".to_vec();
+        data.resize(MAX_ARGS_DATA_BYTES / 2 - 1, b'v');
+        data.push(0);
+        let half = || pipe_with(&data);
+        let c = cfg(&["--args", &half(), "--args", &half(), "t"]);
+        assert_eq!(c.env_ops.len(), 2);
+        assert_eq!(
+            err(&["--args", &half(), "--args", &half(), "--args", &pipe_with(b"x"), "t"]),
+            too_big
+        );
+    }
+
+    #[test]
+    fn seccomp_programs_are_bounded() {
+        let insns = |n: usize| {
+            let mut p = Vec::new();
+            for _ in 0..n {
+                p.extend_from_slice(&[6, 0, 0, 0, 0, 0, 0xff, 0x7f]); // ret ALLOW
+            }
+            p
+        };
+        let too_long = "Invalid seccomp data, must be at most 4096 instructions";
+        let stack = "Invalid seccomp data, the filters together exceed the kernel's limit of \
+                     32768 instructions";
+        assert_eq!(cfg(&["--add-seccomp-fd", &pipe_with(&insns(4096)), "t"]).add_seccomp.len(), 1);
+        assert_eq!(err(&["--add-seccomp-fd", &pipe_with(&insns(4097)), "t"]), too_long);
+        // 65537 instructions would be 1 in a 16-bit sock_fprog.len.
+        assert_eq!(err(&["--add-seccomp-fd", &pipe_with(&insns(65537)), "t"]), too_long);
+        assert_eq!(err(&["--add-seccomp-fd", &dev_zero(), "t"]), too_long);
+        // The chain as the kernel counts it: each lower filter costs 4 more.
+        // Seven full programs and a last one of `last` instructions (fresh
+        // descriptors each time: the parser closes them).
+        let chain = |last: usize| {
+            let mut argv: Vec<String> = Vec::new();
+            for n in [4096, 4096, 4096, 4096, 4096, 4096, 4096, last] {
+                argv.extend(["--add-seccomp-fd".into(), pipe_with(&insns(n))]);
+            }
+            argv.push("t".into());
+            argv
+        };
+        let fits = chain(4096 - 28);
+        let fits: Vec<&str> = fits.iter().map(String::as_str).collect();
+        assert_eq!(cfg(&fits).add_seccomp.len(), 8);
+        let over = chain(4096 - 27);
+        let over: Vec<&str> = over.iter().map(String::as_str).collect();
+        assert_eq!(err(&over), stack);
     }
 
     #[test]

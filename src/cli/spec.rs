@@ -139,7 +139,9 @@ pub const OPTIONS: &[OptSpec] = &[
         "Read FD to its end and parse its contents, a list of NUL-terminated arguments, as if \
          they had been given at this point of the command line; then close FD. The data may \
          not contain --args itself, and parsing of the data stops at its first argument that \
-         is not an option, so COMMAND cannot come from it."),
+         is not an option, so COMMAND cannot come from it. Reading stops with an error once \
+         the arguments pass 9000 (command line included) or all --args data passes 64 MiB \
+         (bwrap reads an endless FD forever)."),
     opt("--argv0", &["VALUE"], &[K::String], C::General,
         "Set argv[0] to the value VALUE before running the program",
         "--argv0 takes one argument",
@@ -335,11 +337,17 @@ pub const OPTIONS: &[OptSpec] = &[
     opt("--seccomp", &["FD"], &[K::Fd], C::Lockdown,
         "Load and use seccomp rules from FD (not repeatable)", "--seccomp takes an argument",
         "Install the seccomp program (an array of struct sock_filter) read from FD just \
-         before running COMMAND. Cannot be combined with --add-seccomp-fd."),
+         before running COMMAND. Cannot be combined with --add-seccomp-fd. A program of more \
+         than 4096 instructions (the kernel's limit) is refused, never truncated, and so is \
+         one that would take the filters in force past the kernel's total of 32768; both \
+         before COMMAND starts."),
     opt("--add-seccomp-fd", &["FD"], &[K::Fd], C::Lockdown,
         "Load and use seccomp rules from FD (repeatable)", "--add-seccomp-fd takes an argument",
         "Read a seccomp program from FD at once and install it just before running COMMAND. \
-         May be repeated; programs are installed in order. Cannot be combined with --seccomp."),
+         May be repeated; programs are installed in order. Cannot be combined with --seccomp. \
+         Each program is limited to 4096 instructions, and all filters together (those \
+         already in force included) to the kernel's limit of 32768 instructions as the \
+         kernel counts them; longer ones are refused before COMMAND starts."),
     opt("--block-fd", &["FD"], &[K::Fd], C::Monitoring,
         "Block on FD until some data to read is available", "--block-fd takes an argument",
         "Once the sandbox is set up, wait until FD is readable (data or end of file) before \

@@ -269,6 +269,9 @@ fn run(plan: &Plan, mut fds: ChildFds, report: Option<&OwnedFd>) -> Result<Never
             .map_err(|e| setup_errno("userns2", "Setting userns2 failed", e))?;
     }
 
+    // Whether a filter was there before ours (the kernel counts it too).
+    let filtered_before =
+        (config.seccomp_fd.is_some() || !config.add_seccomp.is_empty()) && sys::seccomp_filtered();
     let own_userns = lock_user_namespaces(plan)?;
     // The /proc fallbacks show processes outside the sandbox (parent-bind
     // always; subset-pid when the pid namespace is shared), where bwrap
@@ -302,17 +305,18 @@ fn run(plan: &Plan, mut fds: ChildFds, report: Option<&OwnedFd>) -> Result<Never
 
     let mut seccomp_programs: Vec<Vec<u8>> = Vec::new();
     if let Some(fd) = config.seccomp_fd {
+        // Read where bwrap reads it, but never more than one instruction
+        // past the kernel's limit (DESIGN.md: bounded reads).
         let data = plan
             .user_fds
             .take(fd)
-            .and_then(|f| sys::fd::read_to_end(&f))
+            .and_then(|f| sys::fd::read_bounded(&f, crate::limits::SECCOMP_READ_MAX, |_| false))
             .map_err(|e| setup_errno("seccomp", "Can't read seccomp data", e))?;
-        if data.len() % 8 != 0 {
-            return Err(setup_msg("seccomp", "Invalid seccomp data, must be multiple of 8"));
-        }
+        crate::limits::check_seccomp_program(&data).map_err(|m| setup_msg("seccomp", m))?;
         seccomp_programs.push(data);
     }
     seccomp_programs.extend(config.add_seccomp.iter().cloned());
+    check_seccomp_chain(&seccomp_programs, filtered_before, userns_lock == Some("seccomp"))?;
 
     sys::umask(old_umask);
 
@@ -407,6 +411,49 @@ fn needs_second_userns(plan: &Plan) -> bool {
         && plan.requested_caps != 0
         && (plan.sandbox_uid != 0 || plan.sandbox_gid != 0)
         && config.ops.iter().any(|op| matches!(op, SetupOp::Dev { .. }))
+}
+
+/// The kernel refuses a filter chain longer than `MAX_INSNS_PER_PATH`, counted
+/// in the eBPF it translates each program to, which only the kernel knows
+/// exactly, and counting filters inherited from the caller. When the chain
+/// might not fit (`limits::stack_surely_fits`), attach it once in a
+/// throwaway child first, so that a refusal is one error line here, before
+/// the reaper and COMMAND each attach it for real (and COMMAND never starts).
+fn check_seccomp_chain(
+    programs: &[Vec<u8>],
+    filtered_before: bool,
+    locked: bool,
+) -> Result<(), SetupError> {
+    if programs.is_empty() {
+        return Ok(());
+    }
+    let lock_len = if locked { super::userns_lock::filter().map_or(0, |f| f.len() / 8) } else { 0 };
+    let lens = std::iter::once(lock_len).filter(|&n| n > 0);
+    let lens = lens.chain(programs.iter().map(|p| p.len() / 8));
+    if crate::limits::stack_surely_fits(lens, filtered_before) {
+        return Ok(());
+    }
+    match sys::fork().map_err(|e| setup_errno("fork", "Can't fork", e))? {
+        None => {
+            for program in programs {
+                if let Err(e) = sys::seccomp_set_filter(program) {
+                    sys::exit_now(e as i32);
+                }
+            }
+            sys::exit_now(0)
+        }
+        Some(pid) => loop {
+            match nix::sys::wait::waitpid(pid, None) {
+                Err(Errno::EINTR) => continue,
+                Ok(nix::sys::wait::WaitStatus::Exited(_, code)) if code != 0 => {
+                    return Err(super::userns_lock::seccomp_failure(Errno::from_raw(code)));
+                }
+                // Attached, or killed by one of the filters it attached (the
+                // real attach then meets the same filter, as under bwrap).
+                _ => return Ok(()),
+            }
+        },
+    }
 }
 
 /// `--disable-userns`: cap `user.max_user_namespaces` at 1 inside our user

@@ -138,14 +138,21 @@ pub fn filter() -> Option<Vec<u8>> {
 /// Install a seccomp program: the `--disable-userns` lock or a caller's
 /// `--seccomp`/`--add-seccomp-fd` filter, with bwrap's messages.
 pub fn apply_seccomp(program: &[u8]) -> Result<(), SetupError> {
-    match sys::seccomp_set_filter(program) {
-        Ok(()) => Ok(()),
-        Err(Errno::EINVAL) => Err(setup_msg(
+    sys::seccomp_set_filter(program).map_err(seccomp_failure)
+}
+
+/// The error for a failed `PR_SET_SECCOMP`: bwrap's messages, except for
+/// ENOMEM, which is the kernel's limit on the whole filter chain
+/// (`seccomp_attach_filter`), said in words.
+pub fn seccomp_failure(e: Errno) -> SetupError {
+    match e {
+        Errno::EINVAL => setup_msg(
             "seccomp",
             "Unable to set up system call filtering as requested: prctl(PR_SET_SECCOMP) reported EINVAL. \
              (Hint: this requires a kernel configured with CONFIG_SECCOMP and CONFIG_SECCOMP_FILTER.)",
-        )),
-        Err(e) => Err(setup_errno("seccomp", "prctl(PR_SET_SECCOMP)", e)),
+        ),
+        Errno::ENOMEM => setup_msg("seccomp", crate::limits::seccomp_stack_too_long()),
+        e => setup_errno("seccomp", "prctl(PR_SET_SECCOMP)", e),
     }
 }
 

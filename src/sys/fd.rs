@@ -20,11 +20,44 @@ pub fn claim_fd(fd: RawFd) -> Result<OwnedFd, Errno> {
     Ok(unsafe { OwnedFd::from_raw_fd(fd) })
 }
 
-/// Read a caller-supplied fd to EOF (retrying EINTR) and close it, as bwrap's
-/// `load_file_data` + `close`.
-pub fn read_fd_to_end_and_close(fd: RawFd) -> Result<Vec<u8>, Errno> {
+/// Read a caller-supplied fd as bwrap's `load_file_data` + `close` do, but
+/// bounded: see [`read_bounded`].
+pub fn read_fd_bounded_and_close(
+    fd: RawFd,
+    max: usize,
+    enough: impl FnMut(&[u8]) -> bool,
+) -> Result<Vec<u8>, Errno> {
     let owned = claim_fd(fd)?;
-    read_to_end(&owned)
+    read_bounded(&owned, max, enough)
+}
+
+/// Read `fd` until EOF (retrying EINTR), but never more than `max` bytes,
+/// and stop as soon as `enough(&data)` says the data read so far already
+/// breaks a limit; the rest stays unread. The caller tells which limit from
+/// the data (`crate::limits`). An endless descriptor thus costs at most
+/// `max` bytes of memory and the time to read them.
+pub fn read_bounded(
+    fd: &OwnedFd,
+    max: usize,
+    mut enough: impl FnMut(&[u8]) -> bool,
+) -> Result<Vec<u8>, Errno> {
+    let mut data = Vec::new();
+    let mut buf = [0u8; 65536];
+    while data.len() < max {
+        let want = buf.len().min(max - data.len());
+        match nix::unistd::read(fd, &mut buf[..want]) {
+            Ok(0) => break,
+            Ok(n) => {
+                data.extend_from_slice(&buf[..n]);
+                if enough(&data) {
+                    break;
+                }
+            }
+            Err(Errno::EINTR) => continue,
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(data)
 }
 
 /// Read everything from `fd` until EOF.

@@ -123,6 +123,15 @@ fn close_listed(first: u32, last: u32) -> Result<(), Errno> {
     Ok(())
 }
 
+/// Whether this process already runs under a seccomp filter
+/// (`PR_GET_SECCOMP` says 2; an error, from a filter refusing the call,
+/// counts as yes).
+pub fn seccomp_filtered() -> bool {
+    // SAFETY: PR_GET_SECCOMP takes no pointer and only reports the mode.
+    let r = unsafe { libc::prctl(libc::PR_GET_SECCOMP, 0, 0, 0, 0) };
+    r != 0
+}
+
 /// Install a classic-BPF seccomp program (`PR_SET_SECCOMP`).
 pub fn seccomp_set_filter(program: &[u8]) -> Result<(), Errno> {
     // Copy into a properly aligned buffer of sock_filter structs.
@@ -136,7 +145,10 @@ pub fn seccomp_set_filter(program: &[u8]) -> Result<(), Errno> {
             k: u32::from_ne_bytes([chunk[4], chunk[5], chunk[6], chunk[7]]),
         });
     }
-    let prog = libc::sock_fprog { len: n as u16, filter: filters.as_mut_ptr() };
+    // `len` is 16 bits: a longer program must never reach the kernel
+    // truncated (callers refuse anything over BPF_MAXINSNS long before).
+    let len = u16::try_from(n).map_err(|_| Errno::E2BIG)?;
+    let prog = libc::sock_fprog { len, filter: filters.as_mut_ptr() };
     // SAFETY: `prog` points at `n` valid sock_filter structs that outlive the
     // call; the kernel copies the program.
     let r = unsafe {
