@@ -75,7 +75,8 @@ pub fn unavailable(abi: Result<u32, nix::errno::Errno>) -> Option<String> {
 
 /// The requirement, in the words of the error line.
 fn requirement(bits: u64) -> String {
-    format!("{}: needs Landlock ABI {SCOPES_ABI} or later (Linux 6.12)", options(bits))
+    let verb = if bits.count_ones() > 1 { "need" } else { "needs" };
+    format!("{}: {verb} Landlock ABI {SCOPES_ABI} or later (Linux 6.12)", options(bits))
 }
 
 /// Fail early, before any namespace is made, when the requested scopes
@@ -119,6 +120,8 @@ mod tests {
         );
         let both = SCOPE_SIGNAL | SCOPE_ABSTRACT_UNIX_SOCKET;
         assert_eq!(options(both), "--scope-abstract-unix-sockets and --scope-signals");
+        assert!(requirement(both)
+            .ends_with("and --scope-signals: need Landlock ABI 6 or later (Linux 6.12)"));
         assert_eq!(names(both), ["abstract-unix-sockets", "signals"]);
         assert_eq!(unavailable(Ok(6)), None);
         assert_eq!(unavailable(Ok(7)), None);
