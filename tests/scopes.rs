@@ -446,3 +446,23 @@ print("tmp=" + str(os.access("/tmp", os.W_OK)))
         }
     });
 }
+
+/// Landlock allows 16 nested domains: sandboxes nested inside each other,
+/// each asking for a scope, run 16 deep; the 17th fails before COMMAND with
+/// one line that names the limit.
+#[test]
+fn nested_scoped_sandboxes_stop_at_landlock_limit() {
+    both(|as_| {
+        let args = ["--ro-bind", "/", "/", "--unshare-pid", "--proc", "/proc", "--dev", "/dev"];
+        let args: Vec<&str> = args.into_iter().chain(["--scope-signals"]).collect();
+        let n = nest_depth(as_, binary(), &args, 20);
+        assert_eq!(n.depth, 16, "{}", n.outcome);
+        assert_eq!(
+            n.outcome.stderr,
+            "bwrap: --scope-signals: landlock_restrict_self (16 nested Landlock domains at \
+             most): Argument list too long\n",
+            "{}",
+            n.outcome
+        );
+    });
+}

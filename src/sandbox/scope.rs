@@ -100,7 +100,13 @@ pub fn apply(config: &Config) -> Result<Option<String>, SetupError> {
         return Ok(None);
     }
     landlock::restrict_self_scoped(bits).map_err(|(call, e)| {
-        setup_errno("landlock", format!("{}: {call}", requirement(bits)), e)
+        // E2BIG: the kernel allows 16 nested domains (nested sandboxes
+        // that each ask for scopes).
+        let what = match e {
+            nix::errno::Errno::E2BIG => format!("{call} (16 nested Landlock domains at most)"),
+            _ => call.to_owned(),
+        };
+        setup_errno("landlock", format!("{}: {what}", options(bits)), e)
     })?;
     Ok(Some(format!("{RECORD_KEY}={}\n", names(bits).join(","))))
 }
