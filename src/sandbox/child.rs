@@ -177,7 +177,8 @@ fn run(plan: &Plan, mut fds: ChildFds, report: Option<&OwnedFd>) -> Result<Never
     let real_root =
         nix::fcntl::open("/", OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC, Mode::empty())
             .map_err(|e| setup_errno("pivot-root", "can't open /", e))?;
-    // Fallbacks used, reported on the monitor's `command-pid` JSON line.
+    // Fallbacks used (and Landlock scopes entered), reported on the
+    // monitor's `command-pid` JSON line.
     let mut fallbacks = String::new();
     let chroot_fallback = match nix::unistd::pivot_root(base, "oldroot") {
         Ok(()) => None,
