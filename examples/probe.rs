@@ -18,6 +18,13 @@
 //! `--userns-syscalls` tries every way of creating a user namespace, each in a
 //! throwaway child: `userns.unshare`, `userns.clone`, `userns.clone3` (x86_64),
 //! `userns.unshare_i386` (`int 0x80`), `userns.unshare_x32`, each `ok|<ERRNO>`.
+//! `--connect-abstract NAME` connects a stream socket to the abstract unix
+//! socket `@NAME`: `connect.@NAME=ok|<ERRNO>`; `--sendto-abstract NAME` sends
+//! one datagram to `@NAME`: `sendto.@NAME=ok|<ERRNO>`; `--abstract-inside NAME`
+//! listens on `@NAME` (stream) and binds `@NAME.dgram` (datagram), then a
+//! forked child connects and sends to both: `inside.@NAME=ok|<ERRNO>`.
+//! `--kill PID SIG` sends signal number SIG to PID (for PID 0, the probe's
+//! own process group, after ignoring SIG itself): `kill.PID=ok|<ERRNO>`.
 //! `--mountinfo` prints `mountinfo=<mount point> <fstype> <opts> <super opts>`
 //! for every mount. Errors are printed as `<ERRNO>` names (e.g. `ENOENT`).
 
@@ -43,6 +50,8 @@ fn errname(e: &io::Error) -> String {
         libc::ENOSPC => "ENOSPC",
         libc::ENXIO => "ENXIO",
         libc::ENOSYS => "ENOSYS",
+        libc::ESRCH => "ESRCH",
+        libc::ECONNREFUSED => "ECONNREFUSED",
         _ => return format!("E{n}"),
     };
     name.to_string()
@@ -196,6 +205,34 @@ fn main() {
         match a.as_str() {
             "--mountinfo" => want_mountinfo = true,
             "--userns-syscalls" => userns_syscalls(),
+            "--connect-abstract" => {
+                let name = args.next().expect("--connect-abstract needs a name");
+                let r = abstract_addr(&name)
+                    .and_then(|a| std::os::unix::net::UnixStream::connect_addr(&a));
+                println!("connect.@{name}={}", result(r.map(drop)));
+            }
+            "--sendto-abstract" => {
+                let name = args.next().expect("--sendto-abstract needs a name");
+                let r = std::os::unix::net::UnixDatagram::unbound()
+                    .and_then(|s| s.send_to_addr(b"probe", &abstract_addr(&name)?).map(drop));
+                println!("sendto.@{name}={}", result(r));
+            }
+            "--abstract-inside" => {
+                let name = args.next().expect("--abstract-inside needs a name");
+                println!("inside.@{name}={}", result(abstract_inside(&name)));
+            }
+            "--kill" => {
+                let pid: i32 = args.next().and_then(|p| p.parse().ok()).expect("--kill PID SIG");
+                let sig: i32 = args.next().and_then(|p| p.parse().ok()).expect("--kill PID SIG");
+                if pid == 0 {
+                    // SAFETY: ignoring a signal installs no handler code.
+                    unsafe { libc::signal(sig, libc::SIG_IGN) };
+                }
+                // SAFETY: kill(2) takes integers only.
+                let r = unsafe { libc::kill(pid, sig) };
+                let r = if r == 0 { Ok(()) } else { Err(io::Error::last_os_error()) };
+                println!("kill.{pid}={}", result(r));
+            }
             "--create" => creates.push(args.next().expect("--create needs a path")),
             _ => paths.push(a),
         }
@@ -341,6 +378,58 @@ fn reap_clone(r: i64) -> i64 {
         unsafe { libc::_exit(0) };
     }
     r
+}
+
+fn result(r: io::Result<()>) -> String {
+    match r {
+        Ok(()) => "ok".into(),
+        Err(e) => errname(&e),
+    }
+}
+
+fn abstract_addr(name: &str) -> io::Result<std::os::unix::net::SocketAddr> {
+    use std::os::linux::net::SocketAddrExt;
+    std::os::unix::net::SocketAddr::from_abstract_name(name.as_bytes())
+}
+
+/// Abstract sockets made here stay reachable from here: listen on `@NAME`
+/// and bind `@NAME.dgram`, then a forked child connects and sends to them.
+fn abstract_inside(name: &str) -> io::Result<()> {
+    use std::os::unix::net::{UnixDatagram, UnixListener, UnixStream};
+    let listener = UnixListener::bind_addr(&abstract_addr(name)?)?;
+    let dgram_name = format!("{name}.dgram");
+    let dgram = UnixDatagram::bind_addr(&abstract_addr(&dgram_name)?)?;
+    // SAFETY: the probe is single-threaded; the child only makes syscalls
+    // and leaves with _exit.
+    match unsafe { libc::fork() } {
+        -1 => Err(io::Error::last_os_error()),
+        0 => {
+            let r = UnixStream::connect_addr(&abstract_addr(name).unwrap()).and_then(|_| {
+                UnixDatagram::unbound()?
+                    .send_to_addr(b"inside", &abstract_addr(&dgram_name).unwrap())
+                    .map(drop)
+            });
+            let code = r.err().and_then(|e| e.raw_os_error()).unwrap_or(0);
+            // SAFETY: leave the forked child without running Rust's exit path.
+            unsafe { libc::_exit(code) }
+        }
+        child => {
+            let mut status = 0;
+            // SAFETY: waitpid on our own child, with a valid pointer.
+            unsafe { libc::waitpid(child, &mut status, 0) };
+            if !libc::WIFEXITED(status) || libc::WEXITSTATUS(status) != 0 {
+                return Err(io::Error::from_raw_os_error(libc::WEXITSTATUS(status)));
+            }
+            listener.accept()?;
+            let mut buf = [0u8; 16];
+            let n = dgram.recv(&mut buf)?;
+            if &buf[..n] == b"inside" {
+                Ok(())
+            } else {
+                Err(io::Error::from_raw_os_error(libc::EIO))
+            }
+        }
+    }
 }
 
 fn userns_syscalls() {

@@ -149,6 +149,10 @@ pub struct Config {
     /// variable is consulted at run time when this is `None`).
     pub proc_fallback: Option<ProcFallback>,
     pub forward_signals: bool,
+    /// `--scope-abstract-unix-sockets`: a Landlock scope on COMMAND.
+    pub scope_abstract_unix_sockets: bool,
+    /// `--scope-signals`: a Landlock scope on COMMAND.
+    pub scope_signals: bool,
     /// Filesystem ops in command-line order.
     pub ops: Vec<SetupOp>,
     /// COMMAND and its arguments (never empty in a parsed config).

@@ -41,9 +41,19 @@ fn push_help_line(out: &mut String, opt: &OptSpec) {
         head.push_str(m);
     }
     let mut lines = opt.help.split('\n');
+    let width = HELP_COLUMN - 5;
+    if head.len() > width {
+        // Longer than any bwrap option (`--scope-abstract-unix-sockets`):
+        // the head alone, then the help text in its column.
+        out.push_str(&format!("    {head}\n"));
+        for line in lines {
+            out.push_str(&format!("{:HELP_COLUMN$}{line}\n", ""));
+        }
+        return;
+    }
     let first = lines.next().unwrap_or("");
     // "    " + head padded to 28 + at least one space.
-    out.push_str(&format!("    {head:<width$} {first}\n", width = HELP_COLUMN - 5));
+    out.push_str(&format!("    {head:<width$} {first}\n"));
     for line in lines {
         out.push_str(&format!("{:HELP_COLUMN$}{line}\n", ""));
     }
@@ -575,12 +585,20 @@ mod tests {
         let text = usage("x");
         let mut pos = 0;
         for opt in OPTIONS {
-            let needle = format!("\n    {} ", opt.name);
+            let needle = format!("\n    {}", opt.name);
             let at = text[pos..].find(&needle).unwrap_or_else(|| panic!("{} missing", opt.name));
             pos += at + 1;
         }
         // Help texts start at column 33 (one space after a 28-column head at least).
-        for line in text.lines().filter(|l| l.starts_with("    --")) {
+        // A head longer than 28 columns stands alone, its text on the next line.
+        let lines: Vec<&str> = text.lines().collect();
+        for (i, line) in lines.iter().enumerate().filter(|(_, l)| l.starts_with("    --")) {
+            let line = if line.len() < 34 {
+                assert!(line.len() > 32, "short head not padded: {line}");
+                lines[i + 1]
+            } else {
+                line
+            };
             assert_eq!(line.as_bytes()[32], b' ', "{line}");
             assert_ne!(line.as_bytes()[33], b' ', "{line}");
         }

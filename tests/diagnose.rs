@@ -535,3 +535,76 @@ fn podman_container_root() {
 fn podman_user_1000() {
     podman_diagnose(Some("1000:1000"));
 }
+
+/// The kernel's Landlock ABI, asked by Python (`landlock_create_ruleset(NULL,
+/// 0, LANDLOCK_CREATE_RULESET_VERSION)`, syscall 444 on x86_64 and aarch64).
+fn landlock_abi() -> i64 {
+    let o = Command::new("/usr/bin/python3")
+        .args(["-c", "import ctypes; print(ctypes.CDLL(None).syscall(444, None, 0, 1))"])
+        .output()
+        .expect("python3");
+    String::from_utf8_lossy(&o.stdout).trim().parse().expect("an ABI number")
+}
+
+/// Landlock (issue 18): the ABI and whether each scope is available, as text
+/// and JSON, and the verdict on a command line that asks for the scopes;
+/// with the landlock syscalls refused by seccomp (ENOSYS: no Landlock;
+/// EOPNOTSUPP: disabled at boot), a note and a blocked command line.
+#[test]
+fn landlock_scopes_reported() {
+    let abi = landlock_abi();
+    assert!(abi >= 6, "this kernel's Landlock ABI is {abi}; the scopes need 6");
+    let scoped =
+        ["--ro-bind", "/", "/", "--scope-signals", "--scope-abstract-unix-sockets", "true"];
+    both(|as_| {
+        let o = Sandbox::new(as_).args(["--diagnose", "--"]).args(scoped).run();
+        report_ok(&o);
+        let l = Lines::parse(&o);
+        l.env(
+            "landlock",
+            "ok",
+            &format!("Landlock ABI {abi}: scopes abstract-unix-sockets and signals available"),
+        );
+        l.cmd(
+            "landlock-scopes",
+            "ok",
+            &format!("abstract-unix-sockets, signals (Landlock ABI {abi})"),
+        );
+        let o = Sandbox::new(as_).args(["--diagnose", "--json"]).run();
+        report_ok_json(&o);
+        let j = json_compact(&o.stdout);
+        assert!(j.contains(&format!(r#""landlock-abi": {abi}"#)), "{j}");
+        assert!(
+            j.contains(r#""landlock-scopes": {"abstract-unix-sockets": true, "signals": true}"#),
+            "{j}"
+        );
+        if !require_seccomp(as_) {
+            return;
+        }
+        for (filter, why) in [
+            (Seccomp::LandlockEnosys, "Function not implemented"),
+            (Seccomp::LandlockEopnotsupp, "Landlock is disabled on this system"),
+        ] {
+            let o = under_seccomp(filter, as_).args(["--diagnose", "--"]).args(scoped).run();
+            assert_eq!(o.status, 0, "{o}");
+            let l = Lines::parse(&o);
+            l.env(
+                "landlock",
+                "note",
+                "no Landlock: --scope-abstract-unix-sockets and --scope-signals are unavailable",
+            );
+            l.env("landlock", "note", why);
+            l.cmd("landlock-scopes", "blocked", "nestwrap fails before COMMAND runs");
+            let o = under_seccomp(filter, as_).args(["--diagnose", "--json"]).run();
+            assert_eq!(o.status, 0, "{o}");
+            let j = json_compact(&o.stdout);
+            assert!(j.contains(r#""landlock-abi": null"#), "{j}");
+            assert!(
+                j.contains(
+                    r#""landlock-scopes": {"abstract-unix-sockets": false, "signals": false}"#
+                ),
+                "{j}"
+            );
+        }
+    });
+}

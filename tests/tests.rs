@@ -16,4 +16,5 @@ mod hostile;
 mod monitoring;
 mod proptest_parse;
 mod sandbox;
+mod scopes;
 mod security;

@@ -158,6 +158,8 @@ for cmd in nestwrap bwrap
     complete -c $cmd -n '__nestwrap_at option' -l chmod -d 'Change permissions of PATH (must already exist)'
     complete -c $cmd -n '__nestwrap_at option' -l proc-fallback -d 'When a new procfs is refused (masked /proc): auto, quiet or never'
     complete -c $cmd -n '__nestwrap_at option' -l forward-signals -d 'Forward SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGUSR1 and SIGUSR2 to COMMAND'
+    complete -c $cmd -n '__nestwrap_at option' -l scope-abstract-unix-sockets -d 'Block connecting to abstract unix sockets made outside the sandbox (Landlock)'
+    complete -c $cmd -n '__nestwrap_at option' -l scope-signals -d 'Block signalling processes outside the sandbox (Landlock)'
     complete -c $cmd -n '__nestwrap_at option' -l diagnose -d 'Explain what blocks or weakens a sandbox here, then exit (nestwrap only)'
     complete -c $cmd -n '__nestwrap_at arg --args 1' -a '0 1 2 3 4 5 6 7 8 9'
     complete -c $cmd -n '__nestwrap_at arg --userns 1' -a '0 1 2 3 4 5 6 7 8 9'

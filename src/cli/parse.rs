@@ -284,6 +284,8 @@ impl State<'_> {
             }
             "--share-net" => cfg.unshare.net = false,
             "--forward-signals" => cfg.forward_signals = true,
+            "--scope-abstract-unix-sockets" => cfg.scope_abstract_unix_sockets = true,
+            "--scope-signals" => cfg.scope_signals = true,
             // main_entry answers `--diagnose` as argv[1]; anywhere else
             // (after other options, in --args data, in BWRAP-ARGS) it is
             // an error rather than a silent mode switch.

@@ -408,6 +408,22 @@ pub const OPTIONS: &[OptSpec] = &[
         "Pass SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGUSR1 and SIGUSR2 received by nestwrap on to \
          COMMAND, every time they arrive, and still exit with COMMAND's status. Without it, \
          as with bwrap, these signals end nestwrap and leave the sandbox running."),
+    opt("--scope-abstract-unix-sockets", &[], &[], C::Extensions,
+        "Block connecting to abstract unix sockets made outside the sandbox (Landlock)", "",
+        "Put COMMAND (and the pid-1 reaper) in a Landlock domain scoped to abstract unix \
+         sockets: connect(2) and sendto(2) reach only abstract sockets created inside the \
+         sandbox; those of the host's network namespace (an X11 server's abstract \
+         /tmp/.X11-unix/X0, D-Bus, IBus) fail with EPERM. Meant for sandboxes that keep the \
+         network (--share-net). Sockets with a path are not affected. Needs Landlock ABI 6 \
+         (Linux 6.12); where it is missing or disabled nestwrap fails before COMMAND runs."),
+    opt("--scope-signals", &[], &[], C::Extensions,
+        "Block signalling processes outside the sandbox (Landlock)", "",
+        "Put COMMAND (and the pid-1 reaper) in a Landlock domain scoped to signals: COMMAND and \
+         its children can signal each other, but kill(2) and friends fail with EPERM for every \
+         process outside the sandbox, also without --unshare-pid (where their pids are \
+         visible) and for kill(0, ...) on the caller's process group without --new-session. \
+         Needs Landlock ABI 6 (Linux 6.12); where it is missing or disabled nestwrap fails \
+         before COMMAND runs."),
     opt("--diagnose", &[], &[], C::Extensions,
         "Explain what blocks or weakens a sandbox here, then exit (nestwrap only)", "",
         "Must be the first argument: nestwrap --diagnose [--json] [-- BWRAP-ARGS...]. Probe \

@@ -84,7 +84,45 @@ pub fn environment(f: &Facts) -> Vec<Check> {
     v.push(hidepid(f.proc_mount().map(|m| m.super_opts.as_str())));
     v.push(proc_sys(f.proc_sys_read_only()));
     v.extend(features(f));
+    v.push(landlock(f));
     v
+}
+
+/// The Landlock ABI and whether `--scope-abstract-unix-sockets` and
+/// `--scope-signals` can be had. A note, not a block: only those two
+/// nestwrap extensions need it.
+pub fn landlock(f: &Facts) -> Check {
+    const BOTH: &str = "--scope-abstract-unix-sockets and --scope-signals";
+    let abi = match f.landlock_abi {
+        Ok(n) => format!("Landlock ABI {n}"),
+        Err(_) => "no Landlock".to_owned(),
+    };
+    if let Some(why) = crate::sandbox::scope::unavailable(f.landlock_abi) {
+        let fix = match f.landlock_abi {
+            Err(Errno::EOPNOTSUPP) => "add landlock to the kernel's lsm= boot parameter",
+            Err(Errno::ENOSYS) | Ok(_) => "a kernel with Landlock ABI 6 (Linux 6.12 or later)",
+            Err(_) => "let the seccomp profile allow the landlock_* syscalls",
+        };
+        return check(
+            "landlock",
+            Verdict::Note,
+            format!("{abi}: {BOTH} are unavailable (they need ABI 6): {why}"),
+        )
+        .fix(fix);
+    }
+    match &f.landlock_scopes {
+        Tried::Works => check(
+            "landlock",
+            Verdict::Ok,
+            format!("{abi}: scopes abstract-unix-sockets and signals available ({BOTH})"),
+        ),
+        Tried::Skipped(r) => check("landlock", Verdict::Unknown, format!("{abi}; not tried: {r}")),
+        t => check(
+            "landlock",
+            Verdict::Note,
+            format!("{abi}, but entering a scoped domain {}: {BOTH} fail", t.describe()),
+        ),
+    }
 }
 
 fn setuid(f: &Facts) -> Check {

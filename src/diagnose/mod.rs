@@ -128,6 +128,13 @@ impl Report {
         o.push_str(&format!("  \"kernel\": \"{}\",\n", json_escape(&f.kernel)));
         o.push_str(&format!("  \"uid\": {},\n  \"euid\": {},\n", f.uid, f.euid));
         o.push_str(&format!("  \"initial-user-namespace\": {},\n", f.init_userns));
+        let abi = f.landlock_abi.map_or("null".to_owned(), |n| n.to_string());
+        let scopes = crate::sandbox::scope::unavailable(f.landlock_abi).is_none()
+            && f.landlock_scopes.works();
+        o.push_str(&format!("  \"landlock-abi\": {abi},\n"));
+        o.push_str(&format!(
+            "  \"landlock-scopes\": {{\"abstract-unix-sockets\": {scopes}, \"signals\": {scopes}}},\n"
+        ));
         o.push_str(&format!("  \"checks\": {},\n", checks_json(&self.checks, "  ")));
         match (&self.bwrap_args, &self.plan) {
             (Some(args), Some(plan)) => {

@@ -207,6 +207,29 @@ pub fn predict(cfg: &Config, explicit_user: bool, f: &Facts, host: &HostFacts) -
         }
     }
 
+    let scopes = crate::sandbox::scope::requested(cfg);
+    if scopes != 0 {
+        let names = crate::sandbox::scope::names(scopes).join(", ");
+        let unavailable = crate::sandbox::scope::unavailable(f.landlock_abi);
+        p.checks.push(match (unavailable, &f.landlock_scopes) {
+            (Some(why), _) => line(
+                "landlock-scopes",
+                Verdict::Blocked,
+                format!("{names}: nestwrap fails before COMMAND runs: {why}"),
+            ),
+            (None, t @ Tried::Fails { .. }) => line(
+                "landlock-scopes",
+                Verdict::Blocked,
+                format!("{names}: entering the domain {}", t.describe()),
+            ),
+            (None, _) => line(
+                "landlock-scopes",
+                Verdict::Ok,
+                format!("{names} (Landlock ABI {})", f.landlock_abi.unwrap_or(0)),
+            ),
+        });
+    }
+
     if p.checks.iter().all(|c| c.verdict == Verdict::Ok) {
         p.checks.push(line("command", Verdict::Ok, "no fallback needed; nothing in the way"));
     }

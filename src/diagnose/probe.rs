@@ -218,6 +218,11 @@ pub struct Facts {
     pub overlay: Tried,
     pub devpts: Tried,
     pub seccomp: Tried,
+    /// `landlock_create_ruleset(NULL, 0, VERSION)`: the Landlock ABI, or
+    /// why there is none (ENOSYS, EOPNOTSUPP).
+    pub landlock_abi: Result<u32, Errno>,
+    /// Entering a domain with both scopes (ABI 6) in a throwaway child.
+    pub landlock_scopes: Tried,
 }
 
 fn read_trim(path: &str) -> Option<String> {
@@ -284,6 +289,9 @@ impl Facts {
             overlay: Tried::Skipped("setuid".into()),
             devpts: Tried::Skipped("setuid".into()),
             seccomp: Tried::Skipped("setuid".into()),
+            // A query without side effects.
+            landlock_abi: sys::landlock::abi_version(),
+            landlock_scopes: Tried::Skipped("setuid".into()),
         };
         // A privileged exec is refused by nestwrap: do not exercise the
         // privilege in probes either.
@@ -379,6 +387,12 @@ impl Facts {
         })));
         facts.seccomp =
             tried(run_child(0, ids, |_, out| out.push(("result", probe_seccomp().encode()))));
+        facts.landlock_scopes = match facts.landlock_abi {
+            Ok(n) if n >= sys::landlock::SCOPES_ABI => tried(run_child(0, ids, |_, out| {
+                out.push(("result", probe_landlock_scopes().encode()))
+            })),
+            _ => Tried::Skipped("no Landlock ABI 6".into()),
+        };
         facts
     }
 
@@ -600,6 +614,19 @@ fn probe_seccomp() -> Tried {
         Ok(()) => {
             Tried::fails("filter check: unshare(CLONE_NEWUSER) succeeded", Errno::UnknownErrno)
         }
+    }
+}
+
+/// Enter a Landlock domain with both scopes (what `--scope-abstract-unix-sockets`
+/// and `--scope-signals` do), in a throwaway child.
+fn probe_landlock_scopes() -> Tried {
+    if let Err(e) = nix::sys::prctl::set_no_new_privs() {
+        return Tried::fails("prctl(PR_SET_NO_NEW_PRIVS)", e);
+    }
+    let both = sys::landlock::SCOPE_ABSTRACT_UNIX_SOCKET | sys::landlock::SCOPE_SIGNAL;
+    match sys::landlock::restrict_self_scoped(both) {
+        Ok(()) => Tried::Works,
+        Err((call, e)) => Tried::fails(call, e),
     }
 }
 

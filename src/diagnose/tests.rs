@@ -63,6 +63,8 @@ fn plain() -> Facts {
         overlay: Tried::Works,
         devpts: Tried::Works,
         seccomp: Tried::Works,
+        landlock_abi: Ok(7),
+        landlock_scopes: Tried::Works,
     }
 }
 
@@ -478,4 +480,60 @@ fn json_and_human_shapes() {
     assert!(j.contains("\"fallbacks\": {\"proc\": \"parent-bind\"}"), "{j}");
     assert!(j.contains("\"command\": {"), "{j}");
     assert!(j.contains("\"id\": \"fresh-procfs\", \"verdict\": \"fallback\""), "{j}");
+}
+
+/// Landlock: ABI 7 with working scopes (this machine), no Landlock
+/// (ENOSYS: a kernel before 5.13, or a seccomp filter), Landlock disabled at
+/// boot (EOPNOTSUPP: kernels whose lsm= lacks it), and an ABI before 6
+/// (Linux 5.13–6.11). The integration tests exercise ENOSYS and EOPNOTSUPP
+/// for real with seccomp (tests/scopes.rs).
+#[test]
+fn landlock_abi_and_scopes() {
+    let f = plain();
+    let c = classify::landlock(&f);
+    assert_eq!(c.verdict, Verdict::Ok, "{c:?}");
+    assert!(c.finding.starts_with("Landlock ABI 7: "), "{c:?}");
+    let mut f = plain();
+    f.landlock_abi = Err(Errno::ENOSYS);
+    f.landlock_scopes = Tried::Skipped("no Landlock ABI 6".into());
+    let c = classify::landlock(&f);
+    assert_eq!(c.verdict, Verdict::Note, "{c:?}");
+    assert!(
+        c.finding.starts_with(
+            "no Landlock: --scope-abstract-unix-sockets and --scope-signals are unavailable"
+        ),
+        "{c:?}"
+    );
+    assert!(c.finding.ends_with("Function not implemented"), "{c:?}");
+    f.landlock_abi = Err(Errno::EOPNOTSUPP);
+    let c = classify::landlock(&f);
+    assert!(c.finding.contains("disabled"), "{c:?}");
+    assert!(c.fix.as_deref().unwrap().contains("lsm="), "{c:?}");
+    f.landlock_abi = Ok(5);
+    let c = classify::landlock(&f);
+    assert!(c.finding.starts_with("Landlock ABI 5: "), "{c:?}");
+    assert!(c.finding.ends_with("this kernel has Landlock ABI 5"), "{c:?}");
+    let mut f = plain();
+    f.landlock_scopes = Tried::Fails { step: "landlock_restrict_self".into(), errno: Errno::E2BIG };
+    let c = classify::landlock(&f);
+    assert_eq!(c.verdict, Verdict::Note, "{c:?}");
+    assert!(c.finding.contains("landlock_restrict_self: Argument list too long"), "{c:?}");
+}
+
+#[test]
+fn landlock_scopes_in_a_command_line() {
+    let a = ["--ro-bind", "/", "/", "--scope-signals", "--scope-abstract-unix-sockets", "true"];
+    let p = plan(args(&a), &plain(), &user_host(), None);
+    let c = p.checks.iter().find(|c| c.id == "landlock-scopes").expect("landlock-scopes check");
+    assert_eq!(c.verdict, Verdict::Ok, "{p:?}");
+    assert_eq!(c.finding, "abstract-unix-sockets, signals (Landlock ABI 7)");
+    assert!(p.fallbacks.is_empty(), "scopes are no fallback: {p:?}");
+    let mut f = plain();
+    f.landlock_abi = Err(Errno::EOPNOTSUPP);
+    let p = plan(args(&a), &f, &user_host(), None);
+    let c = p.checks.iter().find(|c| c.id == "landlock-scopes").unwrap();
+    assert_eq!(c.verdict, Verdict::Blocked, "{p:?}");
+    // Without the options, nothing is said about Landlock.
+    let p = plan(args(&["--ro-bind", "/", "/", "true"]), &f, &user_host(), None);
+    assert!(p.checks.iter().all(|c| c.id != "landlock-scopes"), "{p:?}");
 }

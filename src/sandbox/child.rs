@@ -7,7 +7,8 @@
 //!   unwinds into the parent's frames (panic = abort).
 //! * The order mirrors bwrap's `main`: wait for the monitor → uid/gid maps →
 //!   `/` slave → setup tmpfs → first pivot → ops → detach old root → second
-//!   pivot → drop caps → chdir/env → session → reaper fork → seccomp → exec.
+//!   pivot → drop caps → chdir/env → session → Landlock scopes → reaper
+//!   fork → seccomp → exec.
 
 use std::ffi::{OsStr, OsString};
 use std::os::fd::OwnedFd;
@@ -177,7 +178,8 @@ fn run(plan: &Plan, mut fds: ChildFds, report: Option<&OwnedFd>) -> Result<Never
     let real_root =
         nix::fcntl::open("/", OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC, Mode::empty())
             .map_err(|e| setup_errno("pivot-root", "can't open /", e))?;
-    // Fallbacks used, reported on the monitor's `command-pid` JSON line.
+    // Fallbacks used (and Landlock scopes entered), reported on the
+    // monitor's `command-pid` JSON line.
     let mut fallbacks = String::new();
     let chroot_fallback = match nix::unistd::pivot_root(base, "oldroot") {
         Ok(()) => None,
@@ -329,6 +331,13 @@ fn run(plan: &Plan, mut fds: ChildFds, report: Option<&OwnedFd>) -> Result<Never
 
     if let Some(label) = &config.exec_label {
         super::label::set_exec(&plan.proc_fd, label, &config.command[0])?;
+    }
+
+    // Landlock scopes, before the reaper is forked so that it shares
+    // COMMAND's domain (COMMAND may signal its parent), and before any of
+    // the caller's seccomp programs, which therefore cannot refuse it.
+    if let Some(record) = super::scope::apply(config)? {
+        fallbacks.push_str(&record);
     }
 
     if plan.needs_reaper {

@@ -8,6 +8,7 @@ pub mod monitor;
 pub mod net;
 pub mod prepare;
 pub mod resolve;
+pub mod scope;
 pub mod setup;
 pub mod status;
 pub mod userns_lock;
@@ -93,6 +94,8 @@ fn run(args: Vec<OsString>, argv0: &str, reporter: &mut Reporter) -> Result<i32,
     for label in [&config.exec_label, &config.file_label].into_iter().flatten() {
         label::check(label)?;
     }
+    // Landlock scopes: fail before any setup when the kernel cannot have them.
+    scope::check_available(&config)?;
     if let Some(label) = &config.file_label {
         let proc_fd = nix::fcntl::open(
             "/proc",

@@ -74,11 +74,19 @@ pub fn status_first_line(child: Pid, ids: &[(&str, u64)]) -> String {
 }
 
 /// nestwrap's extra line, written just before COMMAND is executed, with
-/// the fallbacks the sandbox needed (`"proc": "parent-bind"`, ...).
+/// the fallbacks the sandbox needed (`"proc": "parent-bind"`, ...) and the
+/// Landlock scopes it entered (a list).
 pub fn command_pid_line(pid: i32, fallbacks: &[(String, String)]) -> String {
     let mut s = format!("{{ \"command-pid\": {pid}");
     for (k, v) in fallbacks {
-        s.push_str(&format!(", \"{}\": \"{}\"", json_escape(k), json_escape(v)));
+        if k == super::scope::RECORD_KEY {
+            // A list: `"landlock-scopes": ["abstract-unix-sockets", "signals"]`.
+            let items: Vec<String> =
+                v.split(',').map(|i| format!("\"{}\"", json_escape(i))).collect();
+            s.push_str(&format!(", \"{}\": [{}]", json_escape(k), items.join(", ")));
+        } else {
+            s.push_str(&format!(", \"{}\": \"{}\"", json_escape(k), json_escape(v)));
+        }
     }
     s.push_str(" }\n");
     s
@@ -195,6 +203,12 @@ mod tests {
         assert_eq!(
             command_pid_line(5, &fb),
             "{ \"command-pid\": 5, \"proc\": \"parent-bind\", \"userns-lock\": \"seccomp\" }\n"
+        );
+        let fb =
+            parse_fallbacks(b"proc=parent-bind\nlandlock-scopes=abstract-unix-sockets,signals\n");
+        assert_eq!(
+            command_pid_line(6, &fb),
+            "{ \"command-pid\": 6, \"proc\": \"parent-bind\", \"landlock-scopes\": [\"abstract-unix-sockets\", \"signals\"] }\n"
         );
         assert_eq!(json_escape("a\"b\\c\n"), "a\\\"b\\\\c\\u000a");
         let err = crate::error::setup_errno(

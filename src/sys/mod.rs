@@ -7,6 +7,7 @@
 
 pub mod caps;
 pub mod fd;
+pub mod landlock;
 pub mod mount;
 
 use std::ffi::CStr;

@@ -92,6 +92,11 @@ def build(mode):
         f.add_arch(seccomp.Arch.X86)
         for sc in ("mkdir", "mkdirat"):
             f.add_rule(seccomp.ERRNO(errno.ENOTTY), sc)
+    elif mode in ("landlock-enosys", "landlock-eopnotsupp"):
+        # No Landlock (a kernel before 5.13), or Landlock disabled at boot.
+        err = errno.ENOSYS if mode == "landlock-enosys" else errno.EOPNOTSUPP
+        for sc in ("landlock_create_ruleset", "landlock_add_rule", "landlock_restrict_self"):
+            f.add_rule(seccomp.ERRNO(err), sc)
     else:
         sys.exit("nw_seccomp.py: unknown mode " + mode)
     return f
@@ -237,6 +242,10 @@ pub enum Seccomp {
     /// The same calls → EPERM: an old container profile that refuses
     /// syscalls it does not know.
     NewApiEperm,
+    /// The landlock_* syscalls → ENOSYS (no Landlock in the kernel).
+    LandlockEnosys,
+    /// The landlock_* syscalls → EOPNOTSUPP (Landlock disabled at boot).
+    LandlockEopnotsupp,
 }
 
 impl Seccomp {
@@ -247,6 +256,8 @@ impl Seccomp {
             Seccomp::MkdirEnotty => "mkdir-enotty",
             Seccomp::OldKernel => "oldkernel",
             Seccomp::NewApiEperm => "newapi-eperm",
+            Seccomp::LandlockEnosys => "landlock-enosys",
+            Seccomp::LandlockEopnotsupp => "landlock-eopnotsupp",
         }
     }
 }
