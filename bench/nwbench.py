@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """nestwrap start-up benchmark driver (standard library only).
 
-Two sub-commands:
+Three sub-commands:
 
   measure  runs as ONE user (root, or the unprivileged user via setpriv) and
            times nestwrap, bwrap, the `unshare` floor and plain `true`
@@ -15,6 +15,10 @@ Two sub-commands:
            ratios and the issue's targets (PASS/FAIL), and writes a Markdown
            table and an SVG plot (time against number of binds) drawn from the
            measured data.
+  compare  times several builds (or bwraps) with the same arguments against
+           each other, paired and interleaved the same way, and prints each
+           one's median and its per-round ratio to the first (how the default
+           build was chosen; DESIGN.md "Which binary").
 
 scripts/bench.sh is the documented entry point; see bench/README.md.
 """
@@ -849,6 +853,60 @@ def cmd_report(a):
     return 1 if any(r.get("failures") for r in runs) else 0
 
 
+# --------------------------------------------------------------------------
+# compare: builds (or any commands) against each other
+# --------------------------------------------------------------------------
+
+
+def cmd_compare(a):
+    """Several binaries run with the same ARGS, paired and interleaved like
+    `measure` (every round runs each once, in a shuffled order). Prints, per
+    binary, the median wall time with its interquartile range and the
+    median of its per-round ratio to the first binary (the baseline), with
+    that ratio's interquartile range."""
+    reserve_low_fds()
+    names, paths = [], []
+    for spec in a.binaries:
+        name, sep, path = spec.partition("=")
+        if not sep:
+            name, path = os.path.basename(spec), spec
+        names.append(name)
+        paths.append(path)
+    if len(set(names)) != len(names):
+        raise SystemExit("compare: give every binary a distinct NAME=PATH")
+    cmds = [Cmd(n, [p] + a.args) for n, p in zip(names, paths)]
+    rng = random.Random(0x6E657374)
+    samples = {n: [] for n in names}
+    load0 = open("/proc/loadavg").read().split()[0]
+    for rnd in range(a.warmup + a.rounds):
+        order = list(cmds)
+        rng.shuffle(order)
+        for c in order:
+            wall, code, _ = run_timed(c, 60.0)
+            if code != 0:
+                _, msg = explain_failure(c)
+                raise SystemExit(f"compare: {c.tool} exited {code}: {msg[-400:]}")
+            if rnd >= a.warmup:
+                samples[c.tool].append(wall)
+    load1 = open("/proc/loadavg").read().split()[0]
+    base = names[0]
+    uid = os.getuid()
+    print(f"uid {uid}, {a.rounds} paired rounds (+{a.warmup} warm-up), load average {load0} -> {load1}")
+    print(f"args: {' '.join(a.args)}")
+    print(f"{'build':<16} {'median ms (p25-p75)':<24} {'paired ratio to ' + base + ' (p25-p75)':<34} binary")
+    for n, p in zip(names, paths):
+        lo, m, hi = quantiles(samples[n])
+        ratios = [x / y for x, y in zip(samples[n], samples[base])]
+        rlo, rm, rhi = quantiles(ratios)
+        print(f"{n:<16} {ms(m) + ' (' + ms(lo) + '-' + ms(hi) + ')':<24} "
+              f"{f'{rm:.3f} ({rlo:.3f}-{rhi:.3f})':<34} {p}")
+    if a.json:
+        with open(a.json, "w") as f:
+            json.dump({"uid": uid, "args": a.args, "load": [load0, load1],
+                       "binaries": dict(zip(names, paths)), "samples": samples}, f)
+    return 0
+
+
 def main():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = p.add_subparsers(dest="cmd", required=True)
@@ -864,8 +922,16 @@ def main():
     r.add_argument("--svg", required=True)
     r.add_argument("--json", help="also write the merged raw data here")
     r.add_argument("--meta", action="append", help="KEY=VALUE line for the header")
+    c = sub.add_parser("compare", help="time builds against each other (paired, interleaved)")
+    c.add_argument("--rounds", type=int, default=300)
+    c.add_argument("--warmup", type=int, default=10)
+    c.add_argument("--json", help="write every sample here")
+    c.add_argument("binaries", nargs="+", metavar="NAME=PATH",
+                   help="the first one is the baseline of the ratios")
+    c.add_argument("--args", nargs=argparse.REMAINDER, required=True,
+                   help="the sandbox arguments and command, e.g. --args --ro-bind / / true")
     a = p.parse_args()
-    return cmd_measure(a) if a.cmd == "measure" else cmd_report(a)
+    return {"measure": cmd_measure, "report": cmd_report, "compare": cmd_compare}[a.cmd](a)
 
 
 if __name__ == "__main__":
