@@ -1,10 +1,11 @@
 #!/usr/bin/python3
 """nestwrap start-up benchmark driver (standard library only).
 
-Two sub-commands:
+Three sub-commands:
 
   measure  runs as ONE user (root, or the unprivileged user via setpriv) and
-           times nestwrap, bwrap, the `unshare` floor and plain `true`
+           times nestwrap, bubblewrap 0.13.1 (the reference), Debian 12's
+           bwrap 0.8.0, the `unshare` floor and plain `true`
            side by side: every repetition runs each command once, in an
            order shuffled per repetition (seeded), so drift on a shared
            machine hits all of them alike and no command always runs right
@@ -15,6 +16,10 @@ Two sub-commands:
            ratios and the issue's targets (PASS/FAIL), and writes a Markdown
            table and an SVG plot (time against number of binds) drawn from the
            measured data.
+  compare  times several builds (or bwraps) with the same arguments against
+           each other, paired and interleaved the same way, and prints each
+           one's median and its per-round ratio to the first (how the default
+           build was chosen; DESIGN.md "Which binary").
 
 scripts/bench.sh is the documented entry point; see bench/README.md.
 """
@@ -30,8 +35,12 @@ import tempfile
 import threading
 import time
 
-TOOLS = ("true", "floor", "bwrap", "nestwrap")
-SANDBOX_TOOLS = ("bwrap", "nestwrap")
+# "bwrap" is the reference, bubblewrap 0.13.1 (scripts/bwrap-reference.sh);
+# "debian" is Debian 12's bwrap 0.8.0 (/usr/bin/bwrap), kept as a second column.
+TOOLS = ("true", "floor", "bwrap", "debian", "nestwrap")
+SANDBOX_TOOLS = ("bwrap", "debian", "nestwrap")
+LABEL = {"bwrap": "bwrap 0.13.1", "debian": "Debian 12", "nestwrap": "nestwrap"}
+NO_RESULT = {"samples": [], "rss": [], "timed_out": None, "error": None}
 ENV = {"PATH": "/usr/bin:/bin", "LANG": "C"}
 TIME = "/usr/bin/time"
 RSS_RUNS = 5
@@ -271,13 +280,11 @@ def log(msg):
 
 
 def commands_for(args_fn, fds, tools):
-    """true, floor and the two sandboxes for one scenario."""
+    """true, floor and the three sandboxes for one scenario."""
     return [
         Cmd("true", ["/usr/bin/true"]),
         Cmd("floor", tools["floor"] + ["/usr/bin/true"]),
-        Cmd("bwrap", [tools["bwrap"]] + args_fn + ["true"], fds),
-        Cmd("nestwrap", [tools["nestwrap"]] + args_fn + ["true"], fds),
-    ]
+    ] + [Cmd(t, [tools[t]] + args_fn + ["true"], fds) for t in SANDBOX_TOOLS]
 
 
 def paired_runs(cmds, reps, warmup, timeout, budget):
@@ -390,7 +397,7 @@ def cmd_measure(a):
     # --unshare-user-try, so bwrap and nestwrap make a user namespace as root
     # too, and the floor has to make one as well (`-r` maps root to itself).
     floor = ["/usr/bin/unshare", "-r", "-m", "-p", "-f", "-n", "-i", "-u"]
-    tools = {"floor": floor, "bwrap": a.bwrap, "nestwrap": a.nestwrap}
+    tools = {"floor": floor, "bwrap": a.bwrap, "debian": a.debian_bwrap, "nestwrap": a.nestwrap}
     os.makedirs(a.workdir, exist_ok=True)
     work = os.path.join(a.workdir, "zuul-work")
     home = os.path.join(a.workdir, "zuul-home")
@@ -455,7 +462,7 @@ def cmd_measure(a):
         log(f"  [{label}] binds N={bind_ns}: up to {bind_reps} paired rounds")
         cmds = []
         for n in bind_ns:
-            for c in commands_for(binds_args(n), {}, tools)[2:]:  # sandboxes only
+            for c in commands_for(binds_args(n), {}, tools)[2:]:  # the sandboxes
                 c.tool = f"{c.tool}@{n}"
                 cmds.append(c)
         res = paired_runs(cmds, bind_reps, 0, bind_timeout, bind_budget)
@@ -558,7 +565,7 @@ def analyse(runs):
         for sid in ("1", "2", "3", "4"):
             r = sc[sid]["results"]
             x = ratio(med(r["nestwrap"]), med(r["bwrap"]))
-            rows.append((f"nestwrap/bwrap ≤ {TARGET_RATIO} (scenario {sid})", u,
+            rows.append((f"nestwrap/bwrap 0.13.1 ≤ {TARGET_RATIO} (scenario {sid})", u,
                          fmt_ratio(x), verdict(None if x is None else x <= TARGET_RATIO)))
         r = sc["2"]["results"]
         x = ratio(med(r["nestwrap"]), med(r["floor"]))
@@ -583,7 +590,7 @@ def analyse(runs):
         sy = sc["3"]["syscalls"]
         if "nestwrap" in sy and "bwrap" in sy:
             x = sy["nestwrap"]["total"] / sy["bwrap"]["total"]
-            rows.append((f"syscalls ≤ {TARGET_SYSCALLS:.0%} of bwrap's (scenario 3)", u,
+            rows.append((f"syscalls ≤ {TARGET_SYSCALLS:.0%} of bwrap 0.13.1's (scenario 3)", u,
                          f"{sy['nestwrap']['total']} / {sy['bwrap']['total']} = {x:.0%}",
                          verdict(x <= TARGET_SYSCALLS)))
         worst = None
@@ -595,7 +602,7 @@ def analyse(runs):
                 if worst is None or n_ / b_ > worst[0]:
                     worst = (n_ / b_, sid, n_, b_)
         if worst:
-            rows.append(("peak RSS ≤ bwrap's (scenarios 1–4, worst shown)", u,
+            rows.append(("peak RSS ≤ bwrap 0.13.1's (scenarios 1–4, worst shown)", u,
                          f"{worst[2]:.0f} / {worst[3]:.0f} KiB (scenario {worst[1]})",
                          verdict(worst[0] <= 1.0)))
     return rows
@@ -606,7 +613,8 @@ def markdown(runs, meta):
     L.append("# nestwrap benchmark results")
     L.append("")
     L.append(f"Generated by `scripts/bench.sh{' --quick' if runs[0]['quick'] else ''}` "
-             "from one paired run (nestwrap, bwrap, floor and `true` interleaved). "
+             "from one paired run (nestwrap, bubblewrap 0.13.1, Debian 12's bwrap 0.8.0, "
+             "floor and `true` interleaved). "
              "Do not edit by hand.")
     L.append("")
     for k, v in meta.items():
@@ -620,7 +628,8 @@ def markdown(runs, meta):
     L.append("")
     L.append("Times are wall-clock milliseconds per launch (fork+exec included): median "
              "(25th–75th percentile). Ratios are of medians. Overhead ratio = "
-             "(nestwrap − true) ÷ (bwrap − true). Syscalls: `strace -f -c` total, all processes "
+             "(nestwrap − true) ÷ (bwrap 0.13.1 − true). **bwrap** is the reference, bubblewrap "
+             "0.13.1; **Debian 12** is Debian 12's bwrap 0.8.0. Syscalls: `strace -f -c` total, all processes "
              "of one launch including the dynamic loader and `true` itself. Peak RSS: "
              "median of 5 runs of `/usr/bin/time -f %M` (the maximum resident set size of "
              "`time -v`: the largest process of the launch, `true` included, so `true`'s own "
@@ -635,47 +644,52 @@ def markdown(runs, meta):
     L.append("")
     L.append("## Scenarios 1–4")
     L.append("")
-    L.append("| scenario | user | true | floor | bwrap | nestwrap | nestwrap/bwrap | nestwrap/floor "
-             "| overhead ratio | syscalls nestwrap / bwrap (true) | peak RSS KiB nestwrap / bwrap (true) |")
-    L.append("|---|---|---|---|---|---|---|---|---|---|---|")
+    L.append("| scenario | user | true | floor | bwrap 0.13.1 | Debian 12 | nestwrap | nestwrap/bwrap 0.13.1 "
+             "| nestwrap/Debian 12 | nestwrap/floor | overhead ratio "
+             "| syscalls nestwrap / 0.13.1 / Debian 12 (true) | peak RSS KiB nestwrap / 0.13.1 / Debian 12 (true) |")
+    L.append("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
     titles = {}
     for run in runs:
         for s in run["scenarios"]:
             titles[s["id"]] = s["title"]
-            r = s["results"]
-            mt, mf, mb, mn = (med(r[t]) for t in TOOLS)
+            r = {t: s["results"].get(t, NO_RESULT) for t in TOOLS}
+            mt, mf, mb, md, mn = (med(r[t]) for t in TOOLS)
             over = ratio(None if mn is None or mt is None else mn - mt,
                          None if mb is None or mt is None else mb - mt)
             sy = s["syscalls"]
-            syc = " / ".join(str(sy[t]["total"]) if t in sy else "–" for t in ("nestwrap", "bwrap"))
+            syc = " / ".join(str(sy[t]["total"]) if t in sy else "–" for t in ("nestwrap", "bwrap", "debian"))
             syc += f" ({sy['true']['total']})" if "true" in sy else ""
-            rss = " / ".join(f"{statistics.median(r[t]['rss']):.0f}" if r[t]["rss"] else "–"
-                             for t in ("nestwrap", "bwrap"))
-            rss += f" ({statistics.median(r['true']['rss']):.0f})" if r["true"]["rss"] else ""
+            rss = " / ".join(f"{statistics.median(r[t]['rss']):.0f}" if r[t].get("rss") else "–"
+                             for t in ("nestwrap", "bwrap", "debian"))
+            rss += f" ({statistics.median(r['true']['rss']):.0f})" if r["true"].get("rss") else ""
             L.append(f"| {s['id']} | {run['label']} | {cell_time(r['true'])} | {cell_time(r['floor'])} "
-                     f"| {cell_time(r['bwrap'])} | {cell_time(r['nestwrap'])} "
-                     f"| {fmt_ratio(ratio(mn, mb))} | {fmt_ratio(ratio(mn, mf))} | {fmt_ratio(over)} "
-                     f"| {syc} | {rss} |")
+                     f"| {cell_time(r['bwrap'])} | {cell_time(r['debian'])} | {cell_time(r['nestwrap'])} "
+                     f"| {fmt_ratio(ratio(mn, mb))} | {fmt_ratio(ratio(mn, md))} | {fmt_ratio(ratio(mn, mf))} "
+                     f"| {fmt_ratio(over)} | {syc} | {rss} |")
     L.append("")
     for sid in sorted(titles):
         L.append(f"{sid}. {titles[sid]}")
     L.append("")
     L.append("## Scenario 5: N binds")
     L.append("")
-    L.append("`--dev-bind / / --tmpfs /tmp` then N × `--ro-bind /usr /tmp/mI`, `true`. bwrap 0.8.0 "
-             "re-reads mountinfo per bind (quadratic): its runs stop after a time budget, "
+    L.append("`--dev-bind / / --tmpfs /tmp` then N × `--ro-bind /usr /tmp/mI`, `true`. Debian 12's "
+             "bwrap 0.8.0 re-reads mountinfo per bind (quadratic; 0.13.1 no longer does): its runs "
+             "stop after a time budget, "
              "so it may have fewer samples; a run past the time limit is reported as timed out. "
              f"The largest N is {MAX_BINDS}, not the issue's 4000: bwrap refuses more than "
              f"{MAX_ARGS} arguments in all (`--args` included), and nestwrap keeps that cap.")
     L.append("")
-    L.append("| N | user | bwrap ms | runs | nestwrap ms | runs | nestwrap/bwrap |")
-    L.append("|---|---|---|---|---|---|---|")
+    L.append("| N | user | bwrap 0.13.1 ms | runs | Debian 12 ms | runs | nestwrap ms | runs "
+             "| nestwrap/bwrap 0.13.1 | nestwrap/Debian 12 |")
+    L.append("|---|---|---|---|---|---|---|---|---|---|")
     for run in runs:
         for e in run["binds"]:
-            r = e["results"]
+            r = {t: e["results"].get(t, NO_RESULT) for t in SANDBOX_TOOLS}
             L.append(f"| {e['n']} | {run['label']} | {cell_time(r['bwrap'])} | {len(r['bwrap']['samples'])} "
+                     f"| {cell_time(r['debian'])} | {len(r['debian']['samples'])} "
                      f"| {cell_time(r['nestwrap'])} | {len(r['nestwrap']['samples'])} "
-                     f"| {fmt_ratio(ratio(med(r['nestwrap']), med(r['bwrap'])))} |")
+                     f"| {fmt_ratio(ratio(med(r['nestwrap']), med(r['bwrap'])))} "
+                     f"| {fmt_ratio(ratio(med(r['nestwrap']), med(r['debian'])))} |")
     L.append("")
     L.append("![time against number of binds](binds.svg)")
     L.append("")
@@ -685,20 +699,26 @@ def markdown(runs, meta):
              "launching and waiting in turn). Total wall seconds, median over rounds "
              "(min–max), and wall time per launch.")
     L.append("")
-    L.append("| callers | user | true s | floor s | bwrap s | nestwrap s | per launch ms: true / floor / bwrap / nestwrap | nestwrap/bwrap | nestwrap/floor |")
-    L.append("|---|---|---|---|---|---|---|---|---|")
+    L.append("| callers | user | true s | floor s | bwrap 0.13.1 s | Debian 12 s | nestwrap s "
+             "| per launch ms: true / floor / 0.13.1 / Debian 12 / nestwrap | nestwrap/bwrap 0.13.1 "
+             "| nestwrap/Debian 12 | nestwrap/floor |")
+    L.append("|---|---|---|---|---|---|---|---|---|---|---|")
     for run in runs:
         for e in run["throughput"]:
-            r = e["results"]
+            r = {t: e["results"].get(t, {"samples": [], "error": None}) for t in TOOLS}
 
             def c(t):
                 if r[t]["error"]:
                     return "**error**"
                 xs = r[t]["samples"]
+                if not xs:
+                    return "–"
                 return f"{statistics.median(xs):.3f} ({min(xs):.3f}–{max(xs):.3f})"
             per = " / ".join(ms(med(r[t]) / e["launches"]) if med(r[t]) else "–" for t in TOOLS)
             L.append(f"| {e['concurrency']} | {run['label']} | {c('true')} | {c('floor')} | {c('bwrap')} "
-                     f"| {c('nestwrap')} | {per} | {fmt_ratio(ratio(med(r['nestwrap']), med(r['bwrap'])))} "
+                     f"| {c('debian')} | {c('nestwrap')} | {per} "
+                     f"| {fmt_ratio(ratio(med(r['nestwrap']), med(r['bwrap'])))} "
+                     f"| {fmt_ratio(ratio(med(r['nestwrap']), med(r['debian'])))} "
                      f"| {fmt_ratio(ratio(med(r['nestwrap']), med(r['floor'])))} |")
     L.append("")
     L.append("## Syscalls by name, scenario 3 (one launch, `strace -f -c`)")
@@ -707,15 +727,16 @@ def markdown(runs, meta):
         sy = [s for s in run["scenarios"] if s["id"] == "3"][0]["syscalls"]
         if "nestwrap" not in sy or "bwrap" not in sy:
             continue
-        names = set(sy["nestwrap"]["per"]) | set(sy["bwrap"]["per"])
-        rows = sorted(names, key=lambda k: -(sy["nestwrap"]["per"].get(k, 0) + sy["bwrap"]["per"].get(k, 0)))
-        L.append(f"<details><summary>{run['label']}: nestwrap {sy['nestwrap']['total']}, "
-                 f"bwrap {sy['bwrap']['total']}</summary>")
+        cols = [t for t in ("nestwrap", "bwrap", "debian") if t in sy]
+        names = set().union(*(sy[t]["per"] for t in cols))
+        rows = sorted(names, key=lambda k: -sum(sy[t]["per"].get(k, 0) for t in cols))
+        L.append(f"<details><summary>{run['label']}: "
+                 + ", ".join(f"{LABEL[t]} {sy[t]['total']}" for t in cols) + "</summary>")
         L.append("")
-        L.append("| syscall | nestwrap | bwrap |")
-        L.append("|---|---|---|")
+        L.append("| syscall | " + " | ".join(LABEL[t] for t in cols) + " |")
+        L.append("|---" * (len(cols) + 1) + "|")
         for k in rows:
-            L.append(f"| {k} | {sy['nestwrap']['per'].get(k, 0)} | {sy['bwrap']['per'].get(k, 0)} |")
+            L.append(f"| {k} | " + " | ".join(str(sy[t]["per"].get(k, 0)) for t in cols) + " |")
         L.append("")
         L.append("</details>")
         L.append("")
@@ -739,7 +760,7 @@ def svg_plot(runs):
     for run in runs:
         for e in run["binds"]:
             for tool in SANDBOX_TOOLS:
-                r = e["results"][tool]
+                r = e["results"].get(tool, NO_RESULT)
                 if r["samples"]:
                     lo, m, hi = quantiles(r["samples"])
                     pts.append(((tool, run["label"]), e["n"], m, lo, hi))
@@ -779,7 +800,7 @@ def svg_plot(runs):
     o.append(f'<text x="{(W - mr + ml) / 2}" y="{H - 15}" text-anchor="middle">number of binds N</text>')
     o.append(f'<text transform="translate(22,{(H - mb + mt) / 2}) rotate(-90)" text-anchor="middle">'
              'median wall time per launch (ms)</text>')
-    colours = {"bwrap": "#d62728", "nestwrap": "#1f77b4"}
+    colours = {"bwrap": "#d62728", "debian": "#ff7f0e", "nestwrap": "#1f77b4"}
     dashes = {"root": "", "unprivileged": ' stroke-dasharray="6,4"'}
     series = sorted({p[0] for p in pts})
     for i, s in enumerate(series):
@@ -794,17 +815,17 @@ def svg_plot(runs):
             o.append(shape)
         ly = mt + 20 + i * 22
         o.append(f'<line x1="{W - mr + 15}" y1="{ly}" x2="{W - mr + 45}" y2="{ly}" stroke="{col}" stroke-width="2"{dashes.get(s[1], "")}/>')
-        o.append(f'<text x="{W - mr + 52}" y="{ly + 4}">{s[0]} ({s[1]})</text>')
+        o.append(f'<text x="{W - mr + 52}" y="{ly + 4}">{LABEL[s[0]]} ({s[1]})</text>')
     # Timed-out runs: an arrow at the top of the plot.
     k = len(series)
     for run in runs:
         for e in run["binds"]:
             for tool in SANDBOX_TOOLS:
-                r = e["results"][tool]
+                r = e["results"].get(tool, NO_RESULT)
                 if r.get("timed_out") and not r["samples"]:
                     x = X(e["n"])
                     o.append(f'<text x="{x:.1f}" y="{mt + 14}" text-anchor="middle" fill="{colours[tool]}">'
-                             f'▲ {tool} ({run["label"]}) timed out</text>')
+                             f'▲ {LABEL[tool]} ({run["label"]}) timed out</text>')
     # Guides: slope 1 (linear) and slope 2 (quadratic) through the first point.
     first = min(pts, key=lambda p: (p[1], p[2]))
     ly = mt + 20 + k * 22
@@ -849,12 +870,109 @@ def cmd_report(a):
     return 1 if any(r.get("failures") for r in runs) else 0
 
 
+# --------------------------------------------------------------------------
+# compare: builds (or any commands) against each other
+# --------------------------------------------------------------------------
+
+
+def cmd_compare(a):
+    """Several binaries run with the same ARGS, paired and interleaved like
+    `measure` (every round runs each once, in a shuffled order). Prints, per
+    binary, the median wall time with its interquartile range and the
+    median of its per-round ratio to the first binary (the baseline), with
+    that ratio's interquartile range."""
+    reserve_low_fds()
+    names, paths = [], []
+    for spec in a.binaries:
+        name, sep, path = spec.partition("=")
+        if not sep:
+            name, path = os.path.basename(spec), spec
+        names.append(name)
+        paths.append(path)
+    if len(set(names)) != len(names):
+        raise SystemExit("compare: give every binary a distinct NAME=PATH")
+    cmds = [Cmd(n, [p] + a.args) for n, p in zip(names, paths)]
+    rng = random.Random(0x6E657374)
+    samples = {n: [] for n in names}
+    load0 = open("/proc/loadavg").read().split()[0]
+    for rnd in range(a.warmup + a.rounds):
+        order = list(cmds)
+        rng.shuffle(order)
+        for c in order:
+            wall, code, _ = run_timed(c, 60.0)
+            if code != 0:
+                _, msg = explain_failure(c)
+                raise SystemExit(f"compare: {c.tool} exited {code}: {msg[-400:]}")
+            if rnd >= a.warmup:
+                samples[c.tool].append(wall)
+    load1 = open("/proc/loadavg").read().split()[0]
+    base = names[0]
+    uid = os.getuid()
+    print(f"uid {uid}, {a.rounds} paired rounds (+{a.warmup} warm-up), load average {load0} -> {load1}")
+    print(f"args: {' '.join(a.args)}")
+    print(f"{'build':<16} {'median ms (p25-p75)':<24} {'paired ratio to ' + base + ' (p25-p75)':<34} binary (kind)")
+    for n, p in zip(names, paths):
+        lo, m, hi = quantiles(samples[n])
+        ratios = [x / y for x, y in zip(samples[n], samples[base])]
+        rlo, rm, rhi = quantiles(ratios)
+        print(f"{n:<16} {ms(m) + ' (' + ms(lo) + '-' + ms(hi) + ')':<24} "
+              f"{f'{rm:.3f} ({rlo:.3f}-{rhi:.3f})':<34} {p} ({elf_kind(p)})")
+    if a.json:
+        with open(a.json, "w") as f:
+            json.dump({"uid": uid, "args": a.args, "load": [load0, load1],
+                       "binaries": dict(zip(names, paths)), "samples": samples}, f)
+    return 0
+
+
+# --------------------------------------------------------------------------
+# buildinfo: which build of nestwrap is measured
+# --------------------------------------------------------------------------
+
+
+def elf_kind(path):
+    """'static-pie', 'static', 'dynamic PIE' or 'dynamic', from the ELF
+    header (e_type) and program headers (PT_INTERP, PT_DYNAMIC): a static PIE
+    is ET_DYN without an interpreter."""
+    import struct
+    with open(path, "rb") as f:
+        data = f.read(1 << 16)
+    if data[:4] != b"\x7fELF" or data[4] != 2:
+        return "not a 64-bit ELF file"
+    e_type = struct.unpack_from("<H", data, 16)[0]
+    e_phoff = struct.unpack_from("<Q", data, 32)[0]
+    e_phentsize, e_phnum = struct.unpack_from("<HH", data, 54)
+    types = {struct.unpack_from("<I", data, e_phoff + i * e_phentsize)[0] for i in range(e_phnum)}
+    interp = 3 in types  # PT_INTERP
+    if interp:
+        return "dynamic PIE" if e_type == 3 else "dynamic"
+    return "static-pie" if e_type == 3 else "static"
+
+
+def cmd_buildinfo(a):
+    """One line for the results header: the binary's kind and the release
+    profile it was built with (from Cargo.toml)."""
+    kind = elf_kind(a.binary)
+    prof = ""
+    if a.cargo_toml:
+        try:
+            import tomllib
+            with open(a.cargo_toml, "rb") as f:
+                rel = tomllib.load(f).get("profile", {}).get("release", {})
+            prof = ", release profile: " + (", ".join(
+                f"{k} = {v if isinstance(v, str) else json.dumps(v)}" for k, v in rel.items()) or "defaults")
+        except (ImportError, OSError, ValueError) as e:
+            prof = f", release profile unknown ({e})"
+    print(f"{kind} build{prof}, {os.path.getsize(a.binary)} bytes")
+    return 0
+
+
 def main():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = p.add_subparsers(dest="cmd", required=True)
     m = sub.add_parser("measure")
     m.add_argument("--nestwrap", required=True)
-    m.add_argument("--bwrap", default="/usr/bin/bwrap")
+    m.add_argument("--bwrap", required=True, help="the reference, bubblewrap 0.13.1")
+    m.add_argument("--debian-bwrap", default="/usr/bin/bwrap", help="Debian 12's bwrap 0.8.0")
     m.add_argument("--workdir", required=True, help="writable scratch directory of this user")
     m.add_argument("--out", required=True)
     m.add_argument("--quick", action="store_true")
@@ -864,8 +982,20 @@ def main():
     r.add_argument("--svg", required=True)
     r.add_argument("--json", help="also write the merged raw data here")
     r.add_argument("--meta", action="append", help="KEY=VALUE line for the header")
+    c = sub.add_parser("compare", help="time builds against each other (paired, interleaved)")
+    c.add_argument("--rounds", type=int, default=300)
+    c.add_argument("--warmup", type=int, default=10)
+    c.add_argument("--json", help="write every sample here")
+    c.add_argument("binaries", nargs="+", metavar="NAME=PATH",
+                   help="the first one is the baseline of the ratios")
+    c.add_argument("--args", nargs=argparse.REMAINDER, required=True,
+                   help="the sandbox arguments and command, e.g. --args --ro-bind / / true")
+    b = sub.add_parser("buildinfo", help="describe a nestwrap binary (static/dynamic, profile)")
+    b.add_argument("binary")
+    b.add_argument("--cargo-toml")
     a = p.parse_args()
-    return cmd_measure(a) if a.cmd == "measure" else cmd_report(a)
+    return {"measure": cmd_measure, "report": cmd_report, "compare": cmd_compare,
+            "buildinfo": cmd_buildinfo}[a.cmd](a)
 
 
 if __name__ == "__main__":

@@ -1,16 +1,20 @@
 #!/usr/bin/env bash
-# Start-up benchmark: nestwrap against Debian's bwrap and the `unshare` floor.
+# Start-up benchmark: nestwrap against bubblewrap 0.13.1 (the reference),
+# Debian 12's bwrap 0.8.0 and the `unshare` floor.
 #
 #   bash scripts/bench.sh           full run; writes bench/results/latest.{md,json}
 #                                   and bench/results/binds.svg (a few minutes)
 #   bash scripts/bench.sh --quick   few repetitions, N <= 100 binds; writes to
 #                                   target/bench/ (what scripts/test.sh runs)
 #
-# Builds nestwrap in release mode, copies it into a fresh 0755 directory under
-# /var/tmp, and runs bench/nwbench.py once as root and once as the
-# unprivileged test user (setpriv; default nwtest, see scripts/test.sh), or
-# only as the calling user when not root. Each of those runs interleaves
-# nestwrap, bwrap, the floor and `true` repetition by repetition.
+# Builds nestwrap's default binary (the static release build,
+# scripts/build-static.sh; DESIGN.md "Which binary"), copies it into a fresh
+# 0755 directory under /var/tmp, and runs bench/nwbench.py once as root and
+# once as the unprivileged test user (setpriv; default nwtest, see
+# scripts/test.sh), or only as the calling user when not root. Each of those
+# runs interleaves nestwrap, bwrap 0.13.1, Debian 12's bwrap, the floor and
+# `true` repetition by repetition. The results say which build was measured
+# (static or dynamic, release profile, size).
 #
 # Exit status: non-zero only when the benchmark itself breaks (a build
 # failure, a command that fails, a missing tool); slow numbers are reported
@@ -18,7 +22,11 @@
 #
 # Environment:
 #   NESTWRAP_TEST_USER   unprivileged user (default nwtest)
-#   NESTWRAP_BENCH_BWRAP bwrap to compare against (default /usr/bin/bwrap)
+#   NESTWRAP_BENCH_BWRAP the reference bwrap, the first column (default: bubblewrap
+#                        0.13.1 from scripts/bwrap-reference.sh)
+#   NESTWRAP_BENCH_DEBIAN_BWRAP  the "Debian 12" column (default /usr/bin/bwrap, 0.8.0)
+#   NESTWRAP_BENCH_BINARY  measure this nestwrap instead of building the default
+#                        (e.g. target/release/nestwrap, the dynamic build)
 #   NESTWRAP_BENCH_OUT   output directory (default: see above)
 set -euo pipefail
 
@@ -40,7 +48,13 @@ case "${1:-}" in
 esac
 
 TEST_USER="${NESTWRAP_TEST_USER:-nwtest}"
-BWRAP="${NESTWRAP_BENCH_BWRAP:-/usr/bin/bwrap}"
+DEBIAN_BWRAP="${NESTWRAP_BENCH_DEBIAN_BWRAP:-/usr/bin/bwrap}"
+if [ -n "${NESTWRAP_BENCH_BWRAP:-}" ]; then
+    BWRAP="$NESTWRAP_BENCH_BWRAP"
+elif ! BWRAP="$(bash "$REPO/scripts/bwrap-reference.sh")"; then
+    echo "bench: no bubblewrap 0.13.1 (run scripts/bwrap-reference.sh as root once)" >&2
+    exit 1
+fi
 if [ ${#QUICK[@]} -gt 0 ]; then
     OUT="${NESTWRAP_BENCH_OUT:-$REPO/target/bench}"
 else
@@ -49,7 +63,7 @@ fi
 PY=/usr/bin/python3 # Debian's: readable by the unprivileged user, unlike a pyenv shim
 
 missing=()
-for t in "$PY" "$BWRAP" /usr/bin/unshare /usr/bin/strace /usr/bin/setpriv; do
+for t in "$PY" "$BWRAP" "$DEBIAN_BWRAP" /usr/bin/unshare /usr/bin/strace /usr/bin/setpriv; do
     [ -x "$t" ] || missing+=("$t")
 done
 if [ ${#missing[@]} -gt 0 ]; then
@@ -68,8 +82,16 @@ done
 # What is measured: the commit as the build starts.
 commit="$(git rev-parse --short HEAD 2>/dev/null || echo unknown)"
 dirty="$(git status --porcelain -- src Cargo.toml Cargo.lock 2>/dev/null | head -1)"
-echo "==> building nestwrap (static release, scripts/build-static.sh)" >&2
-BUILT="$(bash "$REPO/scripts/build-static.sh")"
+if [ -n "${NESTWRAP_BENCH_BINARY:-}" ]; then
+    BUILT="$NESTWRAP_BENCH_BINARY"
+    how="$BUILT as given (NESTWRAP_BENCH_BINARY)"
+else
+    echo "==> building nestwrap (static release, scripts/build-static.sh)" >&2
+    BUILT="$(bash "$REPO/scripts/build-static.sh")"
+    how="scripts/build-static.sh (crt-static), the default build"
+fi
+BUILD_INFO="$("$PY" bench/nwbench.py buildinfo "$BUILT" --cargo-toml Cargo.toml), $how"
+echo "==> measuring nestwrap: $BUILD_INFO" >&2
 
 # A fresh 0755 directory that the unprivileged user can read.
 SCRATCH="$(mktemp -d /var/tmp/nestwrap-bench.XXXXXX)"
@@ -87,7 +109,7 @@ measure() { # measure LABEL [setpriv prefix...]
     if [ $# -gt 0 ]; then chown "$TEST_USER:$(id -gn "$TEST_USER")" "$dir"; fi
     echo "==> measuring as $label" >&2
     (cd / && "$@" env -i HOME="$dir" PATH=/usr/bin:/bin "$PY" "$SCRATCH/nwbench.py" measure \
-        --nestwrap "$SCRATCH/nestwrap" --bwrap "$BWRAP" --workdir "$dir" \
+        --nestwrap "$SCRATCH/nestwrap" --bwrap "$BWRAP" --debian-bwrap "$DEBIAN_BWRAP" --workdir "$dir" \
         --out "$dir/result.json" "${QUICK[@]}")
 }
 
@@ -122,8 +144,10 @@ mkdir -p "$OUT"
     --json "$OUT/latest.json" \
     --meta "date=$(date -u '+%Y-%m-%d %H:%M UTC')" \
     --meta "machine=$cpu, $(nproc) CPUs, $mem, $os, kernel $(uname -r)" \
-    --meta "nestwrap=commit $commit${dirty:+ (uncommitted changes)}, $("$SCRATCH/nestwrap" --version 2>&1 | head -1), static release build, $(stat -c %s "$SCRATCH/nestwrap") bytes" \
-    --meta "bwrap=$BWRAP, $("$BWRAP" --version 2>&1 | head -1)" \
+    --meta "nestwrap=commit $commit${dirty:+ (uncommitted changes)}, $("$SCRATCH/nestwrap" --version 2>&1 | head -1)" \
+    --meta "nestwrap build=$BUILD_INFO" \
+    --meta "bwrap 0.13.1 (reference)=$BWRAP, $("$BWRAP" --version 2>&1 | head -1), Debian revision $(cat "$(dirname "$BWRAP")/revision" 2>/dev/null || echo unknown)" \
+    --meta "Debian 12=$DEBIAN_BWRAP, $("$DEBIAN_BWRAP" --version 2>&1 | head -1)" \
     --meta "mode=${QUICK[*]:-full}" || STATUS=1
 echo "==> wrote $OUT/latest.md, $OUT/binds.svg, $OUT/latest.json" >&2
 exit "$STATUS"

@@ -36,6 +36,8 @@ PACKAGES=(
     xdg-desktop-portal # real client: /usr/libexec/xdg-desktop-portal-validate-icon
     time            # /usr/bin/time: peak RSS in the benchmark (scripts/bench.sh)
     patchelf        # points the reference bubblewrap 0.13.1 at its own libraries
+    lintian         # checks the Debian packages (scripts/package.sh)
+    debootstrap     # the throwaway Debian 12 root of the install test (scripts/package-test.sh)
 )
 TEST_USER="${NESTWRAP_TEST_USER:-nwtest}"
 TEST_UID=1001
@@ -43,9 +45,16 @@ SUBID_RANGE="200000:65536"
 
 declare -a SUMMARY=()
 FAILED=0
+# Each step ends with `record`; its time is the time since the previous
+# record (steps run one after the other), printed in the summary.
+STEP_START=$SECONDS
+TOTAL_START=$SECONDS
 note() { printf '\n==> %s\n' "$*"; }
 record() { # record NAME STATUS
-    SUMMARY+=("$(printf '%-28s %s' "$1" "$2")")
+    local took=$((SECONDS - STEP_START))
+    STEP_START=$SECONDS
+    SUMMARY+=("$(printf '%-28s %5ss  %s' "$1" "$took" "$2")")
+    printf '==> step %s: %s (%ss)\n' "$1" "$2" "$took"
     case "$2" in FAIL*) FAILED=1 ;; esac
 }
 
@@ -225,6 +234,48 @@ fuzz_step() {
 }
 declare -a FUZZ_RUNS=()
 
+# --- Debian packages, install test, crates.io ---------------------------------
+# scripts/package.sh: both .debs (cargo-deb), lintian, the AppArmor profile
+# compiled by AppArmor 4; scripts/package-test.sh: install, use, remove them in
+# a throwaway Debian 12 root (root only); `cargo publish --dry-run`: the
+# crate as crates.io would get it (no upload).
+package_steps() {
+    local debs=()
+    note "debian packages: scripts/package.sh"
+    if mapfile -t debs < <(bash "$REPO/scripts/package.sh" | tail -n 2) && [ "${#debs[@]}" = 2 ]; then
+        record "debian packages + lintian" "ok ($(basename "${debs[0]}"), $(basename "${debs[1]}"))"
+    elif [ "$IS_ROOT" = 0 ] && [ "${NESTWRAP_MUST_WORK:-}" != 1 ]; then
+        record "debian packages + lintian" "MISSING (run scripts/package.sh as root once: lintian, AppArmor 4)"
+        debs=()
+    else
+        record "debian packages + lintian" "FAIL (scripts/package.sh)"
+        debs=()
+    fi
+    if [ "$IS_ROOT" = 1 ] && [ "${#debs[@]}" = 2 ]; then
+        note "package install test: scripts/package-test.sh"
+        if bash "$REPO/scripts/package-test.sh" "${debs[@]}"; then
+            record "package install test" "ok"
+        else
+            record "package install test" "FAIL (scripts/package-test.sh)"
+        fi
+    elif [ "$IS_ROOT" = 0 ] && [ "${NESTWRAP_MUST_WORK:-}" = 1 ]; then
+        record "package install test" "FAIL (needs root: scripts/package-test.sh)"
+    elif [ "$IS_ROOT" = 0 ]; then
+        record "package install test" "MISSING (needs root: scripts/package-test.sh)"
+    else
+        record "package install test" "FAIL (no packages to test)"
+    fi
+    note "cargo publish --dry-run"
+    local out
+    if out="$("$CARGO" publish --dry-run --allow-dirty 2>&1)"; then
+        printf '%s\n' "$out" | grep -E 'Packaged|warning' || true
+        record "cargo publish --dry-run" "ok ($(printf '%s\n' "$out" | sed -n 's/.*Packaged \(.*\)/\1/p'))"
+    else
+        printf '%s\n' "$out" | tail -n 30
+        record "cargo publish --dry-run" "FAIL"
+    fi
+}
+
 # --- Cargo -----------------------------------------------------------------
 CARGO="$(command -v cargo || true)"
 for c in "${CARGO_HOME:-}/bin/cargo" "${HOME:-/nonexistent}/.cargo/bin/cargo" /root/.cargo/bin/cargo; do
@@ -247,6 +298,7 @@ else
     run_step "cargo doc" env RUSTDOCFLAGS="-D warnings" "$CARGO" doc --no-deps
     # NESTWRAP_MUST_WORK, NESTWRAP_TEST_BINARY... pass through from the environment.
     run_step "cargo test" "$CARGO" test
+    package_steps
     # The benchmark in quick mode: checks that it still works and prints its
     # table. Slow numbers never fail CI (the table marks them FAIL); only a
     # broken benchmark (build, tool or command failure) does.
@@ -266,6 +318,7 @@ fi
 printf '\n===== nestwrap test summary =====\n'
 printf '  %s\n' "${SUMMARY[@]}"
 printf '  NESTWRAP_MUST_WORK=%s\n' "${NESTWRAP_MUST_WORK:-unset}"
+printf '  total time: %ss\n' $((SECONDS - TOTAL_START))
 if [ "${#MISSING[@]}" -gt 0 ] && [ "$IS_ROOT" = 0 ]; then
     printf '  missing packages (install as root): apt-get install %s\n' "${MISSING[*]}"
 fi

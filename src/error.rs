@@ -86,14 +86,14 @@ impl SetupError {
         match (self.step, errno) {
             ("uid-map" | "gid-map" | "setgroups", Errno::EPERM | Errno::EACCES) => Some(
                 "Hint: an AppArmor policy may restrict unprivileged user namespaces \
-                 (Ubuntu 23.10+: sysctl kernel.apparmor_restrict_unprivileged_userns=0, or a profile \
-                 allowing userns for this binary); /proc mounted with hidepid has the same effect; \
+                 (Ubuntu 23.10+: load the nestwrap package's profile /etc/apparmor.d/nestwrap, or \
+                 sysctl kernel.apparmor_restrict_unprivileged_userns=0); /proc mounted with hidepid has the same effect; \
                  `nestwrap --diagnose` shows which applies here",
             ),
             ("loopback", Errno::EPERM | Errno::EACCES) => Some(
                 "Hint: an AppArmor policy may restrict unprivileged user namespaces \
-                 (Ubuntu 23.10+: sysctl kernel.apparmor_restrict_unprivileged_userns=0, or a profile \
-                 allowing userns for this binary); `nestwrap --diagnose` shows which applies here",
+                 (Ubuntu 23.10+: load the nestwrap package's profile /etc/apparmor.d/nestwrap, or \
+                 sysctl kernel.apparmor_restrict_unprivileged_userns=0); `nestwrap --diagnose` shows which applies here",
             ),
             ("clone", Errno::EPERM) => Some(
                 "Hint: a container's seccomp profile or an LSM may refuse new namespaces; \
@@ -221,7 +221,8 @@ mod tests {
 
     #[test]
     fn apparmor_hints_where_decided() {
-        assert!(setup_errno("uid-map", "setting up uid map", Errno::EACCES).hint().is_some());
+        let uid_map = setup_errno("uid-map", "setting up uid map", Errno::EACCES).hint();
+        assert!(uid_map.is_some_and(|h| h.contains("/etc/apparmor.d/nestwrap")), "{uid_map:?}");
         assert!(setup_errno("loopback", "loopback: Failed RTM_NEWADDR", Errno::EPERM)
             .hint()
             .is_some());

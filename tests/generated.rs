@@ -192,6 +192,7 @@ fn man_page_has_every_section_and_nestwraps_version() {
         "EXIT STATUS",
         "EXAMPLES",
         "SECURITY",
+        "FILES",
         "SEE ALSO",
     ] {
         assert!(man.contains(&format!("\n.SH {section}\n")), "no section {section}");
@@ -205,6 +206,45 @@ fn man_page_has_every_section_and_nestwraps_version() {
     assert!(!man.contains('@'), "an unreplaced template marker is left");
     for var in ["NESTWRAP_PROC_FALLBACK", "HOME", "PATH"] {
         assert!(man.contains(&format!(".B {var}\n")), "ENVIRONMENT lacks {var}");
+    }
+}
+
+/// FILES lists every file the Debian packages install (Cargo.toml's
+/// `[package.metadata.deb]` assets of both packages), docs and lintian
+/// overrides aside (FILES names their directory).
+#[test]
+fn man_page_files_lists_what_the_packages_install() {
+    let man = committed(MAN);
+    let files = man
+        .split("\n.SH FILES\n")
+        .nth(1)
+        .and_then(|rest| rest.split("\n.SH ").next())
+        .expect("a FILES section")
+        .replace("\\-", "-");
+    let manifest = fs::read_to_string(repo().join("Cargo.toml")).unwrap();
+    let mut dests = Vec::new();
+    for line in manifest.lines().map(str::trim) {
+        // ["source", "dest", "mode"] or { dest = "...", link_name = "..." }
+        if let Some(rest) = line.strip_prefix("[\"") {
+            let parts: Vec<&str> = rest.split('"').collect();
+            let (src, dest) = (parts[0], parts[2]);
+            let name = src.rsplit('/').next().unwrap();
+            dests.push(if dest.ends_with('/') {
+                format!("{dest}{name}")
+            } else {
+                dest.to_string()
+            });
+        } else if let Some(rest) = line.strip_prefix("{ dest = \"") {
+            dests.push(rest.split('"').next().unwrap().to_string());
+        }
+    }
+    assert!(dests.len() >= 12, "too few package assets found in Cargo.toml: {dests:?}");
+    assert!(files.contains("/usr/share/doc/nestwrap/"));
+    for dest in dests {
+        if dest.starts_with("usr/share/doc/") || dest.starts_with("usr/share/lintian/") {
+            continue;
+        }
+        assert!(files.contains(&format!("/{dest}\n")), "FILES does not list /{dest}");
     }
 }
 

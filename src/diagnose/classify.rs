@@ -63,8 +63,16 @@ const UNMASK_FIX: &str = "start the container with an unmasked /proc (podman: --
 const SECCOMP_NS_FIX: &str = "let the container's seccomp profile allow clone/unshare with \
                               CLONE_NEWUSER (docker/podman: --security-opt seccomp=unconfined, or a \
                               custom profile)";
-const APPARMOR_USERNS_FIX: &str = "sysctl kernel.apparmor_restrict_unprivileged_userns=0, or an \
-                                   AppArmor profile for this binary with the `userns,` rule";
+/// The fix wherever AppArmor keeps user namespaces from us: the profile the
+/// nestwrap package installs (debian/apparmor/nestwrap), which grants
+/// `userns,` to /usr/bin/nestwrap (and so to the nestwrap-bwrap package's
+/// /usr/bin/bwrap symlink), or the sysctl.
+pub const APPARMOR_USERNS_FIX: &str = "load nestwrap's AppArmor profile /etc/apparmor.d/nestwrap \
+                                       (installed by the nestwrap package: apparmor_parser -r \
+                                       /etc/apparmor.d/nestwrap; it grants `userns,` to \
+                                       /usr/bin/nestwrap, a copy elsewhere needs the same rule in a \
+                                       profile for its own path), or sysctl \
+                                       kernel.apparmor_restrict_unprivileged_userns=0";
 
 /// Every environment check, in report order.
 pub fn environment(f: &Facts) -> Vec<Check> {

@@ -341,6 +341,31 @@ fn apparmor_labels() {
     assert!(c.fix.unwrap().contains("profile myprofile"));
 }
 
+/// With Ubuntu's restriction on (kernel.apparmor_restrict_unprivileged_userns=1),
+/// every fix line that blames AppArmor names the profile the nestwrap package
+/// installs and how to load it. Real exercise: Ubuntu 24.04 without the
+/// package's profile loaded (`setting up uid map: Permission denied`).
+#[test]
+fn apparmor_fix_names_the_packaged_profile() {
+    let names_profile = |c: &Check| {
+        let fix = c.fix.as_deref().unwrap_or_else(|| panic!("no fix: {c:?}"));
+        assert!(fix.contains("/etc/apparmor.d/nestwrap"), "{fix}");
+        assert!(fix.contains("apparmor_parser -r /etc/apparmor.d/nestwrap"), "{fix}");
+        assert!(fix.contains("`userns,`"), "{fix}");
+        assert!(fix.contains("apparmor_restrict_unprivileged_userns=0"), "{fix}");
+    };
+    let mut f = plain();
+    f.apparmor_restrict = Some(1);
+    f.userns = Tried::Fails { step: "uid map".into(), errno: Errno::EPERM };
+    names_profile(&by_id(&f, "userns"));
+    names_profile(&by_id(&f, "apparmor_restrict_unprivileged_userns"));
+    names_profile(&classify::apparmor(true, Some("unconfined"), Some(1)));
+    names_profile(&classify::apparmor(true, Some("unprivileged_userns (enforce)"), Some(1)));
+    // Without the restriction the sysctl check has nothing to fix.
+    f.apparmor_restrict = Some(0);
+    assert_eq!(by_id(&f, "apparmor_restrict_unprivileged_userns").fix, None);
+}
+
 /// Real exercise: Fedora/RHEL with podman (`container_t`, enforcing).
 #[test]
 fn selinux_labels() {

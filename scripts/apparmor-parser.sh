@@ -1,0 +1,98 @@
+#!/usr/bin/env bash
+# Install AppArmor 4's apparmor_parser from Debian trixie next to the system,
+# without touching the system, and print the path of a wrapper that runs it
+# against that AppArmor's own /etc/apparmor.d (abi/, tunables/, abstractions/).
+#
+#   bash scripts/apparmor-parser.sh   # -> /var/tmp/nestwrap-ref/apparmor-4/apparmor_parser
+#
+# Debian 12's apparmor 3.0.8 knows neither `abi <abi/4.0>` nor the `userns`
+# rule that nestwrap's profile (debian/apparmor/nestwrap) grants, so the
+# profile is checked with AppArmor 4 in compile-only mode
+# (`apparmor_parser --skip-kernel-load`), which needs no AppArmor in the
+# kernel. Same recipe as scripts/bwrap-reference.sh: a private apt state for
+# trixie reusing the system's own Debian mirror (scripts/debian-archive.sh),
+# `apt-get download`, `dpkg -x`, and patchelf so that the binary loads
+# trixie's libc from the extracted tree. Idempotent and cached.
+#
+# Environment:
+#   NESTWRAP_REF_DIR   cache directory (default /var/tmp/nestwrap-ref)
+set -euo pipefail
+
+REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+MAJOR=4
+SUITE=trixie
+BASE="${NESTWRAP_REF_DIR:-/var/tmp/nestwrap-ref}"
+DIR="$BASE/apparmor-$MAJOR"
+WRAPPER="$DIR/apparmor_parser"
+LIBS=(libc6)
+
+die() { echo "apparmor-parser: $*" >&2; exit 1; }
+
+works() { [ -x "$WRAPPER" ] && "$WRAPPER" --version 2>/dev/null | grep -q "version $MAJOR\."; }
+
+if works; then
+    echo "$WRAPPER"
+    exit 0
+fi
+[ "$(id -u)" = 0 ] || die "AppArmor $MAJOR is not installed at $DIR; run this script as root once"
+if ! command -v patchelf >/dev/null 2>&1; then
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -q patchelf >&2 ||
+        { apt-get update -q >&2 && DEBIAN_FRONTEND=noninteractive apt-get install -y -q patchelf >&2; } ||
+        die "cannot install patchelf"
+fi
+
+# shellcheck source=scripts/debian-archive.sh
+. "$REPO/scripts/debian-archive.sh"
+debian_archive || die "no Debian archive URI found in /etc/apt/sources.list{,.d/*}"
+
+umask 022
+mkdir -p "$BASE" "$DIR"
+chmod 0755 "$BASE" "$DIR"
+APT="$DIR/apt"
+rm -rf "$APT"
+mkdir -p "$APT/etc" "$APT/lists/partial" "$APT/cache/archives/partial" "$APT/debs"
+cat >"$APT/etc/apparmor.sources" <<END
+Types: deb
+URIs: $DEBIAN_URI
+Suites: $SUITE
+Components: main
+Signed-By: $DEBIAN_KEYRING
+END
+apt_opts=(-o Dir::Etc::sourcelist=/dev/null -o "Dir::Etc::sourceparts=$APT/etc"
+    -o "Dir::State::Lists=$APT/lists" -o "Dir::Cache=$APT/cache"
+    -o Dir::State::status=/dev/null -o APT::Get::List-Cleanup=0)
+apt-get "${apt_opts[@]}" -q update >&2 || die "apt-get update of $SUITE from $DEBIAN_URI failed"
+ver="$(apt-cache "${apt_opts[@]}" madison apparmor | awk -F'|' '{gsub(/ /,"",$2); print $2}' |
+    grep -E "^$MAJOR\." | sort -V | tail -n 1 || true)"
+[ -n "$ver" ] || die "no apparmor $MAJOR.x in $SUITE"
+(cd "$APT/debs" && apt-get "${apt_opts[@]}" -q download "apparmor=$ver" "${LIBS[@]}" >&2) ||
+    die "apt-get download apparmor=$ver ${LIBS[*]} failed"
+R="$DIR/root"
+rm -rf "$R"
+mkdir -p "$R"
+for deb in "$APT"/debs/*.deb; do dpkg -x "$deb" "$R"; done
+PARSER=""
+for p in "$R"/usr/sbin/apparmor_parser "$R"/sbin/apparmor_parser; do
+    [ -x "$p" ] && PARSER="$p" && break
+done
+[ -n "$PARSER" ] || die "no apparmor_parser in apparmor=$ver"
+cp "$PARSER" "$DIR/apparmor_parser.bin"
+patchelf --set-interpreter "$R/usr/lib64/ld-linux-x86-64.so.2" \
+    --force-rpath --set-rpath "$R/usr/lib/x86_64-linux-gnu" "$DIR/apparmor_parser.bin"
+# The wrapper: trixie's policy tree as the base and include path, and its
+# feature set (the policy of a current kernel), never the host's /etc/apparmor*
+# or kernel: with --skip-kernel-load nothing reaches the kernel.
+cat >"$WRAPPER.new" <<END
+#!/bin/sh
+exec "$DIR/apparmor_parser.bin" --config-file=/dev/null \\
+    --policy-features="$R/usr/share/apparmor-features/features" \\
+    --kernel-features="$R/usr/share/apparmor-features/features" \\
+    --base="$R/etc/apparmor.d" --Include="$R/etc/apparmor.d" "\$@"
+END
+chmod -R a+rX "$R"
+chmod 0755 "$DIR/apparmor_parser.bin" "$WRAPPER.new"
+mv -f "$WRAPPER.new" "$WRAPPER"
+echo "$ver" >"$DIR/version"
+rm -rf "$APT"
+works || die "$WRAPPER does not report AppArmor version $MAJOR"
+echo "$WRAPPER"
