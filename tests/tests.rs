@@ -12,6 +12,7 @@ mod data_ops;
 mod diagnose;
 mod generated;
 mod hostile;
+mod inroot;
 mod monitoring;
 mod proptest_parse;
 mod sandbox;
