@@ -332,6 +332,18 @@ const RACE_KINDS: &[&str] = &[
     "bind",
 ];
 
+/// The swapper's pause after each swap, in microseconds: short for the ops
+/// that only make things (dir, file, symlink, chmod), long enough for the
+/// mounting ops that a run gets through many of them before a swap makes
+/// one fail (cleanly: the flags step looks the mount up again), so that the
+/// test reaches its attempts in reasonable time.
+fn race_pause_us(kind: &str) -> u64 {
+    match kind {
+        "dir" | "file" | "symlink" | "chmod" => 20,
+        _ => 3000,
+    }
+}
+
 /// First data fd of the race's `--file` / `--bind-data` ops (opened on
 /// /dev/null by a bash wrapper, one per op).
 const RACE_FD0: usize = 10;
@@ -364,9 +376,10 @@ fn race_args(kind: &str, tr: &Trees) -> Vec<String> {
 }
 
 /// Swap `app/race` (a real directory) with `app/race_abs` and `app/race_rel`
-/// (links to the host victim) with RENAME_EXCHANGE, as fast as possible,
-/// until `stop`. Returns the number of swaps.
-fn swapper(app: String, stop: Arc<AtomicBool>, swaps: Arc<AtomicU64>) {
+/// (links to the host victim) with RENAME_EXCHANGE until `stop`, pausing
+/// `pause` microseconds after each swap (back to back, the swaps would
+/// mostly make whole runs fail and slow the machine down).
+fn swapper(app: String, stop: Arc<AtomicBool>, swaps: Arc<AtomicU64>, pause: Arc<AtomicU64>) {
     use nix::fcntl::{renameat2, RenameFlags, AT_FDCWD};
     let race = format!("{app}/race");
     let others = [format!("{app}/race_abs"), format!("{app}/race_rel")];
@@ -381,6 +394,8 @@ fn swapper(app: String, stop: Arc<AtomicBool>, swaps: Arc<AtomicU64>) {
                     RenameFlags::RENAME_EXCHANGE,
                 )
                 .expect("renameat2");
+                let us = pause.load(Ordering::Relaxed);
+                std::thread::sleep(std::time::Duration::from_micros(us));
             }
             swaps.fetch_add(2, Ordering::Relaxed);
         }
@@ -405,9 +420,11 @@ fn race_mode(mode: Mode, as_: As) {
     let before = snapshot(Path::new(&tr.victim));
     let stop = Arc::new(AtomicBool::new(false));
     let swaps = Arc::new(AtomicU64::new(0));
+    let pause = Arc::new(AtomicU64::new(20));
     let th = {
         let (app, stop, swaps) = (tr.app.clone(), Arc::clone(&stop), Arc::clone(&swaps));
-        std::thread::spawn(move || swapper(app, stop, swaps))
+        let pause = Arc::clone(&pause);
+        std::thread::spawn(move || swapper(app, stop, swaps, pause))
     };
     let fds: String =
         (RACE_FD0..RACE_FD0 + RACE_OPS).map(|i| format!("exec {i}</dev/null; ")).collect();
@@ -415,6 +432,7 @@ fn race_mode(mode: Mode, as_: As) {
     let mut failures = Vec::new();
     for kind in RACE_KINDS {
         let (mut attempts, mut runs, mut failed) = (0u64, 0u32, 0u32);
+        pause.store(race_pause_us(kind), Ordering::Relaxed);
         while attempts < RACE_ATTEMPTS {
             // bash opens one /dev/null fd per op for --file/--bind-data,
             // then execs the rest (the wrappers pass them on).
@@ -452,6 +470,9 @@ fn race_mode(mode: Mode, as_: As) {
                     .and_then(|n| n.parse::<u64>().ok())
                     .map_or(1, |n| n + 1);
                 attempts += n;
+                if std::env::var_os("NESTWRAP_INROOT_VERBOSE").is_some() {
+                    eprintln!("{mode:?} {as_:?} race {kind}: {}", o.stderr.trim());
+                }
                 if !clean_failure(&o) {
                     failures.push(format!("{mode:?} {as_:?} race {kind}: not clean\n{o}"));
                 }
