@@ -13,6 +13,7 @@ mod diagnose;
 mod escapes;
 mod generated;
 mod hostile;
+mod inroot;
 mod monitoring;
 mod proptest_parse;
 mod sandbox;

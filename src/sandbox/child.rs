@@ -390,6 +390,10 @@ fn run(plan: &Plan, mut fds: ChildFds, report: Option<&OwnedFd>) -> Result<Never
     if let Some(method) = userns_lock {
         fallbacks.push_str(&format!("userns-lock={method}\n"));
     }
+    if sys::openat2_emulated() {
+        // Destinations were resolved by the userspace in-root resolver.
+        fallbacks.push_str("openat2=userspace\n");
+    }
     exec_command(plan, &seccomp_programs, report, fallbacks.as_bytes())
 }
 

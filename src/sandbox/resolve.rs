@@ -13,7 +13,9 @@
 //! path between lookup and mount.
 //!
 //! Kernels without `openat2` (before 5.6, or a seccomp policy refusing it)
-//! fall back to bwrap 0.11's path-based behaviour. Called from the child.
+//! get the same resolution in userspace (`sys::inroot`, chosen inside
+//! `sys::openat2`): never plain path lookups through `/newroot`, where
+//! bwrap 0.13.1 stops. Called from the child.
 
 use std::ffi::{CString, OsStr, OsString};
 use std::os::fd::{AsRawFd, OwnedFd};
@@ -35,9 +37,6 @@ pub struct NewRoot {
     /// fd would see the directory underneath. Mounts anywhere else are
     /// crossed by lookups from this fd as they are.
     dir: std::cell::RefCell<OwnedFd>,
-    /// `openat2` works here (None: not tried yet); otherwise plain paths
-    /// under `/newroot`.
-    in_root: std::cell::Cell<Option<bool>>,
 }
 
 /// A resolved mount target: the path to hand to mount(2) (a magic link to
@@ -60,7 +59,7 @@ pub struct Dest {
 
 impl Dest {
     /// Something just made below the root (so not the root itself).
-    fn made(fd: OwnedFd) -> Dest {
+    pub(super) fn made(fd: OwnedFd) -> Dest {
         Dest { fd, root: Some(false), direct: false }
     }
 
@@ -150,35 +149,19 @@ impl NewRoot {
     /// learnt from the first lookup.
     pub fn open() -> Result<NewRoot, Errno> {
         let dir = Self::open_dir()?;
-        Ok(NewRoot { in_root: std::cell::Cell::new(None), dir: std::cell::RefCell::new(dir) })
+        Ok(NewRoot { dir: std::cell::RefCell::new(dir) })
     }
 
-    /// `openat2` from the root, or None where it is unavailable (kernels
-    /// before 5.6, or a seccomp profile refusing it: decided by the first
-    /// call, so a later legitimate EPERM is reported as such).
+    /// `openat2` from the root (the kernel's, or its userspace emulation
+    /// where the kernel has none or a seccomp profile refuses it).
     fn openat2(
         &self,
         rel: &OsStr,
         flags: libc::c_int,
         mode: u32,
         resolve: u64,
-    ) -> Option<Result<OwnedFd, Errno>> {
-        if self.in_root.get() == Some(false) {
-            return None;
-        }
-        let r = sys::openat2(&self.dir.borrow(), &cpath(rel), flags, mode, resolve);
-        if self.in_root.get().is_none() {
-            let works = !matches!(r, Err(Errno::ENOSYS) | Err(Errno::EPERM) | Err(Errno::E2BIG));
-            self.in_root.set(Some(works));
-            if !works {
-                return None;
-            }
-        }
-        Some(r)
-    }
-
-    fn in_root(&self) -> bool {
-        self.in_root.get() != Some(false)
+    ) -> Result<OwnedFd, Errno> {
+        sys::openat2(&self.dir.borrow(), &cpath(rel), flags, mode, resolve)
     }
 
     fn open_dir() -> Result<OwnedFd, Errno> {
@@ -192,11 +175,11 @@ impl NewRoot {
         let flags = flags | libc::O_PATH;
         let direct = sys::RESOLVE_IN_ROOT_NO_MAGIC | sys::RESOLVE_NO_SYMLINKS;
         match self.openat2(rel, flags, 0, direct) {
-            Some(Ok(fd)) => {
+            Ok(fd) => {
                 return Ok(Dest { fd, root: Some(lexically_root(rel)), direct: true });
             }
-            Some(Err(Errno::ELOOP)) | None => {}
-            Some(Err(e)) => return Err(e),
+            Err(Errno::ELOOP) => {}
+            Err(e) => return Err(e),
         }
         Ok(Dest { fd: self.at(rel, flags, 0)?, root: None, direct: false })
     }
@@ -246,7 +229,7 @@ impl NewRoot {
         Ok(())
     }
 
-    /// The path the fallback (and bwrap's messages) use: `/newroot/REL`.
+    /// The path bwrap's messages use: `/newroot/REL`.
     pub fn path(rel: &OsStr) -> OsString {
         let mut p = b"/newroot/".to_vec();
         p.extend_from_slice(rel.as_bytes());
@@ -255,13 +238,7 @@ impl NewRoot {
 
     /// Open `rel` inside the new root.
     fn at(&self, rel: &OsStr, flags: libc::c_int, mode: u32) -> Result<OwnedFd, Errno> {
-        match self.openat2(rel, flags, mode, sys::RESOLVE_IN_ROOT_NO_MAGIC) {
-            Some(r) => r,
-            None => {
-                let f = OFlag::from_bits_truncate(flags) | OFlag::O_CLOEXEC;
-                open(Self::path(rel).as_os_str(), f, Mode::from_bits_truncate(mode))
-            }
-        }
+        self.openat2(rel, flags, mode, sys::RESOLVE_IN_ROOT_NO_MAGIC)
     }
 
     fn dir_at(&self, rel: &OsStr) -> Result<OwnedFd, Errno> {
@@ -271,9 +248,6 @@ impl NewRoot {
     /// The mount target for `rel` (which must exist).
     pub fn target(&self, rel: &OsStr) -> Result<Target, Errno> {
         let fd = self.at(rel, libc::O_PATH, 0)?;
-        if !self.in_root() {
-            return Ok(Target { _fd: None, path: Self::path(rel) });
-        }
         let path = OsString::from(format!("{PROC_FD_DIR}{}", fd.as_raw_fd()));
         Ok(Target { _fd: Some(fd), path })
     }
@@ -467,14 +441,6 @@ impl NewRoot {
     pub fn chmod(&self, proc_fd: &OwnedFd, rel: &OsStr, mode: u32) -> Result<(), Errno> {
         let mode = Mode::from_bits_truncate(mode);
         let fd = self.at(rel, libc::O_PATH, 0)?;
-        if !self.in_root() {
-            return nix::sys::stat::fchmodat(
-                nix::fcntl::AT_FDCWD,
-                Self::path(rel).as_os_str(),
-                mode,
-                nix::sys::stat::FchmodatFlags::FollowSymlink,
-            );
-        }
         nix::sys::stat::fchmodat(
             proc_fd,
             format!("self/fd/{}", fd.as_raw_fd()).as_str(),

@@ -301,10 +301,13 @@ fn remount_tree(ctx: &Ctx<'_>, dest: &OsStr, flags: BindFlags) -> Result<(), Bin
         grew = tree.len() > before;
     }
     let wanted = flags.ms();
+    let setup_root =
+        open("/", OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC, Mode::empty())
+            .map_err(|e| stage("open(\"/\", O_PATH)", Some(e)))?;
     for m in mounts.iter().filter(|m| tree.contains(&m.id)) {
         let is_top = m.id == top.id;
         let new = m.flags | wanted;
-        if let Err(e) = sys::mount::remount_bind(&cstr(&m.mount_point), new) {
+        if let Err(e) = remount_mount_point(&setup_root, &m.mount_point, new) {
             if is_top {
                 return Err(stage(
                     format!(
@@ -335,6 +338,21 @@ fn remount_tree(ctx: &Ctx<'_>, dest: &OsStr, flags: BindFlags) -> Result<(), Bin
         }
     }
     Ok(())
+}
+
+/// Remount the mount on top of `mount_point` (a path from mountinfo) with
+/// `flags`. Looked up without following any symlink (mountinfo names
+/// mounts by their canonical path) and inside the setup root, with openat2
+/// or its userspace emulation: a directory swapped for a symlink after
+/// mountinfo was read cannot send the remount elsewhere (a plain path
+/// would). The remount then targets the object through its fd.
+fn remount_mount_point(root: &OwnedFd, mount_point: &OsStr, flags: MsFlags) -> Result<(), Errno> {
+    let rel = relative(mount_point);
+    let rel = if rel.is_empty() { OsStr::new(".") } else { rel };
+    let resolve = sys::RESOLVE_IN_ROOT_NO_MAGIC | sys::RESOLVE_NO_SYMLINKS;
+    let fd = sys::openat2(root, &cstr(rel), libc::O_PATH | libc::O_NOFOLLOW, 0, resolve)?;
+    let dest = Dest::made(fd);
+    sys::mount::remount_bind(&cstr(&dest.magic_path()), flags)
 }
 
 /// `mnt_id:` from `/proc/self/fdinfo/N`.

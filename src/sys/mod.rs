@@ -8,6 +8,7 @@
 pub mod caps;
 pub mod fd;
 pub mod landlock;
+pub mod inroot;
 pub mod mount;
 
 use std::ffi::CStr;
@@ -369,8 +370,61 @@ pub const RESOLVE_IN_ROOT_NO_MAGIC: u64 = 0x02 | 0x10;
 /// `RESOLVE_NO_SYMLINKS` for [`openat2`] (ELOOP at any symlink).
 pub const RESOLVE_NO_SYMLINKS: u64 = 0x04;
 
-/// `openat2(2)` with `resolve` flags.
+/// Whether this process resolves with the kernel's `openat2` or with
+/// [`inroot::open_in_root`]: 0 not known yet, then one of these.
+static OPENAT2: std::sync::atomic::AtomicU8 = std::sync::atomic::AtomicU8::new(0);
+const OPENAT2_KERNEL: u8 = 1;
+const OPENAT2_EMULATED: u8 = 2;
+
+/// `openat2(2)` with `resolve` flags (which must include
+/// `RESOLVE_IN_ROOT`). Where the kernel has no `openat2` (before 5.6) or a
+/// seccomp profile refuses it, the first call answers ENOSYS, EPERM, EINVAL
+/// or E2BIG: from then on this process resolves in userspace with
+/// [`inroot::open_in_root`], which is as strict (never plain path lookups
+/// through the root). Decided once per process, by the first call, so a
+/// later legitimate error is reported as such. EAGAIN (a rename raced the
+/// lookup) and EINTR are retried without limit, as bwrap's `safe_openat`.
 pub fn openat2(
+    dirfd: &std::os::fd::OwnedFd,
+    path: &std::ffi::CStr,
+    flags: libc::c_int,
+    mode: u32,
+    resolve: u64,
+) -> Result<std::os::fd::OwnedFd, Errno> {
+    use std::sync::atomic::Ordering;
+    let state = OPENAT2.load(Ordering::Relaxed);
+    if state != OPENAT2_EMULATED {
+        let r = openat2_syscall(dirfd, path, flags, mode, resolve);
+        if state == 0 {
+            let refused = matches!(
+                r,
+                Err(Errno::ENOSYS) | Err(Errno::EPERM) | Err(Errno::EINVAL) | Err(Errno::E2BIG)
+            );
+            OPENAT2
+                .store(if refused { OPENAT2_EMULATED } else { OPENAT2_KERNEL }, Ordering::Relaxed);
+            if !refused {
+                return r;
+            }
+        } else {
+            return r;
+        }
+    }
+    loop {
+        match inroot::open_in_root(dirfd, path, flags, mode, resolve) {
+            Err(Errno::EAGAIN) | Err(Errno::EINTR) => continue,
+            r => return r,
+        }
+    }
+}
+
+/// Whether [`openat2`] resolves in userspace in this process (known after
+/// its first call).
+pub fn openat2_emulated() -> bool {
+    OPENAT2.load(std::sync::atomic::Ordering::Relaxed) == OPENAT2_EMULATED
+}
+
+/// The `openat2` syscall itself, retrying EAGAIN and EINTR.
+fn openat2_syscall(
     dirfd: &std::os::fd::OwnedFd,
     path: &std::ffi::CStr,
     flags: libc::c_int,
@@ -402,8 +456,9 @@ pub fn openat2(
             return Ok(unsafe { std::os::fd::OwnedFd::from_raw_fd(r as i32) });
         }
         match Errno::last() {
-            // The kernel asks for a retry when a rename raced the lookup.
-            Errno::EAGAIN => continue,
+            // bwrap's safe_openat retries both, without limit: the kernel
+            // asks for a retry when a rename or mount raced a `..`.
+            Errno::EAGAIN | Errno::EINTR => continue,
             e => return Err(e),
         }
     }

@@ -87,6 +87,10 @@ def build(mode):
                    "fsconfig", "fsmount", "fspick", "close_range", "faccessat2",
                    "pidfd_open"):
             f.add_rule(seccomp.ERRNO(err), sc)
+    elif mode == "openat2-eperm":
+        # A profile that refuses openat2 alone (EPERM), as older container
+        # profiles that predate it do.
+        f.add_rule(seccomp.ERRNO(errno.EPERM), "openat2")
     elif mode == "mkdir-enotty":
         # A caller's own --seccomp filter, observable: mkdir fails with ENOTTY.
         f.add_arch(seccomp.Arch.X86)
@@ -246,6 +250,8 @@ pub enum Seccomp {
     LandlockEnosys,
     /// The landlock_* syscalls → EOPNOTSUPP (Landlock disabled at boot).
     LandlockEopnotsupp,
+    /// Only openat2 → EPERM.
+    Openat2Eperm,
 }
 
 impl Seccomp {
@@ -258,6 +264,7 @@ impl Seccomp {
             Seccomp::NewApiEperm => "newapi-eperm",
             Seccomp::LandlockEnosys => "landlock-enosys",
             Seccomp::LandlockEopnotsupp => "landlock-eopnotsupp",
+            Seccomp::Openat2Eperm => "openat2-eperm",
         }
     }
 }
@@ -300,6 +307,13 @@ pub fn require_seccomp(as_: As) -> bool {
 pub fn under_seccomp(f: Seccomp, as_: As) -> Sandbox {
     let script = rig_dir().join("nw_seccomp.py");
     Sandbox::new(as_).wrap([PYTHON, script.to_str().unwrap(), f.mode(), "exec"])
+}
+
+/// The command that runs `CMD...` under filter `f` (for a wrapper that
+/// builds its own command line): `python3 nw_seccomp.py MODE exec`.
+pub fn seccomp_exec_prefix(f: Seccomp) -> Vec<String> {
+    let script = rig_dir().join("nw_seccomp.py");
+    vec![PYTHON.into(), script.to_str().unwrap().into(), f.mode().into(), "exec".into()]
 }
 
 /// The BPF program of filter `f`, for `--seccomp FD` / `--add-seccomp-fd FD`.
