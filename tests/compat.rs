@@ -34,8 +34,10 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
 use std::time::Instant;
 
-/// The reference implementation.
-const BWRAP: &str = "/usr/bin/bwrap";
+/// The reference implementation: bubblewrap 0.13.1 (`util::reference_bwrap()`).
+fn bwrap() -> &'static Path {
+    reference_bwrap().expect("reference bwrap checked by reference_available()")
+}
 
 // ---------------------------------------------------------------------------
 // Cases
@@ -665,7 +667,7 @@ fn run_side(case: &Case, as_: As, program: &Path, s: &Path) -> View {
         is_probe |= w == "probe";
         argv.push(expand(w, s));
     }
-    let mut sb = Sandbox::new(as_).program(program).args(&argv);
+    let mut sb = Sandbox::new(as_).program(program).timeout(REFERENCE_TIMEOUT).args(&argv);
     if as_ == As::Root {
         sb = sb.wrap(["unshare", "-m", "--propagation", "private"]);
     }
@@ -1485,7 +1487,7 @@ fn run_job(job: &Job, nestwrap: &Path) -> Verdict {
     let ctx = Ctx { argv: &job.case.argv, as_: job.as_ };
     let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
         make_scratch(&s, job.as_);
-        let bw = run_side(&job.case, job.as_, Path::new(BWRAP), &s);
+        let bw = run_side(&job.case, job.as_, bwrap(), &s);
         make_scratch(&s, job.as_);
         let nw = run_side(&job.case, job.as_, nestwrap, &s);
         (bw, nw)
@@ -1583,7 +1585,11 @@ fn report(
         }
     }
     let mut r = String::new();
-    let _ = writeln!(r, "# nestwrap differential report (vs {BWRAP}, bubblewrap 0.8.0)\n");
+    let _ = writeln!(
+        r,
+        "# nestwrap differential report (vs {}, bubblewrap 0.13.1)\n",
+        bwrap().display()
+    );
     let _ = writeln!(
         r,
         "seed {seed} (NESTWRAP_COMPAT_SEED={seed} reproduces), {n_random} random cases, runtime {:.1} s\n",
@@ -1665,19 +1671,11 @@ fn seed() -> u64 {
 }
 
 fn reference_available() -> bool {
-    if Path::new(BWRAP).exists() {
-        return true;
-    }
-    assert!(
-        !must_work(),
-        "NESTWRAP_MUST_WORK=1 but {BWRAP} is missing (apt-get install bubblewrap)"
-    );
-    eprintln!("SKIP: {BWRAP} missing (apt-get install bubblewrap)");
-    false
+    require_reference("differential").is_some()
 }
 
 #[test]
-fn differential_against_bwrap_080() {
+fn differential_against_bwrap_0131() {
     if !reference_available() {
         return;
     }
@@ -1780,8 +1778,8 @@ fn differential_detects_a_difference() {
         fds: Vec::new(),
         argv: split_words(&format!("$BASE --setenv NW_X {v} PROBE")),
     };
-    let a = run_side(&mk("1"), As::User, Path::new(BWRAP), &s);
-    let b = run_side(&mk("2"), As::User, Path::new(BWRAP), &s);
+    let a = run_side(&mk("1"), As::User, bwrap(), &s);
+    let b = run_side(&mk("2"), As::User, bwrap(), &s);
     remove_scratch(&s);
     let argv = mk("1").argv;
     let ctx = Ctx { argv: &argv, as_: As::User };

@@ -32,6 +32,16 @@ use std::time::{Duration, Instant};
 pub const PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 /// A run that takes longer than this is killed and the test fails.
 const TIMEOUT: Duration = Duration::from_secs(60);
+/// Timeout of a reference bwrap run ([`Sandbox::reference`]).
+pub const REFERENCE_TIMEOUT: Duration = Duration::from_secs(20);
+
+/// SIGKILL the process group `pgid` (a run started with `process_group(0)`).
+pub fn kill_group(pgid: u32) {
+    let _ = nix::sys::signal::killpg(
+        nix::unistd::Pid::from_raw(pgid as i32),
+        nix::sys::signal::Signal::SIGKILL,
+    );
+}
 
 /// Who runs the binary.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -495,6 +505,7 @@ pub struct Sandbox {
     child_fds: Vec<(RawFd, OwnedFd)>,
     /// (fd in the child, read end kept by the harness)
     readers: Vec<(RawFd, OwnedFd)>,
+    timeout: Duration,
 }
 
 type SharedBuf = Arc<Mutex<Vec<u8>>>;
@@ -539,7 +550,21 @@ impl Sandbox {
             cwd: PathBuf::from("/"),
             child_fds: Vec::new(),
             readers: Vec::new(),
+            timeout: TIMEOUT,
         }
+    }
+
+    /// Kill the run (its whole process group) after `t` instead of the default 60 s.
+    pub fn timeout(mut self, t: Duration) -> Self {
+        self.timeout = t;
+        self
+    }
+
+    /// Run the reference bubblewrap 0.13.1 (`reference_bwrap()`) instead of the
+    /// binary under test, with a 20 s timeout (0.13.1 hangs on some command
+    /// lines, e.g. `--unshare-user --userns2 99` as root).
+    pub fn reference(self, bwrap: &Path) -> Self {
+        self.program(bwrap).timeout(REFERENCE_TIMEOUT)
     }
 
     /// Arguments for the binary under test.
@@ -668,6 +693,9 @@ impl Sandbox {
         for (k, v) in &self.env {
             cmd.env(k, v);
         }
+        // Its own process group, so that a timeout kills whatever it started
+        // (a hung reference bwrap leaves its sandbox behind otherwise).
+        cmd.process_group(0);
         cmd.stdin(if self.stdin.is_some() { Stdio::piped() } else { Stdio::null() })
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
@@ -725,10 +753,10 @@ impl Sandbox {
             if let Some(st) = child.try_wait().expect("wait") {
                 break st;
             }
-            if start.elapsed() > TIMEOUT {
-                let _ = child.kill();
+            if start.elapsed() > self.timeout {
+                kill_group(child.id());
                 let _ = child.wait();
-                panic!("timeout after {TIMEOUT:?}: {cmdline}");
+                panic!("timeout after {:?}: {cmdline}", self.timeout);
             }
             std::thread::sleep(Duration::from_millis(2));
         };
