@@ -1507,7 +1507,7 @@ mod tests {
         assert_eq!(err(&["--userns-block-fd", "3"]), "--userns-block-fd requires --unshare-user");
         assert_eq!(
             err(&["--userns", "3", "--unshare-user"]),
-            "--userns not compatible --unshare-user"
+            "--userns is not compatible with --unshare-user"
         );
         assert_eq!(err(&["--as-pid-1"]), "<usage>");
         assert_eq!(err(&["--hostname", "x"]), "<usage>");

@@ -297,10 +297,6 @@ impl NewRoot {
             Dir(OwnedFd),
             /// Made by this walk: everything below is new too.
             Fresh(OwnedFd),
-            /// Exists but does not resolve (a dangling symlink): bwrap
-            /// accepts its EEXIST and moves on; the next component then
-            /// fails with ENOENT.
-            Dangling,
         }
         let b = rel.as_bytes();
         let mut start = 0;
@@ -328,13 +324,10 @@ impl NewRoot {
                     match &parent {
                         Parent::Root => Self::mkdir_in(&self.dir.borrow(), name, mode)?,
                         Parent::Dir(fd) | Parent::Fresh(fd) => Self::mkdir_in(fd, name, mode)?,
-                        Parent::Dangling => return Err(Errno::ENOENT),
                     }
-                    match self.dir_at(prefix) {
-                        Ok(fd) => Parent::Fresh(fd),
-                        Err(Errno::ENOENT) => Parent::Dangling,
-                        Err(e) => return Err(e),
-                    }
+                    // A dangling symlink there: mkdir says EEXIST and the
+                    // open fails, which ends the walk (bwrap 0.13.1).
+                    Parent::Fresh(self.dir_at(prefix)?)
                 }
                 Err(e) => return Err(e),
             };
@@ -436,9 +429,12 @@ impl NewRoot {
         }
     }
 
-    /// `creat()` inside the new root.
+    /// `creat()` inside the new root, never through a symlink at the end
+    /// (bwrap 0.13.1: `--file` onto a symlink is ELOOP).
     pub fn create_file(&self, rel: &OsStr, mode: u32) -> Result<OwnedFd, Errno> {
-        self.at(rel, libc::O_CREAT | libc::O_WRONLY | libc::O_TRUNC | libc::O_NOCTTY, mode)
+        let flags =
+            libc::O_CREAT | libc::O_WRONLY | libc::O_TRUNC | libc::O_NOCTTY | libc::O_NOFOLLOW;
+        self.at(rel, flags, mode)
     }
 
     /// `symlink(target, rel)`; on EEXIST, the existing link's target.
@@ -461,26 +457,6 @@ impl NewRoot {
         } else {
             make(&self.dir_at(parent).map_err(|e| (e, None))?)
         }
-    }
-
-    /// `chmod(rel, mode)`, following symlinks inside the new root.
-    pub fn chmod(&self, proc_fd: &OwnedFd, rel: &OsStr, mode: u32) -> Result<(), Errno> {
-        let mode = Mode::from_bits_truncate(mode);
-        let fd = self.at(rel, libc::O_PATH, 0)?;
-        if !self.in_root() {
-            return nix::sys::stat::fchmodat(
-                nix::fcntl::AT_FDCWD,
-                Self::path(rel).as_os_str(),
-                mode,
-                nix::sys::stat::FchmodatFlags::FollowSymlink,
-            );
-        }
-        nix::sys::stat::fchmodat(
-            proc_fd,
-            format!("self/fd/{}", fd.as_raw_fd()).as_str(),
-            mode,
-            nix::sys::stat::FchmodatFlags::FollowSymlink,
-        )
     }
 
     /// `lstat(rel)` inside the new root.

@@ -175,7 +175,7 @@ fn bind_mount(
     // the root itself, it is the root now).
     let rel = if on_root { OsStr::new("") } else { rel };
     let target = ctx.root.target(rel).map_err(|e| stage("realpath(destination)", Some(e)))?;
-    apply_flags(ctx, target.path.as_os_str(), flags)?;
+    apply_flags(ctx, target.path.as_os_str(), &NewRoot::path(rel), flags)?;
     Ok(on_root)
 }
 
@@ -224,7 +224,14 @@ fn after_mount(ctx: &Ctx<'_>, on_root: bool) -> Result<(), Errno> {
 
 /// Give the mount at `dest` (and with `recursive`, every mount below it)
 /// the bind's flags.
-fn apply_flags(ctx: &Ctx<'_>, dest: &OsStr, flags: BindFlags) -> Result<(), BindFailure> {
+/// `shown` names the destination in a failure (bwrap 0.13.1:
+/// `mount_setattr() failed at "/newroot/DEST"`).
+fn apply_flags(
+    ctx: &Ctx<'_>,
+    dest: &OsStr,
+    shown: &OsStr,
+    flags: BindFlags,
+) -> Result<(), BindFailure> {
     match mount_setattr(&cstr(dest), flags.attr(), flags.recursive) {
         Ok(()) => Ok(()),
         // Kernels before 5.12, or a container seccomp profile that refuses
@@ -233,30 +240,8 @@ fn apply_flags(ctx: &Ctx<'_>, dest: &OsStr, flags: BindFlags) -> Result<(), Bind
         // --not-a-security-boundary: let submounts that refuse the flags
         // through with a warning (the top mount must still get them).
         Err(_) if ctx.not_a_security_boundary && flags.recursive => remount_tree(ctx, dest, flags),
-        Err(e) => Err(setattr_failure(dest, e)),
+        Err(e) => Err(stage(format!("mount_setattr() failed at \"{}\"", show(shown)), Some(e))),
     }
-}
-
-/// Name a failed `mount_setattr` the way bwrap's `bind_mount` names the
-/// step that would have failed there.
-fn setattr_failure(dest: &OsStr, e: Errno) -> BindFailure {
-    let canonical = match std::fs::canonicalize(dest) {
-        Ok(p) => p.into_os_string(),
-        Err(err) => {
-            return stage(
-                "realpath(destination)",
-                Some(Errno::from_raw(err.raw_os_error().unwrap_or(libc::EIO))),
-            )
-        }
-    };
-    if e == Errno::EINVAL {
-        // Not the root of a mount.
-        return stage(format!("Unable to find \"{}\" in mount table", show(&canonical)), None);
-    }
-    stage(
-        format!("Unable to remount destination \"{}\" with correct flags", show(&canonical)),
-        Some(e),
-    )
 }
 
 /// The mount_setattr fallback: read mountinfo once, remount the mount at
@@ -467,29 +452,33 @@ pub fn setup_newroot(
             SetupOp::Symlink { dest, .. } => (dest, None, true),
             SetupOp::Chmod { path, .. } => (path, None, false),
         };
-        let rel = relative(dest_typed);
+        // bwrap 0.13.1 takes the last component without trailing slashes
+        // (`--file 3 /a/b/f/` makes the file `f` in `/a/b`).
+        let rel = trim_trailing_slashes(relative(dest_typed));
+        // bwrap still names a bind's destination as its setup path.
         let dest = NewRoot::path(rel);
-        // Ops that mount on (or make) a directory or a file: a destination
-        // that is already there needs no parents and no second lookup.
-        let want_dir = match op {
-            SetupOp::Bind { .. } | SetupOp::BindFd { .. } => Some(src_is_dir),
+        // What the op needs at its destination (bwrap 0.13.1's destination
+        // check): a directory, a non-directory, or just something that
+        // exists. A symlink as the last component is refused, never
+        // followed; symlinks on the way resolve inside the new root.
+        let want = match op {
+            SetupOp::Bind { .. } | SetupOp::BindFd { .. } if src_is_dir => Some(Want::Dir),
+            SetupOp::Bind { .. } | SetupOp::BindFd { .. } | SetupOp::BindData { .. } => {
+                Some(Want::File)
+            }
             SetupOp::Overlay { .. }
             | SetupOp::Proc { .. }
             | SetupOp::Dev { .. }
             | SetupOp::Tmpfs { .. }
             | SetupOp::Mqueue { .. }
-            | SetupOp::Dir { .. } => Some(true),
+            | SetupOp::Dir { .. } => Some(Want::Dir),
+            SetupOp::RemountRo { .. } => Some(Want::Existing),
             _ => None,
-        };
-        let (found, missing) = match want_dir.map(|d| ctx.root.existing(rel, d)) {
-            Some(Ok(d)) => (Some(d), false),
-            Some(Err(missing)) => (None, missing),
-            None => (None, false),
         };
         // The leaf's parent when mkdir_parents just made it (the leaf can
         // then be made there without looking anything up).
         let fresh: Cell<Option<OwnedFd>> = Cell::new(None);
-        if create_parents && found.is_none() {
+        let mkdir_parents = || -> Result<(), SetupError> {
             let parent_mode = parent_mode(default_perms(op, perms));
             fresh.set(ctx.root.mkdir_parents(rel, parent_mode).map_err(|e| {
                 setup_errno(
@@ -499,16 +488,25 @@ pub fn setup_newroot(
                 )
                 .with_path(dest_typed.clone())
             })?);
-        }
-        let mkdir_err = |e| {
-            setup_errno("mkdir", format!("Can't mkdir {}", show(dest_typed)), e)
-                .with_path(dest_typed.clone())
+            Ok(())
         };
-        // The destination directory, existing or made (bwrap's ensure_dir).
-        let ensure_dir = |found: Option<Dest>, mode: u32| -> Result<Option<Dest>, SetupError> {
-            match found {
-                Some(d) => Ok(Some(d)),
-                None => ctx.root.ensure_dir(rel, mode, missing, fresh.take()).map_err(mkdir_err),
+        let target = match want {
+            Some(want) => {
+                let mode = match op {
+                    SetupOp::Dir { .. } => perms.unwrap_or(0o755),
+                    _ => 0o755,
+                };
+                let mounts = !matches!(op, SetupOp::Dir { .. });
+                prepare_dest(ctx, rel, dest_typed, want, mounts, mode, || {
+                    mkdir_parents()?;
+                    Ok(fresh.take())
+                })?
+            }
+            None => {
+                if create_parents {
+                    mkdir_parents()?;
+                }
+                None
             }
         };
 
@@ -520,23 +518,6 @@ pub fn setup_newroot(
                     _ => BindKind::ReadWrite,
                 };
                 let src = src_path.as_deref().unwrap_or_default();
-                let target = if src_is_dir {
-                    ensure_dir(found, 0o755)?
-                } else {
-                    match found {
-                        Some(d) => Some(d),
-                        None => ctx.root.ensure_file(rel, 0o444, missing, fresh.take()).map_err(
-                            |e| {
-                                setup_errno(
-                                    "create-file",
-                                    format!("Can't create file at {}", show(dest_typed)),
-                                    e,
-                                )
-                                .with_path(dest_typed.clone())
-                            },
-                        )?,
-                    }
-                };
                 bind_mount(ctx, Some(src), rel, BindFlags::of(kind), target)
                     .map_err(|f| bind_error(src, &dest, f))?;
                 if let SetupOp::BindFd { fd, .. } = op {
@@ -545,17 +526,17 @@ pub fn setup_newroot(
             }
             SetupOp::RemountRo { .. } => {
                 let flags = BindFlags { readonly: true, devices: false, recursive: false };
-                bind_mount(ctx, None, rel, flags, None).map_err(|f| {
+                bind_mount(ctx, None, rel, flags, target).map_err(|f| {
                     SetupError::new(
                         "remount-ro",
-                        format!("Can't remount readonly on {}", show(&dest)),
+                        format!("Can't remount readonly on {}", show(dest_typed)),
                         Detail::Stage(f.stage, f.errno),
                     )
                     .with_path(dest_typed.clone())
                 })?;
             }
             SetupOp::Overlay { .. } => {
-                let pre = ensure_dir(found, 0o755)?;
+                let pre = target;
                 let Some(Source::Overlay { lower, upper }) = source else {
                     return Err(setup_msg(
                         "overlay",
@@ -575,7 +556,7 @@ pub fn setup_newroot(
                 let overlay_err = |e| {
                     let msg = format!(
                         "Can't make overlay mount on {} with options {}",
-                        show(&dest),
+                        show(dest_typed),
                         show(&options)
                     );
                     if e == Errno::ELOOP {
@@ -596,38 +577,58 @@ pub fn setup_newroot(
                 })?;
             }
             SetupOp::Proc { .. } => {
-                let pre = ensure_dir(found, 0o755)?;
-                mount_proc(ctx, rel, pre)?;
+                let pre = target;
+                mount_proc(ctx, dest_typed, rel, pre)?;
             }
             SetupOp::Dev { .. } => {
-                let pre = ensure_dir(found, 0o755)?;
+                let pre = target;
                 mount_dev(ctx, dest_typed, rel, pre)?;
             }
             SetupOp::Tmpfs { size, .. } => {
-                let pre = ensure_dir(found, 0o755)?;
+                let pre = target;
                 let tmpfs_err = |e| {
-                    mount_errno("mount-tmpfs", format!("Can't mount tmpfs on {}", show(&dest)), e)
-                        .with_path(dest_typed.clone())
+                    mount_errno(
+                        "mount-tmpfs",
+                        format!("Can't mount tmpfs on {}", show(dest_typed)),
+                        e,
+                    )
+                    .with_path(dest_typed.clone())
                 };
                 mount_on(ctx, pre, rel, tmpfs_err, |path| {
                     mount_tmpfs(ctx, path, perms.unwrap_or(0o755), *size)
                 })?;
             }
             SetupOp::Mqueue { .. } => {
-                let pre = ensure_dir(found, 0o755)?;
+                let pre = target;
                 let mqueue_err = |e| {
-                    mount_errno("mount-mqueue", format!("Can't mount mqueue on {}", show(&dest)), e)
-                        .with_path(dest_typed.clone())
+                    mount_errno(
+                        "mount-mqueue",
+                        format!("Can't mount mqueue on {}", show(dest_typed)),
+                        e,
+                    )
+                    .with_path(dest_typed.clone())
                 };
                 mount_on(ctx, pre, rel, mqueue_err, |path| {
                     mount(Some("mqueue"), path, Some("mqueue"), MsFlags::empty(), None::<&str>)
                 })?;
             }
-            SetupOp::Dir { .. } => {
-                ensure_dir(found, perms.unwrap_or(0o755))?;
-            }
+            SetupOp::Dir { .. } => {}
             SetupOp::Chmod { mode, .. } => {
-                ctx.root.chmod(ctx.proc_fd, rel, *mode).map_err(|e| {
+                // bwrap 0.13.1: open PATH without following a symlink at
+                // the end (`Can't open PATH`), then chmod what was opened
+                // (a symlink itself cannot be: EOPNOTSUPP).
+                let found = ctx.root.lookup(rel, libc::O_NOFOLLOW).map_err(|e| {
+                    setup_errno("chmod", format!("Can't open {}", show(dest_typed)), e)
+                        .with_path(dest_typed.clone())
+                })?;
+                let magic = format!("self/fd/{}", found.fd.as_raw_fd());
+                nix::sys::stat::fchmodat(
+                    ctx.proc_fd,
+                    magic.as_str(),
+                    Mode::from_bits_truncate(*mode),
+                    nix::sys::stat::FchmodatFlags::FollowSymlink,
+                )
+                .map_err(|e| {
                     setup_errno(
                         "chmod",
                         format!("Can't chmod {} {}", octal(*mode), show(dest_typed)),
@@ -668,7 +669,7 @@ pub fn setup_newroot(
                     perms.unwrap_or(0o600),
                     dest_typed,
                     bind_data_seq,
-                    fresh.take(),
+                    target,
                 )?;
             }
             SetupOp::Symlink { target, .. } => {
@@ -677,6 +678,91 @@ pub fn setup_newroot(
         }
     }
     Ok(())
+}
+
+/// `rel` without trailing slashes (`""` stays the root).
+fn trim_trailing_slashes(rel: &OsStr) -> &OsStr {
+    let b = rel.as_bytes();
+    let n = b.iter().rposition(|&c| c != b'/').map_or(0, |i| i + 1);
+    OsStr::from_bytes(&b[..n])
+}
+
+/// What an op needs at its destination.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Want {
+    /// A directory (made if missing).
+    Dir,
+    /// Anything but a directory (an empty file is made if missing).
+    File,
+    /// Whatever is there (`--remount-ro`); nothing is made.
+    Existing,
+}
+
+/// bwrap 0.13.1's destination step for the ops that mount on, or make, a
+/// file or directory: look the last component up without following it;
+/// refuse a symlink there (`Can't mount on symlink destination DEST`, or
+/// for `--dir` `Destination is not a directory DEST`) and a destination
+/// of the wrong type; if it is missing, make the parents
+/// (`make_parents`, which returns the leaf's parent when it made it) and
+/// then the leaf (`Can't create file DEST: ...`, whatever the kind).
+/// Returns the destination, opened, when it is known.
+fn prepare_dest(
+    ctx: &Ctx<'_>,
+    rel: &OsStr,
+    dest_typed: &OsStr,
+    want: Want,
+    mounts: bool,
+    mode: u32,
+    make_parents: impl FnOnce() -> Result<Option<OwnedFd>, SetupError>,
+) -> Result<Option<Dest>, SetupError> {
+    let msg = |m: &str| {
+        setup_msg("destination", format!("{m} {}", show(dest_typed))).with_path(dest_typed)
+    };
+    let create_err = |e| {
+        setup_errno("create-file", format!("Can't create file {}", show(dest_typed)), e)
+            .with_path(dest_typed)
+    };
+    match ctx.root.lookup(rel, libc::O_NOFOLLOW) {
+        Ok(found) => {
+            let st = nix::sys::stat::fstat(&found.fd).map_err(|e| {
+                setup_errno(
+                    "destination",
+                    format!("Can't get type of dest {}", show(dest_typed)),
+                    e,
+                )
+                .with_path(dest_typed)
+            })?;
+            let fmt = SFlag::from_bits_truncate(st.st_mode) & SFlag::S_IFMT;
+            if fmt == SFlag::S_IFLNK {
+                return Err(if mounts {
+                    msg("Can't mount on symlink destination")
+                } else {
+                    msg("Destination is not a directory")
+                });
+            }
+            let is_dir = fmt == SFlag::S_IFDIR;
+            match want {
+                Want::Dir if !is_dir => Err(msg("Destination is not a directory")),
+                Want::File if is_dir => Err(msg("Destination is not a file")),
+                _ => Ok(Some(found)),
+            }
+        }
+        Err(_) => {
+            let fresh = make_parents()?;
+            match want {
+                Want::Dir => ctx.root.ensure_dir(rel, mode, true, fresh).map_err(create_err),
+                Want::File => ctx.root.ensure_file(rel, 0o444, true, fresh).map_err(create_err),
+                Want::Existing => {
+                    // Parents made (as bwrap makes them), the leaf still
+                    // missing: bwrap's open of it fails.
+                    match ctx.root.lookup(rel, libc::O_NOFOLLOW) {
+                        Ok(d) => Ok(Some(d)),
+                        Err(e) => Err(create_err(e)),
+                    }
+                }
+            }
+        }
+    }
 }
 
 fn newroot_err(e: Errno) -> SetupError {
@@ -757,9 +843,9 @@ fn bind_data(
     perms: u32,
     dest_typed: &OsStr,
     seq: u32,
-    fresh: Option<OwnedFd>,
+    target: Option<Dest>,
 ) -> Result<(), SetupError> {
-    let rel = relative(dest_typed);
+    let rel = trim_trailing_slashes(relative(dest_typed));
     let dest = NewRoot::path(rel);
     let path = tempfile_name(seq);
     // Created with its final mode (the umask is 0 during setup), where
@@ -780,10 +866,6 @@ fn bind_data(
     copy_fd(&input, &tmp).map_err(write_err)?;
     drop(input);
     drop(tmp);
-    let target = ctx.root.ensure_file(rel, 0o444, false, fresh).map_err(|e| {
-        setup_errno("create-file", format!("Can't create file at {}", show(dest_typed)), e)
-            .with_path(dest_typed.to_owned())
-    })?;
     let flags = BindFlags { readonly, devices: false, recursive: true };
     bind_mount(ctx, Some(OsStr::new(&path)), rel, flags, target)
         .map_err(|f| bind_error(OsStr::new(&path), &dest, f))?;
@@ -806,7 +888,13 @@ fn make_symlink(
     fresh: Option<OwnedFd>,
 ) -> Result<(), SetupError> {
     let msg = || format!("Can't make symlink at {}", show(dest_typed));
-    match ctx.root.symlink(target, rel, fresh) {
+    // The root itself is there and is a directory.
+    let made = if rel.is_empty() {
+        Err((Errno::EEXIST, Some(Err(Errno::EINVAL))))
+    } else {
+        ctx.root.symlink(target, rel, fresh)
+    };
+    match made {
         Ok(()) => Ok(()),
         Err((Errno::EEXIST, Some(existing))) => match existing {
             Ok(existing) if existing.as_os_str() == target => Ok(()),
@@ -828,10 +916,15 @@ fn make_symlink(
     }
 }
 
-fn mount_proc(ctx: &Ctx<'_>, rel: &OsStr, pre: Option<Dest>) -> Result<(), SetupError> {
+fn mount_proc(
+    ctx: &Ctx<'_>,
+    dest_typed: &OsStr,
+    rel: &OsStr,
+    pre: Option<Dest>,
+) -> Result<(), SetupError> {
     let dest = NewRoot::path(rel);
     let on_root = if ctx.own_pidns {
-        mount_fresh_proc(ctx, rel, pre)?
+        mount_fresh_proc(ctx, dest_typed, rel, pre)?
     } else {
         let src = OsStr::new("oldroot/proc");
         let flags = BindFlags { readonly: false, devices: false, recursive: true };
@@ -843,7 +936,7 @@ fn mount_proc(ctx: &Ctx<'_>, rel: &OsStr, pre: Option<Dest>) -> Result<(), Setup
     let proc = ctx
         .root
         .lookup(proc_rel, libc::O_DIRECTORY)
-        .map_err(|e| setup_errno("proc-cover", format!("Can't access {}", show(&dest)), e))?;
+        .map_err(|e| setup_errno("proc-cover", format!("Can't access {}", show(dest_typed)), e))?;
     for sub in ["sys", "sysrq-trigger", "irq", "bus"] {
         let path = NewRoot::path(&rel_join(rel, sub));
         let access_err = |e| setup_errno("proc-cover", format!("Can't access {}", show(&path)), e);
@@ -881,7 +974,7 @@ fn mount_proc(ctx: &Ctx<'_>, rel: &OsStr, pre: Option<Dest>) -> Result<(), Setup
         .map_err(|e| {
             bind_error(&path, &path, stage("Unable to mount source on destination", Some(e)))
         })?;
-        apply_flags(ctx, &at, flags).map_err(|f| bind_error(&path, &path, f))?;
+        apply_flags(ctx, &at, &path, flags).map_err(|f| bind_error(&path, &path, f))?;
     }
     Ok(())
 }
@@ -913,9 +1006,12 @@ fn proc_mount(dest: &OsStr, data: Option<&str>) -> Result<(), Errno> {
 /// every mask the container runtime put there. Any other refusal is
 /// reported exactly as bwrap reports it.
 /// Returns whether the procfs went on the new root itself.
-fn mount_fresh_proc(ctx: &Ctx<'_>, rel: &OsStr, pre: Option<Dest>) -> Result<bool, SetupError> {
-    let display = NewRoot::path(rel);
-    let dest = display.as_os_str();
+fn mount_fresh_proc(
+    ctx: &Ctx<'_>,
+    dest: &OsStr,
+    rel: &OsStr,
+    pre: Option<Dest>,
+) -> Result<bool, SetupError> {
     let (target, on_root) = mount_target(ctx, pre, rel).map_err(|e| {
         mount_errno("mount-proc", format!("Can't mount proc on {}", show(dest)), e)
             .with_path(dest.to_owned())
@@ -1022,7 +1118,7 @@ fn mount_dev(
     let typed = show(dest_typed);
     let dest = NewRoot::path(rel);
     let tmpfs_err =
-        |e| mount_errno("mount-dev", format!("Can't mount tmpfs on {}", show(&dest)), e);
+        |e| mount_errno("mount-dev", format!("Can't mount tmpfs on {}", show(dest_typed)), e);
     let on_root = mount_on(ctx, pre, rel, tmpfs_err, |path| mount_tmpfs(ctx, path, 0o755, None))?;
     // From here on everything is inside the tmpfs we just mounted, where
     // nothing but what we make exists: plain names under its fd.
@@ -1047,11 +1143,7 @@ fn mount_dev(
     }
     for (name, target) in [("fd", "/proc/self/fd"), ("core", "/proc/kcore")] {
         nix::unistd::symlinkat(target, &dev.fd, name).map_err(|e| {
-            setup_errno(
-                "mount-dev",
-                format!("Can't create symlink {}", show(&join(&dest, name))),
-                e,
-            )
+            setup_errno("mount-dev", format!("Can't create symlink {typed}/{name}"), e)
         })?;
     }
     let dir_mode = Mode::from_bits_truncate(0o755);
@@ -1066,13 +1158,7 @@ fn mount_dev(
         MsFlags::MS_NOSUID | MsFlags::MS_NOEXEC,
         Some("newinstance,ptmxmode=0666,mode=620"),
     )
-    .map_err(|e| {
-        mount_errno(
-            "mount-devpts",
-            format!("Can't mount devpts on {}", show(&join(&dest, "pts"))),
-            e,
-        )
-    })?;
+    .map_err(|e| mount_errno("mount-devpts", format!("Can't mount devpts on {typed}/pts"), e))?;
     nix::unistd::symlinkat("pts/ptmx", &dev.fd, "ptmx")
         .map_err(|e| setup_errno("mount-dev", format!("Can't make symlink at {typed}/ptmx"), e))?;
     if let Some(tty) = ctx.host_tty.filter(|t| !t.is_empty()) {
@@ -1085,7 +1171,7 @@ fn mount_dev(
     // node (the tmpfs and devpts have it already; nodev stays off the
     // nodes, as bwrap's BIND_DEVICES leaves it).
     let flags = BindFlags { readonly: false, devices: true, recursive: true };
-    apply_flags(ctx, &dev_path, flags)
+    apply_flags(ctx, &dev_path, &dest, flags)
         .map_err(|f| bind_error(OsStr::new("/oldroot/dev"), &dest, f))?;
     Ok(())
 }
