@@ -543,8 +543,29 @@ pub fn setup_newroot(
                         "internal error: overlay sources not resolved",
                     ));
                 };
+                // bwrap 0.13.1 hands overlayfs its layers as open fds
+                // (`/proc/self/fd/N`), so the sandbox's mountinfo never
+                // names host paths.
+                let layer = |p: &OsStr, what: &str| {
+                    open(
+                        oldroot_path(p).as_os_str(),
+                        OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
+                        Mode::empty(),
+                    )
+                    .map_err(|e| {
+                        setup_errno("overlay", format!("Can't open overlay {what} {}", show(p)), e)
+                    })
+                };
+                let fd_path =
+                    |fd: &OwnedFd| OsString::from(format!("/proc/self/fd/{}", fd.as_raw_fd()));
+                let mut keep: Vec<OwnedFd> = Vec::new();
                 let upper = match upper {
-                    Some((rw, work)) => Some((oldroot_path(rw), oldroot_path(work))),
+                    Some((rw, work)) => {
+                        let (u, w) = (layer(rw, "source")?, layer(work, "workdir")?);
+                        let paths = (fd_path(&u), fd_path(&w));
+                        keep.extend([u, w]);
+                        Some(paths)
+                    }
                     None if matches!(op, SetupOp::Overlay { kind: OverlayKind::Tmp, .. }) => {
                         let n = tmp_overlays;
                         tmp_overlays += 1;
@@ -552,11 +573,18 @@ pub fn setup_newroot(
                     }
                     None => None,
                 };
-                let options = overlay_options(lower, upper.as_ref());
+                let mut lower_paths = Vec::with_capacity(lower.len());
+                for l in lower {
+                    let fd = layer(l, "source")?;
+                    lower_paths.push(fd_path(&fd));
+                    keep.push(fd);
+                }
+                proc_link_in_setup_root()?;
+                let options = overlay_options(&lower_paths, upper.as_ref());
                 let overlay_err = |e| {
+                    // 0.13.1 prints "(null)" for the destination here.
                     let msg = format!(
-                        "Can't make overlay mount on {} with options {}",
-                        show(dest_typed),
+                        "Can't make overlay mount on (null) with options {}",
                         show(&options)
                     );
                     if e == Errno::ELOOP {
@@ -571,10 +599,11 @@ pub fn setup_newroot(
                         Some("overlay"),
                         path,
                         Some("overlay"),
-                        MsFlags::empty(),
+                        MsFlags::MS_NOSUID | MsFlags::MS_NODEV,
                         Some(options.as_os_str()),
                     )
                 })?;
+                drop(keep);
             }
             SetupOp::Proc { .. } => {
                 let pre = target;
@@ -781,7 +810,7 @@ fn push_escaped(out: &mut Vec<u8>, path: &OsStr) {
 
 /// overlayfs options as bwrap builds them: upper and work dirs (if any),
 /// lower dirs from the top layer (last `--overlay-src`) down, `userxattr`.
-/// `lower` holds host paths; `upper` already has its final paths.
+/// Every path is already final (`/proc/self/fd/N`, or a tmp-overlay dir).
 pub fn overlay_options(lower: &[OsString], upper: Option<&(OsString, OsString)>) -> OsString {
     let mut o = Vec::new();
     if let Some((up, work)) = upper {
@@ -796,10 +825,19 @@ pub fn overlay_options(lower: &[OsString], upper: Option<&(OsString, OsString)>)
         if i > 0 {
             o.push(b':');
         }
-        push_escaped(&mut o, &oldroot_path(l));
+        push_escaped(&mut o, l);
     }
     o.extend_from_slice(b",userxattr");
     OsString::from_vec(o)
+}
+
+/// `/proc` in the setup root, so that the `/proc/self/fd/N` names given to
+/// overlayfs resolve (the setup root disappears with the second pivot).
+fn proc_link_in_setup_root() -> Result<(), SetupError> {
+    match nix::unistd::symlinkat("oldroot/proc", nix::fcntl::AT_FDCWD, "/proc") {
+        Ok(()) | Err(Errno::EEXIST) => Ok(()),
+        Err(e) => Err(setup_errno("overlay", "Creating proc failed", e)),
+    }
 }
 
 /// Upper and work dirs of the Nth `--tmp-overlay`, on the setup tmpfs that
@@ -1195,10 +1233,13 @@ mod tests {
     fn overlay_options_like_bwrap() {
         let lower = [OsString::from("/lower,1"), OsString::from("/a:b\\c")];
         assert_eq!(
-            overlay_options(&lower, Some(&(OsString::from("/oldroot/up"), OsString::from("/oldroot/work")))),
-            "upperdir=/oldroot/up,workdir=/oldroot/work,lowerdir=/oldroot/a\\:b\\\\c:/oldroot/lower\\,1,userxattr"
+            overlay_options(
+                &lower,
+                Some(&(OsString::from("/oldroot/up"), OsString::from("/oldroot/work")))
+            ),
+            "upperdir=/oldroot/up,workdir=/oldroot/work,lowerdir=/a\\:b\\\\c:/lower\\,1,userxattr"
         );
-        assert_eq!(overlay_options(&lower[..1], None), "lowerdir=/oldroot/lower\\,1,userxattr");
+        assert_eq!(overlay_options(&lower[..1], None), "lowerdir=/lower\\,1,userxattr");
     }
 
     #[test]
