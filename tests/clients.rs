@@ -31,7 +31,7 @@ use std::time::{Duration, Instant};
 /// Debian's bwrap 0.8.0: the control.
 const DEBIAN_BWRAP: &str = "/usr/bin/bwrap";
 const VALIDATE_ICON: &str = "/usr/libexec/xdg-desktop-portal-validate-icon";
-const PROC_FAIL: &str = "bwrap: Can't mount proc on /newroot/proc: Operation not permitted";
+const PROC_FAIL: &str = "bwrap: Can't mount proc on /proc: Operation not permitted";
 
 fn clients_dir() -> PathBuf {
     std::env::var_os("NESTWRAP_CLIENTS_DIR")

@@ -9,7 +9,7 @@
 //!
 //! Inputs: the fixed corpus `tests/data/compat-cases.txt` (format described at
 //! its top) and a seeded random generator (`NESTWRAP_COMPAT_SEED`, printed;
-//! `NESTWRAP_COMPAT_RANDOM` = number of random cases, default 1000, spread over
+//! `NESTWRAP_COMPAT_RANDOM` = number of random cases, default 2600, spread over
 //! both modes).
 //!
 //! Every difference must be explained by one of nestwrap's
@@ -223,6 +223,9 @@ impl Rng {
     fn pick<'a>(&mut self, v: &[&'a str]) -> &'a str {
         v[self.below(v.len())]
     }
+    fn pick2<'a>(&mut self, v: &[(&'a str, &'a str)]) -> (&'a str, &'a str) {
+        v[self.below(v.len())]
+    }
 }
 
 /// Destinations for mounts and created files (never under /proc, /dev, /sys).
@@ -272,6 +275,52 @@ const CAPS: &[&str] =
     &["ALL", "CAP_NET_ADMIN", "cap_sys_admin", "CAP_CHOWN", "CAP_KILL", "CAP_SETUID", "CAP_BOGUS"];
 const MODES_OCTAL: &[&str] = &["0755", "0700", "0750", "0644", "0600", "0000", "0711", "1777"];
 
+/// Paths for --chmod: existing ones of every kind, symlinks, missing ones.
+const CHMOD_PATHS: &[&str] =
+    &["/tmp", "/usr", "/etc/hostname", "$S/dir", "$S/file", "$S/link", "$S/dangling", "/nothere", "/bin"];
+
+/// Two or three ops on one destination (where bubblewrap 0.12 changed
+/// most): what is there first (a symlink to a directory, a dangling or
+/// absolute symlink, a file, a directory, a mount point, nothing, a missing
+/// parent), then an op of any kind on it, sometimes a third.
+fn same_destination(rng: &mut Rng, a: &mut Vec<String>, fds: &mut Vec<(i32, FdSpec)>, next_fd: &mut i32) {
+    let base = rng.pick(&["/tmp/sd", "/mnt/sd", "$S/rw/sd", "/opt/sd", "/usr/sd", "/etc/sd"]);
+    let dest = if rng.chance(20) { format!("{base}/missing/leaf") } else { base.to_string() };
+    let d = dest.as_str();
+    let mut data_fd = |a: &mut Vec<String>, fds: &mut Vec<(i32, FdSpec)>, op: &str| {
+        let fd = next_fd.to_string();
+        fds.push((*next_fd, blob("hello")));
+        *next_fd += 1;
+        a.extend([op.to_string(), fd, d.to_string()]);
+    };
+    let mut one = |rng: &mut Rng, a: &mut Vec<String>, fds: &mut Vec<(i32, FdSpec)>, first: bool| {
+        let push = |a: &mut Vec<String>, s: &[&str]| a.extend(s.iter().map(|x| x.to_string()));
+        let k = if first { rng.below(8) } else { rng.below(15) };
+        match k {
+            0 => push(a, &["--dir", &format!("{d}-t"), "--symlink", &format!("{}-t", d.rsplit('/').next().unwrap_or("x")), d]),
+            1 => push(a, &["--symlink", rng.pick(&["nothere", "/usr", "/etc/hostname", "../x"]), d]),
+            2 => data_fd(a, fds, "--file"),
+            3 => push(a, &["--dir", d]),
+            4 => push(a, &["--tmpfs", d]),
+            5 => push(a, &["--ro-bind", rng.pick(&["/etc/hostname", "$S/file"]), d]),
+            6 => push(a, &["--ro-bind", rng.pick(&["/usr/share", "$S/dir"]), d]),
+            7 => {}
+            8 => data_fd(a, fds, rng.pick(&["--bind-data", "--ro-bind-data"])),
+            9 => push(a, &["--chmod", rng.pick(MODES_OCTAL), d]),
+            10 => push(a, &["--remount-ro", d]),
+            11 => push(a, &[rng.pick(&["--proc", "--mqueue", "--dev"]), d]),
+            12 => push(a, &["--bind", rng.pick(&["$S/rw", "$S/rw/f", "$S/link"]), d]),
+            13 => push(a, &["--symlink", "target", d]),
+            _ => push(a, &["--perms", rng.pick(MODES_OCTAL), "--dir", d]),
+        }
+    };
+    one(rng, a, fds, true);
+    one(rng, a, fds, false);
+    if rng.chance(30) {
+        one(rng, a, fds, false);
+    }
+}
+
 /// One random case. `i` picks the mode so that modes alternate.
 fn gen_case(rng: &mut Rng, i: usize) -> Case {
     let mut a: Vec<String> = Vec::new();
@@ -309,7 +358,7 @@ fn gen_case(rng: &mut Rng, i: usize) -> Case {
     let n_ops = rng.below(6);
     for _ in 0..n_ops {
         let dest = rng.pick(DESTS);
-        match rng.below(30) {
+        match rng.below(42) {
             0 => push(&mut a, &["--tmpfs", dest]),
             1 => push(&mut a, &["--dir", dest]),
             2 => {
@@ -379,13 +428,49 @@ fn gen_case(rng: &mut Rng, i: usize) -> Case {
                 next_fd += 1;
                 push(&mut a, &[op, &fd]);
             }
-            _ => {
+            29 => {
                 let op = rng.pick(&["--info-fd", "--json-status-fd"]);
                 let fd = next_fd.to_string();
                 fds.push((next_fd, FdSpec::Out));
                 next_fd += 1;
                 push(&mut a, &[op, &fd]);
             }
+            30 => push(&mut a, &["--argv0", rng.pick(&["foo", "", "/bin/x"])]),
+            31 => push(&mut a, &[rng.pick(&["--level-prefix", "--not-a-security-boundary"])]),
+            32 => {
+                push(&mut a, &["--overlay-src", "$S/lower"]);
+                match rng.below(3) {
+                    0 => push(&mut a, &["--tmp-overlay", dest]),
+                    1 => push(&mut a, &["--overlay-src", "$S/lower2", "--ro-overlay", dest]),
+                    _ => push(&mut a, &["--overlay", "$S/upper", "$S/work", dest]),
+                }
+            }
+            33..=36 => same_destination(rng, &mut a, &mut fds, &mut next_fd),
+            37 => {
+                let fd = next_fd.to_string();
+                fds.push((next_fd, blob("args-env")));
+                next_fd += 1;
+                push(&mut a, &["--args", &fd]);
+            }
+            38 => {
+                // Namespaces by fd: the caller's own (joining it is allowed).
+                let (op, b) = rng.pick2(&[("--userns", "userns"), ("--pidns", "pidns")]);
+                let fd = next_fd.to_string();
+                fds.push((next_fd, blob(b)));
+                next_fd += 1;
+                push(&mut a, &[op, &fd]);
+            }
+            39 => {
+                let fd = next_fd.to_string();
+                fds.push((next_fd, blob("x")));
+                next_fd += 1;
+                push(&mut a, &["--unshare-user", "--userns-block-fd", &fd]);
+            }
+            40 => push(
+                &mut a,
+                &[rng.pick(&["--exec-label", "--file-label"]), "system_u:object_r:x:s0"],
+            ),
+            _ => push(&mut a, &["--chmod", rng.pick(MODES_OCTAL), rng.pick(CHMOD_PATHS)]),
         }
     }
     // Invalid mutations, about one case in six.
@@ -1507,7 +1592,7 @@ fn differential_against_bwrap_0131() {
     let start = Instant::now();
     let seed = seed();
     let n_random: usize =
-        std::env::var("NESTWRAP_COMPAT_RANDOM").ok().and_then(|s| s.parse().ok()).unwrap_or(1000);
+        std::env::var("NESTWRAP_COMPAT_RANDOM").ok().and_then(|s| s.parse().ok()).unwrap_or(2600);
     eprintln!("compat: NESTWRAP_COMPAT_SEED={seed} NESTWRAP_COMPAT_RANDOM={n_random}");
     let modes: Vec<As> = [As::Root, As::User].into_iter().filter(|m| require(*m)).collect();
     let corpus = load_corpus();

@@ -180,7 +180,7 @@ fn masked_rig() {
             .arg("true")
             .run();
         report_ok(&o);
-        Lines::parse(&o).cmd("proc", "blocked", "Can't mount proc on /newroot/proc");
+        Lines::parse(&o).cmd("proc", "blocked", "Can't mount proc on /proc");
 
         // Predicted fallbacks == recorded fallbacks.
         let args: Vec<&str> =
