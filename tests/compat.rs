@@ -276,14 +276,28 @@ const CAPS: &[&str] =
 const MODES_OCTAL: &[&str] = &["0755", "0700", "0750", "0644", "0600", "0000", "0711", "1777"];
 
 /// Paths for --chmod: existing ones of every kind, symlinks, missing ones.
-const CHMOD_PATHS: &[&str] =
-    &["/tmp", "/usr", "/etc/hostname", "$S/dir", "$S/file", "$S/link", "$S/dangling", "/nothere", "/bin"];
+const CHMOD_PATHS: &[&str] = &[
+    "/tmp",
+    "/usr",
+    "/etc/hostname",
+    "$S/dir",
+    "$S/file",
+    "$S/link",
+    "$S/dangling",
+    "/nothere",
+    "/bin",
+];
 
 /// Two or three ops on one destination (where bubblewrap 0.12 changed
 /// most): what is there first (a symlink to a directory, a dangling or
 /// absolute symlink, a file, a directory, a mount point, nothing, a missing
 /// parent), then an op of any kind on it, sometimes a third.
-fn same_destination(rng: &mut Rng, a: &mut Vec<String>, fds: &mut Vec<(i32, FdSpec)>, next_fd: &mut i32) {
+fn same_destination(
+    rng: &mut Rng,
+    a: &mut Vec<String>,
+    fds: &mut Vec<(i32, FdSpec)>,
+    next_fd: &mut i32,
+) {
     let base = rng.pick(&["/tmp/sd", "/mnt/sd", "$S/rw/sd", "/opt/sd", "/usr/sd", "/etc/sd"]);
     let dest = if rng.chance(20) { format!("{base}/missing/leaf") } else { base.to_string() };
     let d = dest.as_str();
@@ -293,27 +307,40 @@ fn same_destination(rng: &mut Rng, a: &mut Vec<String>, fds: &mut Vec<(i32, FdSp
         *next_fd += 1;
         a.extend([op.to_string(), fd, d.to_string()]);
     };
-    let mut one = |rng: &mut Rng, a: &mut Vec<String>, fds: &mut Vec<(i32, FdSpec)>, first: bool| {
-        let push = |a: &mut Vec<String>, s: &[&str]| a.extend(s.iter().map(|x| x.to_string()));
-        let k = if first { rng.below(8) } else { rng.below(15) };
-        match k {
-            0 => push(a, &["--dir", &format!("{d}-t"), "--symlink", &format!("{}-t", d.rsplit('/').next().unwrap_or("x")), d]),
-            1 => push(a, &["--symlink", rng.pick(&["nothere", "/usr", "/etc/hostname", "../x"]), d]),
-            2 => data_fd(a, fds, "--file"),
-            3 => push(a, &["--dir", d]),
-            4 => push(a, &["--tmpfs", d]),
-            5 => push(a, &["--ro-bind", rng.pick(&["/etc/hostname", "$S/file"]), d]),
-            6 => push(a, &["--ro-bind", rng.pick(&["/usr/share", "$S/dir"]), d]),
-            7 => {}
-            8 => data_fd(a, fds, rng.pick(&["--bind-data", "--ro-bind-data"])),
-            9 => push(a, &["--chmod", rng.pick(MODES_OCTAL), d]),
-            10 => push(a, &["--remount-ro", d]),
-            11 => push(a, &[rng.pick(&["--proc", "--mqueue", "--dev"]), d]),
-            12 => push(a, &["--bind", rng.pick(&["$S/rw", "$S/rw/f", "$S/link"]), d]),
-            13 => push(a, &["--symlink", "target", d]),
-            _ => push(a, &["--perms", rng.pick(MODES_OCTAL), "--dir", d]),
-        }
-    };
+    let mut one =
+        |rng: &mut Rng, a: &mut Vec<String>, fds: &mut Vec<(i32, FdSpec)>, first: bool| {
+            let push = |a: &mut Vec<String>, s: &[&str]| a.extend(s.iter().map(|x| x.to_string()));
+            let k = if first { rng.below(8) } else { rng.below(15) };
+            match k {
+                0 => push(
+                    a,
+                    &[
+                        "--dir",
+                        &format!("{d}-t"),
+                        "--symlink",
+                        &format!("{}-t", d.rsplit('/').next().unwrap_or("x")),
+                        d,
+                    ],
+                ),
+                1 => push(
+                    a,
+                    &["--symlink", rng.pick(&["nothere", "/usr", "/etc/hostname", "../x"]), d],
+                ),
+                2 => data_fd(a, fds, "--file"),
+                3 => push(a, &["--dir", d]),
+                4 => push(a, &["--tmpfs", d]),
+                5 => push(a, &["--ro-bind", rng.pick(&["/etc/hostname", "$S/file"]), d]),
+                6 => push(a, &["--ro-bind", rng.pick(&["/usr/share", "$S/dir"]), d]),
+                7 => {}
+                8 => data_fd(a, fds, rng.pick(&["--bind-data", "--ro-bind-data"])),
+                9 => push(a, &["--chmod", rng.pick(MODES_OCTAL), d]),
+                10 => push(a, &["--remount-ro", d]),
+                11 => push(a, &[rng.pick(&["--proc", "--mqueue", "--dev"]), d]),
+                12 => push(a, &["--bind", rng.pick(&["$S/rw", "$S/rw/f", "$S/link"]), d]),
+                13 => push(a, &["--symlink", "target", d]),
+                _ => push(a, &["--perms", rng.pick(MODES_OCTAL), "--dir", d]),
+            }
+        };
     one(rng, a, fds, true);
     one(rng, a, fds, false);
     if rng.chance(30) {
@@ -358,7 +385,7 @@ fn gen_case(rng: &mut Rng, i: usize) -> Case {
     let n_ops = rng.below(6);
     for _ in 0..n_ops {
         let dest = rng.pick(DESTS);
-        match rng.below(42) {
+        match rng.below(49) {
             0 => push(&mut a, &["--tmpfs", dest]),
             1 => push(&mut a, &["--dir", dest]),
             2 => {
@@ -461,10 +488,49 @@ fn gen_case(rng: &mut Rng, i: usize) -> Case {
                 push(&mut a, &[op, &fd]);
             }
             39 => {
+                let (info, block) = (next_fd.to_string(), (next_fd + 1).to_string());
+                fds.push((next_fd, FdSpec::Out));
+                fds.push((next_fd + 1, blob("x")));
+                next_fd += 2;
+                push(&mut a, &["--unshare-user", "--info-fd", &info, "--userns-block-fd", &block]);
+            }
+            41 => {
+                // --userns2 only with --userns (0.13.1 hangs on
+                // `--unshare-user --userns2 FD` as root).
+                let (u, u2) = (next_fd.to_string(), (next_fd + 1).to_string());
+                fds.push((next_fd, blob("userns")));
+                fds.push((next_fd + 1, blob("userns")));
+                next_fd += 2;
+                push(&mut a, &["--userns", &u, "--userns2", &u2]);
+            }
+            42 | 43 => {
+                let op = rng.pick(&["--add-seccomp-fd", "--sync-fd"]);
                 let fd = next_fd.to_string();
-                fds.push((next_fd, blob("x")));
+                fds.push((next_fd, blob(if op.contains("seccomp") { "seccomp" } else { "x" })));
                 next_fd += 1;
-                push(&mut a, &["--unshare-user", "--userns-block-fd", &fd]);
+                push(&mut a, &[op, &fd]);
+            }
+            46 => {
+                let op = rng.pick(&["--seccomp", "--block-fd"]);
+                let fd = next_fd.to_string();
+                fds.push((next_fd, blob(if op.contains("seccomp") { "seccomp" } else { "x" })));
+                next_fd += 1;
+                push(&mut a, &[op, &fd]);
+            }
+            44 | 45 => {
+                push(&mut a, &["--overlay-src", "$S/lower"]);
+                match rng.below(3) {
+                    0 => push(&mut a, &["--overlay-src", "$S/lower2", "--ro-overlay", dest]),
+                    1 => push(&mut a, &["--tmp-overlay", dest]),
+                    _ => push(&mut a, &["--overlay", "$S/upper", "$S/work", dest]),
+                }
+            }
+            47 => {
+                let op = rng.pick(&["--bind-fd", "--ro-bind-fd"]);
+                let fd = next_fd.to_string();
+                fds.push((next_fd, blob(rng.pick(&["dir", "file"]))));
+                next_fd += 1;
+                push(&mut a, &[op, &fd, dest]);
             }
             40 => push(
                 &mut a,
@@ -942,8 +1008,10 @@ const INTENDED_DIFFERENCES: &[Rule] = &[
         apply: |_, bw, nw| {
             let b = get(bw, "stderr").to_string();
             let n = get(nw, "stderr").to_string();
+            // With --level-prefix the line starts with `<3>`.
             let extra = "bwrap: Unexpected short read from pid socket\n";
-            if b.contains("bwrap: Setting pidns failed: ") && b.replace(extra, "") == n {
+            let without = b.replace(&format!("<3>{extra}"), "").replace(extra, "");
+            if b.contains("bwrap: Setting pidns failed: ") && without == n {
                 bw.insert("stderr".into(), n);
                 return true;
             }
@@ -1174,6 +1242,37 @@ const INTENDED_DIFFERENCES: &[Rule] = &[
                 }
             }
             changed
+        },
+    },
+    Rule {
+        id: "remount-ro-bind-data",
+        options: &["--remount-ro"],
+        bwrap_says: "`Can't remount readonly on DEST: Unable to open destination O_PATH fd \"/newroot/DEST (deleted)\": No such file or directory`, exit 1",
+        nestwrap_says: "remounts it read-only and runs COMMAND",
+        reason: "0.13.1 is broken here: --remount-ro of a --bind-data/--ro-bind-data destination looks the \
+                 mount up by the path the kernel reports for it, which names the unlinked data file \
+                 (`... (deleted)`). Minimal reproduction: `bwrap --tmpfs /tmp --bind-data 3 /tmp/x \
+                 --remount-ro /tmp/x true 3</dev/null`. nestwrap applies the flag to the mount it \
+                 opened (mount_setattr on the fd)",
+        apply: |ctx, bw, nw| {
+            let data_dests: Vec<&String> = ctx
+                .argv
+                .windows(3)
+                .filter(|w| w[0] == "--bind-data" || w[0] == "--ro-bind-data")
+                .map(|w| &w[2])
+                .collect();
+            let (_, last) = get(bw, "stderr").trim_end().rsplit_once('\n').unwrap_or(("", get(bw, "stderr").trim_end()));
+            let hit = last.starts_with("bwrap: Can't remount readonly on ")
+                && last.ends_with(" (deleted)\": No such file or directory")
+                && last.contains(": Unable to open destination O_PATH fd \"/newroot")
+                && data_dests.iter().any(|d| last.starts_with(&format!("bwrap: Can't remount readonly on {d}: ")))
+                && get(nw, "status") == "0";
+            if !hit {
+                return false;
+            }
+            bw.clear();
+            nw.clear();
+            true
         },
     },
 ];
@@ -1559,6 +1658,95 @@ fn report(
     (r, unexplained.len() + errors.len())
 }
 
+/// bubblewrap 0.13.1's options (its `--help`) that can get past parsing:
+/// each needs at least [`MIN_SETUP_RUNS`] such runs per mode.
+const OPTIONS_0131: &[&str] = &[
+    "--args",
+    "--argv0",
+    "--level-prefix",
+    "--unshare-all",
+    "--share-net",
+    "--unshare-user",
+    "--unshare-user-try",
+    "--unshare-ipc",
+    "--unshare-pid",
+    "--unshare-net",
+    "--unshare-uts",
+    "--unshare-cgroup",
+    "--unshare-cgroup-try",
+    "--userns",
+    "--userns2",
+    "--disable-userns",
+    "--assert-userns-disabled",
+    "--pidns",
+    "--uid",
+    "--gid",
+    "--hostname",
+    "--chdir",
+    "--clearenv",
+    "--setenv",
+    "--unsetenv",
+    "--lock-file",
+    "--sync-fd",
+    "--bind",
+    "--bind-try",
+    "--dev-bind",
+    "--dev-bind-try",
+    "--ro-bind",
+    "--ro-bind-try",
+    "--bind-fd",
+    "--ro-bind-fd",
+    "--remount-ro",
+    "--overlay-src",
+    "--overlay",
+    "--tmp-overlay",
+    "--ro-overlay",
+    "--exec-label",
+    "--file-label",
+    "--proc",
+    "--dev",
+    "--tmpfs",
+    "--mqueue",
+    "--dir",
+    "--file",
+    "--bind-data",
+    "--ro-bind-data",
+    "--symlink",
+    "--seccomp",
+    "--add-seccomp-fd",
+    "--block-fd",
+    "--userns-block-fd",
+    "--info-fd",
+    "--json-status-fd",
+    "--new-session",
+    "--die-with-parent",
+    "--as-pid-1",
+    "--cap-add",
+    "--cap-drop",
+    "--perms",
+    "--size",
+    "--chmod",
+    "--not-a-security-boundary",
+];
+const MIN_SETUP_RUNS: usize = 20;
+
+/// Options with fewer than [`MIN_SETUP_RUNS`] setup-stage runs in a mode.
+fn thin_options(done: &[Done]) -> Vec<String> {
+    let mut thin = Vec::new();
+    for o in OPTIONS_0131 {
+        for m in [As::Root, As::User] {
+            let n = done
+                .iter()
+                .filter(|d| d.as_ == m && d.setup_stage && options_of(&d.case.argv).contains(*o))
+                .count();
+            if n < MIN_SETUP_RUNS {
+                thin.push(format!("{o} [{m:?}]: {n}"));
+            }
+        }
+    }
+    thin
+}
+
 fn target_dir() -> PathBuf {
     if let Some(d) = std::env::var_os("CARGO_TARGET_DIR") {
         return PathBuf::from(d);
@@ -1674,6 +1862,12 @@ fn differential_against_bwrap_0131() {
     println!("{text}");
     eprintln!("compat: report written to {}", path.display());
     assert_eq!(bad, 0, "{bad} unexplained differences or harness errors; see {}", path.display());
+    // The corpus and the default random count must reach every option.
+    if std::env::var_os("NESTWRAP_COMPAT_RANDOM").is_none() && modes.len() == 2 {
+        assert!(done.len() >= 3000, "only {} case x mode runs", done.len());
+        let thin = thin_options(&done);
+        assert!(thin.is_empty(), "options with < {MIN_SETUP_RUNS} setup-stage runs: {thin:?}");
+    }
 }
 
 /// The comparison has teeth: two different command lines through the same

@@ -386,8 +386,9 @@ fn overlay_errors() {
         assert_eq!(o.status, 1, "{o}");
         let e = o.stderr.trim_end();
         assert!(
-            e.starts_with("bwrap: Can't make overlay mount on (null) with options upperdir=/proc/self/fd/")
-                && e.ends_with(",userxattr: Overlay directories may not overlap")
+            e.starts_with(
+                "bwrap: Can't make overlay mount on (null) with options upperdir=/proc/self/fd/"
+            ) && e.ends_with(",userxattr: Overlay directories may not overlap")
                 && !e.contains('\n'),
             "{o}"
         );

@@ -318,7 +318,8 @@ fn proc_eperm_of_another_cause_does_not_fall_back() {
             .run();
         o.ok();
         if require_bwrap() {
-            let o = under_seccomp(Seccomp::ProcMountEperm, as_).reference(bwrap()).args(&args).run();
+            let o =
+                under_seccomp(Seccomp::ProcMountEperm, as_).reference(bwrap()).args(&args).run();
             o.fails_with(PROC_FAIL);
         }
         let o = under_seccomp(Seccomp::ProcMountEperm, as_).args(&args).run();

@@ -1225,7 +1225,8 @@ fn forward_signals_term() {
 fn no_forward_signals_is_bwraps_behaviour() {
     let bwrap = have_bwrap();
     both(|as_| {
-        let progs: Vec<Option<&str>> = if bwrap { vec![None, Some(bwrap_ref())] } else { vec![None] };
+        let progs: Vec<Option<&str>> =
+            if bwrap { vec![None, Some(bwrap_ref())] } else { vec![None] };
         for prog in progs {
             for (pid, dwp) in [(false, false), (true, false), (true, true)] {
                 let m = mark();

@@ -405,6 +405,8 @@ pub fn setup_newroot(
         // Resolve the source's type first, as bwrap does.
         let mut src_is_dir = false;
         let mut src_path: Option<OsString> = None;
+        // The source as bwrap 0.13.1 names it in messages: its real path on the host.
+        let mut src_shown: &OsStr = OsStr::new("");
         if let Some(source) = source {
             match source {
                 Source::Missing => continue,
@@ -431,6 +433,7 @@ pub fn setup_newroot(
                         }
                     }
                     src_path = Some(old);
+                    src_shown = p;
                 }
             }
         }
@@ -455,8 +458,6 @@ pub fn setup_newroot(
         // bwrap 0.13.1 takes the last component without trailing slashes
         // (`--file 3 /a/b/f/` makes the file `f` in `/a/b`).
         let rel = trim_trailing_slashes(relative(dest_typed));
-        // bwrap still names a bind's destination as its setup path.
-        let dest = NewRoot::path(rel);
         // What the op needs at its destination (bwrap 0.13.1's destination
         // check): a directory, a non-directory, or just something that
         // exists. A symlink as the last component is refused, never
@@ -519,7 +520,7 @@ pub fn setup_newroot(
                 };
                 let src = src_path.as_deref().unwrap_or_default();
                 bind_mount(ctx, Some(src), rel, BindFlags::of(kind), target)
-                    .map_err(|f| bind_error(src, &dest, f))?;
+                    .map_err(|f| bind_error(src_shown, dest_typed, f))?;
                 if let SetupOp::BindFd { fd, .. } = op {
                     check_bind_fd(ctx, *fd, rel)?;
                 }
@@ -884,7 +885,6 @@ fn bind_data(
     target: Option<Dest>,
 ) -> Result<(), SetupError> {
     let rel = trim_trailing_slashes(relative(dest_typed));
-    let dest = NewRoot::path(rel);
     let path = tempfile_name(seq);
     // Created with its final mode (the umask is 0 during setup), where
     // bwrap creates it 0600 and then fchmods: one syscall less.
@@ -906,7 +906,7 @@ fn bind_data(
     drop(tmp);
     let flags = BindFlags { readonly, devices: false, recursive: true };
     bind_mount(ctx, Some(OsStr::new(&path)), rel, flags, target)
-        .map_err(|f| bind_error(OsStr::new(&path), &dest, f))?;
+        .map_err(|f| bind_error(OsStr::new("tmpfile"), dest_typed, f))?;
     // The data stays reachable only through the bind; the name on the
     // setup tmpfs goes away (and the tmpfs itself is detached later).
     let _ = nix::unistd::unlink(path.as_str());
