@@ -70,9 +70,22 @@ fn file_and_bind_data_through_absolute_symlink_stay_inside() {
         }
         let t = TestDir::new();
         let (app, victim) = hostile_tree(&t);
+        // A symlink as the last component of --file is never followed
+        // (bwrap 0.13.1: O_NOFOLLOW, ELOOP).
+        Sandbox::new(as_)
+            .args(sandbox_with_victim_inside(&app, &victim))
+            .args(["--file", "3", "/tmp/app/evilfile", "true"])
+            .data_fd(3, b"file contents")
+            .run()
+            .fails_with(
+                "bwrap: Can't create file /tmp/app/evilfile: Too many levels of symbolic links",
+            );
+        assert_untouched(&victim);
+        assert!(!Path::new(&format!("{victim}/f")).exists());
+        // Symlinks on the way resolve inside the new root.
         let o = Sandbox::new(as_)
             .args(sandbox_with_victim_inside(&app, &victim))
-            .args(["--file", "3", "/tmp/app/evilfile", "--ro-bind-data", "4", "/tmp/app/evil/data"])
+            .args(["--file", "3", "/tmp/app/evil/f", "--ro-bind-data", "4", "/tmp/app/evil/data"])
             .data_fd(3, b"file contents")
             .data_fd(4, b"bind data")
             .probe([format!("/oldroot{victim}/f"), format!("/oldroot{victim}/data")])
@@ -96,7 +109,8 @@ fn mount_destination_through_absolute_symlink_stays_inside() {
         Sandbox::new(as_)
             .args(sandbox_with_victim_inside(&app, &victim))
             .args(["--tmpfs", "/tmp/app/evil/t", "--symlink", "x", "/tmp/app/evil/link"])
-            .args(["--chmod", "0700", "/tmp/app/evil"])
+            // `evil/.`: through the link (0.13.1 refuses a symlink at the end).
+            .args(["--chmod", "0700", "/tmp/app/evil/."])
             .arg("/usr/bin/true")
             .run()
             .ok();

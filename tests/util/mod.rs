@@ -235,6 +235,31 @@ pub fn skip_if_080(what: &str) -> bool {
     }
 }
 
+/// True when the binary under test is nestwrap (not a bwrap given through
+/// `NESTWRAP_TEST_BINARY`).
+pub fn testing_nestwrap() -> bool {
+    // nestwrap's --version says `bubblewrap 0.13.1` too; its usage text
+    // names itself.
+    static N: OnceLock<bool> = OnceLock::new();
+    *N.get_or_init(|| {
+        let out = Command::new(binary()).arg("--help").output().expect("run --help");
+        String::from_utf8_lossy(&out.stdout).contains("nestwrap extensions:")
+    })
+}
+
+/// A test of nestwrap's own extensions or of one of its intended
+/// differences from bubblewrap 0.13.1 (`rule`: the DESIGN.md / compat.rs
+/// rule, or the extension). Returns true, after printing SKIP, when the
+/// binary under test is not nestwrap (`NESTWRAP_TEST_BINARY=<bwrap>`).
+pub fn nestwrap_only(rule: &str) -> bool {
+    if testing_nestwrap() {
+        false
+    } else {
+        eprintln!("SKIP: nestwrap only ({rule}): the binary under test is {}", binary_version());
+        true
+    }
+}
+
 /// The reference bubblewrap version, kept in one place for the install
 /// script and the tests.
 pub const REFERENCE_VERSION: &str = include_str!("../../scripts/bwrap-reference.version");
