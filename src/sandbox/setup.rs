@@ -1188,7 +1188,7 @@ fn mount_dev(
     nix::sys::stat::mkdirat(&dev.fd, "shm", dir_mode)
         .map_err(|e| setup_errno("mount-dev", format!("Can't create {typed}/shm"), e))?;
     nix::sys::stat::mkdirat(&dev.fd, "pts", dir_mode)
-        .map_err(|e| setup_errno("mount-dev", format!("Can't create {typed}/devpts"), e))?;
+        .map_err(|e| setup_errno("mount-dev", format!("Can't create {typed}/pts"), e))?;
     mount(
         Some("devpts"),
         at("pts").as_os_str(),
