@@ -155,16 +155,25 @@ fn masked_falls_back(as_: As) {
 
 #[test]
 fn masked_proc_falls_back_user() {
+    if nestwrap_only("masked-proc-fallback") {
+        return;
+    }
     masked_falls_back(As::User);
 }
 
 #[test]
 fn masked_proc_falls_back_root_unshare_user() {
+    if nestwrap_only("masked-proc-fallback") {
+        return;
+    }
     masked_falls_back(As::Root);
 }
 
 #[test]
 fn masked_proc_warning_level_prefix() {
+    if nestwrap_only("masked-proc-fallback") {
+        return;
+    }
     if !require_rig(As::User) {
         return;
     }
@@ -188,6 +197,9 @@ fn assert_quiet(o: &Outcome) {
 
 #[test]
 fn masked_proc_quiet_option() {
+    if nestwrap_only("masked-proc-fallback") {
+        return;
+    }
     if !require_rig(As::User) {
         return;
     }
@@ -202,6 +214,9 @@ fn masked_proc_quiet_option() {
 
 #[test]
 fn masked_proc_quiet_env() {
+    if nestwrap_only("masked-proc-fallback") {
+        return;
+    }
     if !require_rig(As::User) {
         return;
     }
@@ -217,6 +232,9 @@ fn masked_proc_quiet_env() {
 
 #[test]
 fn masked_proc_never_option_is_bwraps_failure() {
+    if nestwrap_only("masked-proc-fallback") {
+        return;
+    }
     if !require_rig(As::User) {
         return;
     }
@@ -244,6 +262,9 @@ fn masked_proc_never_env_is_bwraps_failure() {
 /// The option wins over the environment variable, both ways.
 #[test]
 fn masked_proc_option_wins_over_env() {
+    if nestwrap_only("masked-proc-fallback") {
+        return;
+    }
     if !require_rig(As::User) {
         return;
     }
@@ -266,6 +287,9 @@ fn masked_proc_option_wins_over_env() {
 
 #[test]
 fn masked_proc_json_records_tier() {
+    if nestwrap_only("masked-proc-fallback") {
+        return;
+    }
     for as_ in [As::User, As::Root] {
         if !require_rig(as_) {
             continue;
@@ -331,6 +355,9 @@ fn proc_eperm_of_another_cause_does_not_fall_back() {
 /// reporter's command line, with Debian's merged-/usr symlinks.
 #[test]
 fn seed_case_ps_afx() {
+    if nestwrap_only("masked-proc-fallback") {
+        return;
+    }
     if !require_rig(As::User) {
         return;
     }
@@ -398,6 +425,9 @@ fn flatpak_like_args(icon: &str) -> Vec<String> {
 
 #[test]
 fn masked_flatpak_like_user() {
+    if nestwrap_only("masked-proc-fallback") {
+        return;
+    }
     if !require_rig(As::User) {
         return;
     }
@@ -433,6 +463,9 @@ fn disable_userns_args() -> Vec<String> {
 
 #[test]
 fn ro_proc_sys_disable_userns_by_seccomp() {
+    if nestwrap_only("ro-proc-sys-seccomp-userns-lock") {
+        return;
+    }
     for as_ in [As::User, As::Root] {
         if !require_rig(as_) {
             continue;
@@ -461,6 +494,9 @@ fn ro_proc_sys_disable_userns_by_seccomp() {
 /// The lock stacks with the caller's own `--seccomp` filter: both act.
 #[test]
 fn ro_proc_sys_disable_userns_stacks_with_caller_seccomp() {
+    if nestwrap_only("ro-proc-sys-seccomp-userns-lock") {
+        return;
+    }
     if !require_rig(As::User) || !require_seccomp(As::User) {
         return;
     }
@@ -507,6 +543,9 @@ fn disable_userns_on_normal_host() {
 /// line including `--unshare-user --disable-userns`.
 #[test]
 fn masked_zuul_like_user() {
+    if nestwrap_only("masked-proc-fallback") {
+        return;
+    }
     if !require_rig(As::User) {
         return;
     }
@@ -579,6 +618,9 @@ fn minimal_root_args() -> Vec<String> {
 /// every capability in its namespace (lazy unmount of /, chroot escape).
 #[test]
 fn pivot_root_refused_still_sandboxes() {
+    if nestwrap_only("pivot-root-refused-locked-chroot") {
+        return;
+    }
     for as_ in [As::User, As::Root] {
         if !require_seccomp(as_) {
             continue;
@@ -643,6 +685,9 @@ fn pivot_root_refused_still_sandboxes() {
 /// a pipe once it closes the write end itself).
 #[test]
 fn old_kernel_fallbacks() {
+    if nestwrap_only("old-kernel-fallbacks (no openat2)") {
+        return;
+    }
     for as_ in [As::User, As::Root] {
         if !require_seccomp(as_) {
             continue;
@@ -697,6 +742,9 @@ fn old_kernel_fallbacks() {
 /// not show the setup tmpfs there.
 #[test]
 fn pivot_root_refused_sources_under_tmp() {
+    if nestwrap_only("pivot-root-refused-locked-chroot") {
+        return;
+    }
     let dir = format!("/tmp/nestwrap-hostile-{}", std::process::id());
     std::fs::create_dir_all(&dir).unwrap();
     std::fs::write(format!("{dir}/marker"), "host-tmp\n").unwrap();
@@ -723,6 +771,9 @@ fn pivot_root_refused_sources_under_tmp() {
 /// is still the host's.
 #[test]
 fn no_tmp_in_the_root() {
+    if nestwrap_only("setup-tmpfs-without-tmp") {
+        return;
+    }
     both(|as_| {
         let bin = bin_dir().to_str().unwrap();
         let nw = binary().to_str().unwrap();
@@ -758,6 +809,9 @@ fn last_line(s: &str) -> &str {
 /// ENOSPC message.
 #[test]
 fn nesting_depth_user() {
+    if nestwrap_only("dev-single-userns (nesting depth)") {
+        return;
+    }
     if !require(As::User) {
         return;
     }
@@ -783,6 +837,9 @@ fn nesting_depth_user() {
 /// With the fallback nestwrap must still reach 32 levels.
 #[test]
 fn nesting_depth_root() {
+    if nestwrap_only("dev-single-userns (nesting depth)") {
+        return;
+    }
     if !require(As::Root) {
         return;
     }
@@ -855,11 +912,17 @@ fn podman_busybox(user: Option<&str>) {
 
 #[test]
 fn podman_busybox_container_root() {
+    if nestwrap_only("container-fallbacks") {
+        return;
+    }
     podman_busybox(None);
 }
 
 #[test]
 fn podman_busybox_user_1000() {
+    if nestwrap_only("container-fallbacks") {
+        return;
+    }
     podman_busybox(Some("1000:1000"));
 }
 
@@ -892,11 +955,17 @@ fn podman_full(user: Option<&str>) {
 
 #[test]
 fn podman_full_userspace_container_root() {
+    if nestwrap_only("container-fallbacks") {
+        return;
+    }
     podman_full(None);
 }
 
 #[test]
 fn podman_full_userspace_user_1000() {
+    if nestwrap_only("container-fallbacks") {
+        return;
+    }
     podman_full(Some("1000:1000"));
 }
 

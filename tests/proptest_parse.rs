@@ -101,6 +101,7 @@ const KNOWN_PHRASES: &[&str] = &[
 fn is_known_error(msg: &str) -> bool {
     KNOWN_PHRASES.iter().any(|p| msg.starts_with(p))
         || OPTIONS.iter().any(|o| !o.missing.is_empty() && msg == o.missing)
+        || OPTIONS.iter().any(|o| msg == format!("{} does not take an empty path argument", o.name))
 }
 
 /// Option names the random argv draws from (all but the two that read fds).

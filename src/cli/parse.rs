@@ -127,6 +127,15 @@ fn unknown(raw: &OsStr) -> CliError {
     CliError::Msg(format!("Unknown option {}", crate::report::show(raw)))
 }
 
+/// bwrap 0.13.1 refuses an empty path argument, once the option's other
+/// arguments have passed their own checks.
+fn no_empty(name: &str, paths: &[&OsStr]) -> Result<(), CliError> {
+    if paths.iter().any(|p| p.is_empty()) {
+        return Err(CliError::Msg(format!("{name} does not take an empty path argument")));
+    }
+    Ok(())
+}
+
 fn too_many_args() -> CliError {
     CliError::Msg(format!("Exceeded maximum number of arguments {MAX_ARGS}"))
 }
@@ -337,6 +346,7 @@ impl State<'_> {
             }
             "--chdir" => {
                 let v = value(p, name)?;
+                no_empty(name, &[&v])?;
                 let already = cfg.chdir.is_some();
                 self.warn_only_last(already, name);
                 self.cfg.chdir = Some(v);
@@ -359,6 +369,7 @@ impl State<'_> {
             }
             "--lock-file" => {
                 let v = value(p, name)?;
+                no_empty(name, &[&v])?;
                 cfg.lock_files.push(v);
             }
             "--sync-fd" => {
@@ -376,20 +387,26 @@ impl State<'_> {
                     _ => BindKind::ReadOnly,
                 };
                 let allow_notexist = name.ends_with("-try");
+                no_empty(name, &[&src, &dest])?;
                 self.push(SetupOp::Bind { src, dest, kind, allow_notexist });
             }
             "--bind-fd" | "--ro-bind-fd" => {
                 let fd = value(p, name)?;
                 let dest = value(p, name)?;
                 let fd = parse_fd(&fd)?;
+                no_empty(name, &[&dest])?;
                 self.push(SetupOp::BindFd { fd, dest, readonly: name == "--ro-bind-fd" });
             }
             "--remount-ro" => {
                 let dest = value(p, name)?;
+                no_empty(name, &[&dest])?;
                 self.push(SetupOp::RemountRo { dest });
             }
             "--overlay-src" => match p.value() {
-                Ok(src) => self.overlay_srcs.push(src),
+                Ok(src) => {
+                    no_empty(name, &[&src])?;
+                    self.overlay_srcs.push(src)
+                }
                 Err(_) => {
                     // bwrap counts the source anyway and only notices at the end.
                     self.check_pending(name)?;
@@ -403,6 +420,7 @@ impl State<'_> {
                 if self.overlay_srcs.is_empty() {
                     return Err(CliError::msg("--overlay requires at least one --overlay-src"));
                 }
+                no_empty(name, &[&rwsrc, &workdir, &dest])?;
                 let srcs = std::mem::take(&mut self.overlay_srcs);
                 self.push(SetupOp::Overlay {
                     srcs,
@@ -415,6 +433,7 @@ impl State<'_> {
                 if self.overlay_srcs.is_empty() {
                     return Err(CliError::msg("--tmp-overlay requires at least one --overlay-src"));
                 }
+                no_empty(name, &[&dest])?;
                 let srcs = std::mem::take(&mut self.overlay_srcs);
                 self.push(SetupOp::Overlay { srcs, kind: OverlayKind::Tmp, dest });
             }
@@ -423,6 +442,7 @@ impl State<'_> {
                 if self.overlay_srcs.len() < 2 {
                     return Err(CliError::msg("--ro-overlay requires at least two --overlay-src"));
                 }
+                no_empty(name, &[&dest])?;
                 let srcs = std::mem::take(&mut self.overlay_srcs);
                 self.push(SetupOp::Overlay { srcs, kind: OverlayKind::ReadOnly, dest });
             }
@@ -443,24 +463,29 @@ impl State<'_> {
             }
             "--proc" => {
                 let dest = value(p, name)?;
+                no_empty(name, &[&dest])?;
                 self.push(SetupOp::Proc { dest });
             }
             "--dev" => {
                 let dest = value(p, name)?;
+                no_empty(name, &[&dest])?;
                 self.push(SetupOp::Dev { dest });
             }
             "--tmpfs" => {
                 let dest = value(p, name)?;
+                no_empty(name, &[&dest])?;
                 let perms = self.perms.take();
                 let size = self.size.take();
                 self.push(SetupOp::Tmpfs { dest, perms, size });
             }
             "--mqueue" => {
                 let dest = value(p, name)?;
+                no_empty(name, &[&dest])?;
                 self.push(SetupOp::Mqueue { dest });
             }
             "--dir" => {
                 let dest = value(p, name)?;
+                no_empty(name, &[&dest])?;
                 let perms = self.perms.take();
                 self.push(SetupOp::Dir { dest, perms });
             }
@@ -468,6 +493,7 @@ impl State<'_> {
                 let fd = value(p, name)?;
                 let dest = value(p, name)?;
                 let fd = parse_fd(&fd)?;
+                no_empty(name, &[&dest])?;
                 let perms = self.perms.take();
                 self.push(match name {
                     "--file" => SetupOp::File { fd, dest, perms },
@@ -477,6 +503,7 @@ impl State<'_> {
             "--symlink" => {
                 let target = value(p, name)?;
                 let dest = value(p, name)?;
+                no_empty(name, &[&target, &dest])?;
                 self.push(SetupOp::Symlink { target, dest });
             }
             "--seccomp" => {
@@ -562,6 +589,7 @@ impl State<'_> {
                 let path = value(p, name)?;
                 let mode = parse_mode(&mode)
                     .ok_or_else(|| CliError::msg("--chmod takes an octal argument <= 07777"))?;
+                no_empty(name, &[&path])?;
                 self.push(SetupOp::Chmod { mode, path });
             }
             _ => return Err(unknown(raw)),

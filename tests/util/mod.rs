@@ -531,6 +531,8 @@ pub struct Sandbox {
     /// (fd in the child, read end kept by the harness)
     readers: Vec<(RawFd, OwnedFd)>,
     timeout: Duration,
+    /// Kill whatever is left in the run's process group once it exited.
+    reap_group: bool,
 }
 
 type SharedBuf = Arc<Mutex<Vec<u8>>>;
@@ -576,7 +578,16 @@ impl Sandbox {
             child_fds: Vec::new(),
             readers: Vec::new(),
             timeout: TIMEOUT,
+            reap_group: false,
         }
+    }
+
+    /// Once the run has exited, SIGKILL what is left of its process group
+    /// (bubblewrap 0.13.1 leaves its child behind, blocked for ever, when
+    /// the parent fails after the clone: `--info-fd 99`, a bad `--userns2`).
+    pub fn reap_group(mut self) -> Self {
+        self.reap_group = true;
+        self
     }
 
     /// Kill the run (its whole process group) after `t` instead of the default 60 s.
@@ -588,8 +599,8 @@ impl Sandbox {
     /// Run the reference bubblewrap 0.13.1 (`reference_bwrap()`) instead of the
     /// binary under test, with a 20 s timeout (0.13.1 hangs on some command
     /// lines, e.g. `--unshare-user --userns2 99` as root).
-    pub fn reference(self, bwrap: &Path) -> Self {
-        self.program(bwrap).timeout(REFERENCE_TIMEOUT)
+    pub fn reference(self, bwrap: impl AsRef<OsStr>) -> Self {
+        self.program(bwrap).timeout(REFERENCE_TIMEOUT).reap_group()
     }
 
     /// Arguments for the binary under test.
@@ -786,6 +797,9 @@ impl Sandbox {
             std::thread::sleep(Duration::from_millis(2));
         };
         let elapsed = start.elapsed();
+        if self.reap_group {
+            kill_group(child.id());
+        }
         // Lingering sandbox processes may keep a pipe open: wait a little for EOF,
         // then take what was written.
         let deadline = Instant::now() + Duration::from_secs(2);
