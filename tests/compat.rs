@@ -547,7 +547,7 @@ fn gen_case(rng: &mut Rng, i: usize) -> Case {
     }
     // Invalid mutations, about one case in six.
     if rng.chance(17) {
-        match rng.below(9) {
+        match rng.below(10) {
             0 => {
                 let at = rng.below(a.len() + 1);
                 a.insert(
@@ -608,10 +608,19 @@ fn gen_case(rng: &mut Rng, i: usize) -> Case {
                 &mut a,
                 &[rng.pick(&["--bind", "--ro-bind", "--dev-bind"]), "/nonexistent-nw", "/mnt"],
             ),
-            _ => push(
+            8 => push(
                 &mut a,
                 &[rng.pick(&["--exec-label", "--file-label"]), "system_u:object_r:x:s0"],
             ),
+            // An empty path argument (0.13.1 refuses them while parsing).
+            _ => match rng.below(4) {
+                0 => {
+                    push(&mut a, &[rng.pick(&["--tmpfs", "--dir", "--remount-ro", "--chdir"]), ""])
+                }
+                1 => push(&mut a, &[rng.pick(&["--ro-bind", "--bind", "--symlink"]), "", "/mnt"]),
+                2 => push(&mut a, &["--ro-bind", "/usr", ""]),
+                _ => push(&mut a, &["--chmod", rng.pick(&["0755", "abc"]), ""]),
+            },
         }
     }
     if a.last().map(String::as_str) == Some("PROBE-NOTHING") {
@@ -1835,18 +1844,21 @@ fn differential_against_bwrap_0131() {
             sc.spawn(|| loop {
                 let i = next.fetch_add(1, Ordering::Relaxed);
                 let Some(job) = jobs.get(i) else { break };
-                let (mut verdict, setup_stage) = run_job(job, &nestwrap);
-                // bwrap 0.8.0's own output is racy in places (two processes
-                // writing stderr at once, a reaper racing COMMAND): a
-                // difference counts only if it reproduces. Re-run twice.
+                let (mut verdict, mut setup_stage) = run_job(job, &nestwrap);
+                // bwrap's own output is racy in places (two processes
+                // writing stderr at once, a reaper racing COMMAND), and on a
+                // loaded machine a run can time out: a difference or a
+                // harness error counts only if it reproduces. Re-run twice.
+                let bad = |v: &Verdict| matches!(v, Verdict::Unexplained(_) | Verdict::Error(_));
                 for _ in 0..2 {
-                    if !matches!(verdict, Verdict::Unexplained(_)) {
+                    if !bad(&verdict) {
                         break;
                     }
-                    let (again, _) = run_job(job, &nestwrap);
-                    if !matches!(again, Verdict::Unexplained(_)) {
+                    let (again, st) = run_job(job, &nestwrap);
+                    if !bad(&again) {
                         flaky.lock().unwrap().push(format!("{} [{:?}]", job.case.name, job.as_));
                         verdict = again;
+                        setup_stage = st;
                     }
                 }
                 done.lock().unwrap().push(Done {
