@@ -255,12 +255,12 @@ else
 fi
 
 # --- Summary ---------------------------------------------------------------
-# The differential run's report (tests/compat.rs): cases, agreements, version
-# deltas and intended differences; the full report with per-option counts is
-# target/compat-report.md.
+# The differential run's report (tests/compat.rs, against bubblewrap 0.13.1):
+# cases, agreements and intended differences; the full report with per-option
+# counts is target/compat-report.md.
 REPORT="$REPO/target/compat-report.md"
 if [ -f "$REPORT" ]; then
-    printf '\n===== differential report vs Debian bwrap (summary; full: %s) =====\n' "$REPORT"
+    printf '\n===== differential report vs bubblewrap 0.13.1 (summary; full: %s) =====\n' "$REPORT"
     sed -n '/^## Per-option case counts/q;p' "$REPORT"
 fi
 printf '\n===== nestwrap test summary =====\n'

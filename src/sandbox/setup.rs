@@ -151,6 +151,9 @@ fn bind_mount(
     dest: Option<Dest>,
 ) -> Result<bool, BindFailure> {
     let mut on_root = false;
+    // Where the destination is, as the kernel names it (`x/..` is `/tmp`):
+    // after the mount, the name to look the new mount up by.
+    let mut canonical: Option<OsString> = None;
     if let Some(src) = src {
         let mut ms = MsFlags::MS_SILENT | MsFlags::MS_BIND;
         if flags.recursive {
@@ -159,6 +162,7 @@ fn bind_mount(
         let (dest, root) = resolve_target(ctx, dest, rel)
             .map_err(|e| stage("Unable to mount source on destination", Some(e)))?;
         on_root = root;
+        canonical = canonical_rel(ctx, &dest);
         let path = dest.magic_path();
         mount(Some(src), path.as_os_str(), None::<&OsStr>, ms, None::<&OsStr>)
             .map_err(|e| stage("Unable to mount source on destination", Some(e)))?;
@@ -173,10 +177,22 @@ fn bind_mount(
     }
     // Look the destination up again: the mount now sits on top of it (on
     // the root itself, it is the root now).
-    let rel = if on_root { OsStr::new("") } else { rel };
+    let rel = if on_root { OsStr::new("") } else { canonical.as_deref().unwrap_or(rel) };
     let target = ctx.root.target(rel).map_err(|e| stage("realpath(destination)", Some(e)))?;
     apply_flags(ctx, target.path.as_os_str(), &NewRoot::path(rel), flags)?;
     Ok(on_root)
+}
+
+/// `dest`'s path relative to the new root, from the kernel's name for it
+/// (`/newroot/...`), when it has a plain one.
+fn canonical_rel(ctx: &Ctx<'_>, dest: &Dest) -> Option<OsString> {
+    let link = format!("self/fd/{}", dest.fd.as_raw_fd());
+    let name = nix::fcntl::readlinkat(ctx.proc_fd, link.as_str()).ok()?;
+    let rest = name.as_bytes().strip_prefix(b"/newroot")?;
+    if !(rest.is_empty() || rest.starts_with(b"/")) || rest.ends_with(b" (deleted)") {
+        return None;
+    }
+    Some(OsStr::from_bytes(rest).to_owned()).map(|r| relative(&r).to_owned())
 }
 
 /// An op's destination: the one its `ensure_*` step opened, or a fresh
@@ -647,10 +663,12 @@ pub fn setup_newroot(
                 // bwrap 0.13.1: open PATH without following a symlink at
                 // the end (`Can't open PATH`), then chmod what was opened
                 // (a symlink itself cannot be: EOPNOTSUPP).
-                let found = ctx.root.lookup(rel, libc::O_NOFOLLOW).map_err(|e| {
-                    setup_errno("chmod", format!("Can't open {}", show(dest_typed)), e)
-                        .with_path(dest_typed.clone())
-                })?;
+                // PATH as given: `FILE/` is ENOTDIR, as in bwrap.
+                let found =
+                    ctx.root.lookup(relative(dest_typed), libc::O_NOFOLLOW).map_err(|e| {
+                        setup_errno("chmod", format!("Can't open {}", show(dest_typed)), e)
+                            .with_path(dest_typed.clone())
+                    })?;
                 let magic = format!("self/fd/{}", found.fd.as_raw_fd());
                 nix::sys::stat::fchmodat(
                     ctx.proc_fd,
@@ -752,46 +770,47 @@ fn prepare_dest(
         setup_errno("create-file", format!("Can't create file {}", show(dest_typed)), e)
             .with_path(dest_typed)
     };
-    match ctx.root.lookup(rel, libc::O_NOFOLLOW) {
-        Ok(found) => {
-            let st = nix::sys::stat::fstat(&found.fd).map_err(|e| {
-                setup_errno(
-                    "destination",
-                    format!("Can't get type of dest {}", show(dest_typed)),
-                    e,
-                )
+    let check = |found: Dest| -> Result<Option<Dest>, SetupError> {
+        let st = nix::sys::stat::fstat(&found.fd).map_err(|e| {
+            setup_errno("destination", format!("Can't get type of dest {}", show(dest_typed)), e)
                 .with_path(dest_typed)
-            })?;
-            let fmt = SFlag::from_bits_truncate(st.st_mode) & SFlag::S_IFMT;
-            if fmt == SFlag::S_IFLNK {
-                return Err(if mounts {
-                    msg("Can't mount on symlink destination")
-                } else {
-                    msg("Destination is not a directory")
-                });
-            }
-            let is_dir = fmt == SFlag::S_IFDIR;
-            match want {
-                Want::Dir if !is_dir => Err(msg("Destination is not a directory")),
-                Want::File if is_dir => Err(msg("Destination is not a file")),
-                _ => Ok(Some(found)),
-            }
+        })?;
+        let fmt = SFlag::from_bits_truncate(st.st_mode) & SFlag::S_IFMT;
+        if fmt == SFlag::S_IFLNK {
+            return Err(if mounts {
+                msg("Can't mount on symlink destination")
+            } else {
+                msg("Destination is not a directory")
+            });
         }
-        Err(_) => {
-            let fresh = make_parents()?;
-            match want {
-                Want::Dir => ctx.root.ensure_dir(rel, mode, true, fresh).map_err(create_err),
-                Want::File => ctx.root.ensure_file(rel, 0o444, true, fresh).map_err(create_err),
-                Want::Existing => {
-                    // Parents made (as bwrap makes them), the leaf still
-                    // missing: bwrap's open of it fails.
-                    match ctx.root.lookup(rel, libc::O_NOFOLLOW) {
-                        Ok(d) => Ok(Some(d)),
-                        Err(e) => Err(create_err(e)),
-                    }
-                }
-            }
+        let is_dir = fmt == SFlag::S_IFDIR;
+        match want {
+            Want::Dir if !is_dir => Err(msg("Destination is not a directory")),
+            Want::File if is_dir => Err(msg("Destination is not a file")),
+            _ => Ok(Some(found)),
         }
+    };
+    if let Ok(found) = ctx.root.lookup(rel, libc::O_NOFOLLOW) {
+        return check(found);
+    }
+    let fresh = make_parents()?;
+    // bwrap looks the destination up once its parents exist: a leaf such
+    // as `x/..` exists now (a leaf made in a fresh parent cannot).
+    let last = rel.as_bytes().rsplit(|&c| c == b'/').next().unwrap_or_default();
+    if fresh.is_none() || last == b"." || last == b".." {
+        if let Ok(found) = ctx.root.lookup(rel, libc::O_NOFOLLOW) {
+            return check(found);
+        }
+    }
+    match want {
+        Want::Dir => ctx.root.ensure_dir(rel, mode, true, fresh).map_err(create_err),
+        Want::File => ctx.root.ensure_file(rel, 0o444, true, fresh).map_err(create_err),
+        // Parents made (as bwrap makes them), the leaf still missing:
+        // bwrap's open of it fails.
+        Want::Existing => match ctx.root.lookup(rel, libc::O_NOFOLLOW) {
+            Ok(d) => Ok(Some(d)),
+            Err(e) => Err(create_err(e)),
+        },
     }
 }
 
