@@ -1149,52 +1149,31 @@ const INTENDED_DIFFERENCES: &[Rule] = &[
         },
     },
     Rule {
-        id: "json-status-command-pid",
+        id: "json-status-extra-lines",
         options: &["--json-status-fd"],
-        bwrap_says: "no such line",
-        nestwrap_says: "`{ \"command-pid\": N, ... }` before exec",
-        reason: "DECISIONS (Extra JSON): --json-status-fd gets one extra line \
-                 `{ \"command-pid\": N, ... }` just before exec",
-        apply: |ctx, bw, nw| {
-            let fds: Vec<String> = ctx
-                .argv
-                .windows(2)
-                .filter(|w| w[0] == "--json-status-fd")
-                .map(|w| format!("fd.{}", w[1]))
-                .collect();
-            let mut changed = false;
-            for k in fds {
-                let n = get(nw, &k).to_string();
-                let kept: String = n
-                    .split_inclusive('\n')
-                    .filter(|l| !l.starts_with("{ \"command-pid\": "))
-                    .collect();
-                if kept != n && bw.contains_key(&k) {
-                    nw.insert(k, kept);
-                    changed = true;
-                }
-            }
-            changed
-        },
-    },
-    Rule {
-        id: "json-status-error-line",
-        options: &["--json-status-fd"],
-        bwrap_says: "nothing after the first line",
-        nestwrap_says: "`{ \"error\": { \"step\": ..., \"message\": ... } }`",
-        reason: "DECISIONS (Extra JSON): on a setup or exec failure --json-status-fd gets one \
-                 `{ \"error\": { \"step\": ..., \"message\": ... } }` line where bwrap writes nothing",
+        bwrap_says: "`{ \"child-pid\": N, ... }` and, when COMMAND ran, `{ \"exit-code\": N }`; nothing more",
+        nestwrap_says: "also `{ \"command-pid\": N, ... }` just before exec, and on a setup or exec failure \
+                        `{ \"error\": { \"step\": ..., \"message\": ... } }` where bwrap writes nothing",
+        reason: "DECISIONS (Extra JSON): --json-status-fd keeps bwrap's first and last lines and adds \
+                 the command-pid line (with the fallbacks used) and, on failure, the error object",
         apply: |ctx, bw, nw| {
             let mut changed = false;
             for w in ctx.argv.windows(2).filter(|w| w[0] == "--json-status-fd") {
                 let k = format!("fd.{}", w[1]);
-                let n = get(nw, &k).to_string();
-                if get(bw, &k).contains("\"exit-code\"") {
+                if !bw.contains_key(&k) {
                     continue;
                 }
-                let kept: String =
-                    n.split_inclusive('\n').filter(|l| !l.starts_with("{ \"error\": { ")).collect();
-                if kept != n && bw.contains_key(&k) {
+                let n = get(nw, &k).to_string();
+                // The error object only where bwrap wrote no exit code.
+                let failed = !get(bw, &k).contains("\"exit-code\"");
+                let kept: String = n
+                    .split_inclusive('\n')
+                    .filter(|l| {
+                        !l.starts_with("{ \"command-pid\": ")
+                            && !(failed && l.starts_with("{ \"error\": { "))
+                    })
+                    .collect();
+                if kept != n {
                     nw.insert(k, kept);
                     changed = true;
                 }

@@ -618,7 +618,7 @@ fn minimal_root_args() -> Vec<String> {
 /// every capability in its namespace (lazy unmount of /, chroot escape).
 #[test]
 fn pivot_root_refused_still_sandboxes() {
-    if nestwrap_only("pivot-root-refused-locked-chroot") {
+    if nestwrap_only("container-fallbacks") {
         return;
     }
     for as_ in [As::User, As::Root] {
@@ -742,7 +742,7 @@ fn old_kernel_fallbacks() {
 /// not show the setup tmpfs there.
 #[test]
 fn pivot_root_refused_sources_under_tmp() {
-    if nestwrap_only("pivot-root-refused-locked-chroot") {
+    if nestwrap_only("container-fallbacks") {
         return;
     }
     let dir = format!("/tmp/nestwrap-hostile-{}", std::process::id());
@@ -771,7 +771,7 @@ fn pivot_root_refused_sources_under_tmp() {
 /// is still the host's.
 #[test]
 fn no_tmp_in_the_root() {
-    if nestwrap_only("setup-tmpfs-without-tmp") {
+    if nestwrap_only("container-fallbacks") {
         return;
     }
     both(|as_| {

@@ -1087,7 +1087,7 @@ fn info_and_json_status_match_bwrap() {
 /// `readlink /proc/self` on the host's procfs, which prints exactly that.
 #[test]
 fn json_status_command_pid() {
-    if nestwrap_only("json-status-command-pid") {
+    if nestwrap_only("json-status-extra-lines") {
         return;
     }
     both(|as_| {
@@ -1126,7 +1126,7 @@ fn json_status_command_pid() {
 /// A running COMMAND: `/proc/<command-pid>/cmdline` is COMMAND's.
 #[test]
 fn json_status_command_pid_while_running() {
-    if nestwrap_only("json-status-command-pid") {
+    if nestwrap_only("json-status-extra-lines") {
         return;
     }
     both(|as_| {
@@ -1159,7 +1159,7 @@ fn json_status_command_pid_while_running() {
 /// exit-code line; exec failure: no exit-code line either.
 #[test]
 fn json_status_error_object() {
-    if nestwrap_only("json-status-error-line") {
+    if nestwrap_only("json-status-extra-lines") {
         return;
     }
     both(|as_| {
