@@ -149,6 +149,12 @@ pub struct Config {
     /// variable is consulted at run time when this is `None`).
     pub proc_fallback: Option<ProcFallback>,
     pub forward_signals: bool,
+    /// `--debug-opt=force-openat-fallback` (bwrap 0.13.1's testing hook):
+    /// resolve destinations as if `openat2` were missing.
+    pub debug_force_openat_fallback: bool,
+    /// `--debug-opt=force-mount-setattr-fallback`: apply mount flags by
+    /// remounting, as if `mount_setattr` were missing.
+    pub debug_force_setattr_fallback: bool,
     /// Filesystem ops in command-line order.
     pub ops: Vec<SetupOp>,
     /// COMMAND and its arguments (never empty in a parsed config).

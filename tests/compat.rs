@@ -382,6 +382,11 @@ fn gen_case(rng: &mut Rng, i: usize) -> Case {
     for _ in 0..rng.below(4) {
         push(&mut a, &[rng.pick(&flags)]);
     }
+    // 0.13.1's hook to apply mount flags by remounting, as without
+    // mount_setattr: both fallbacks compared.
+    if rng.chance(8) {
+        push(&mut a, &["--debug-opt=force-mount-setattr-fallback"]);
+    }
     let n_ops = rng.below(6);
     for _ in 0..n_ops {
         let dest = rng.pick(DESTS);
@@ -1267,6 +1272,28 @@ const INTENDED_DIFFERENCES: &[Rule] = &[
                 && last.contains(": Unable to open destination O_PATH fd \"/newroot")
                 && data_dests.iter().any(|d| last.starts_with(&format!("bwrap: Can't remount readonly on {d}: ")))
                 && get(nw, "status") == "0";
+            if !hit {
+                return false;
+            }
+            bw.clear();
+            nw.clear();
+            true
+        },
+    },
+    Rule {
+        id: "old-kernel-fallbacks",
+        options: &["--debug-opt=force-openat-fallback"],
+        bwrap_says: "`Can't open source SRC: Function not implemented` (the first bind source), exit 1",
+        nestwrap_says: "sets the sandbox up without openat2 and runs COMMAND",
+        reason: "DECISIONS (No openat2): where openat2 is missing 0.13.1 stops; nestwrap keeps working \
+                 with an in-root resolver as strict as RESOLVE_IN_ROOT. 0.13.1's testing hook \
+                 --debug-opt=force-openat-fallback shows the same stop on any kernel",
+        apply: |_, bw, nw| {
+            let e = get(bw, "stderr").trim_end();
+            let last = e.rsplit('\n').next().unwrap_or("");
+            let hit = last.starts_with("bwrap: Can't open source ")
+                && last.ends_with(": Function not implemented")
+                && get(bw, "status") == "1";
             if !hit {
                 return false;
             }

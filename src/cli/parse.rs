@@ -175,6 +175,14 @@ impl State<'_> {
                 Ok(Some(Arg::Long(name))) => format!("--{name}"),
                 _ => return Err(unknown(&raw)),
             };
+            if name == "--debug-opt" {
+                // bwrap 0.13.1's hidden testing hook, only as `--debug-opt=VALUE`.
+                match parser.optional_value() {
+                    Some(v) => self.debug_opt(&v)?,
+                    None => return Err(unknown(&raw)),
+                }
+                continue;
+            }
             if parser.optional_value().is_some() {
                 // `--opt=value`: bwrap only knows `--opt value`.
                 return Err(unknown(&raw));
@@ -205,6 +213,20 @@ impl State<'_> {
         if already {
             self.reporter.warn(&format!("Only the last {name} option will take effect"));
         }
+    }
+
+    fn debug_opt(&mut self, value: &OsStr) -> Result<(), CliError> {
+        match value.as_bytes() {
+            b"force-openat-fallback" => self.cfg.debug_force_openat_fallback = true,
+            b"force-mount-setattr-fallback" => self.cfg.debug_force_setattr_fallback = true,
+            _ => {
+                return Err(CliError::Msg(format!(
+                    "Unknown --debug-opt value: {}",
+                    crate::report::show(value)
+                )))
+            }
+        }
+        Ok(())
     }
 
     fn push(&mut self, op: SetupOp) {
@@ -346,9 +368,10 @@ impl State<'_> {
             }
             "--chdir" => {
                 let v = value(p, name)?;
-                no_empty(name, &[&v])?;
                 let already = cfg.chdir.is_some();
                 self.warn_only_last(already, name);
+                // After the warning, as in bwrap.
+                no_empty(name, &[&v])?;
                 self.cfg.chdir = Some(v);
             }
             "--clearenv" => cfg.env_ops.push(EnvOp::Clear),

@@ -147,10 +147,12 @@ fn cpath(p: &OsStr) -> CString {
 
 impl NewRoot {
     /// Open `/newroot` (after the first pivot). Whether `openat2` works is
-    /// learnt from the first lookup.
-    pub fn open() -> Result<NewRoot, Errno> {
+    /// learnt from the first lookup; `no_openat2` (`--debug-opt=force-
+    /// openat-fallback`) takes the path for kernels without it.
+    pub fn open(no_openat2: bool) -> Result<NewRoot, Errno> {
         let dir = Self::open_dir()?;
-        Ok(NewRoot { in_root: std::cell::Cell::new(None), dir: std::cell::RefCell::new(dir) })
+        let in_root = std::cell::Cell::new(if no_openat2 { Some(false) } else { None });
+        Ok(NewRoot { in_root, dir: std::cell::RefCell::new(dir) })
     }
 
     /// `openat2` from the root, or None where it is unavailable (kernels

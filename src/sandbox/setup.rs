@@ -86,6 +86,8 @@ pub struct Ctx<'a> {
     pub host_tty: Option<&'a OsStr>,
     pub level_prefix: bool,
     pub not_a_security_boundary: bool,
+    /// `--debug-opt=force-mount-setattr-fallback`.
+    pub force_setattr_fallback: bool,
     /// `--file-label`: tmpfs mounts get `context="..."`.
     pub file_label: Option<&'a OsStr>,
     /// The caller's fds for `--file`, `--bind-data`, `--bind-fd`.
@@ -248,6 +250,9 @@ fn apply_flags(
     shown: &OsStr,
     flags: BindFlags,
 ) -> Result<(), BindFailure> {
+    if ctx.force_setattr_fallback {
+        return remount_tree(ctx, dest, flags);
+    }
     match mount_setattr(&cstr(dest), flags.attr(), flags.recursive) {
         Ok(()) => Ok(()),
         // Kernels before 5.12, or a container seccomp profile that refuses
