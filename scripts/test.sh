@@ -10,7 +10,7 @@
 #   NESTWRAP_MUST_WORK=1   tests that need user namespaces or root fail instead
 #                          of skipping (.ci/run sets it)
 #   NESTWRAP_TEST_USER     name of the unprivileged test user (default nwtest)
-#   NESTWRAP_TEST_BINARY   run the suite against another binary (e.g. /usr/bin/bwrap)
+#   NESTWRAP_TEST_BINARY   run the suite against another binary (e.g. the reference bwrap 0.13.1)
 set -uo pipefail
 
 # Locate the repository from this script's own path: the clone may live anywhere.

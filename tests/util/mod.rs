@@ -1,9 +1,11 @@
 //! Test harness shared by every integration test.
 //!
 //! - The binary under test is `CARGO_BIN_EXE_nestwrap`, or `NESTWRAP_TEST_BINARY`
-//!   (point it at `/usr/bin/bwrap` to validate the tests themselves). It is copied
-//!   once, with the `probe` example, into a fresh 0755 directory under `/var/tmp`
-//!   (or `$NESTWRAP_TEST_TMP`) so that the unprivileged test user can run it:
+//!   (point it at the reference bubblewrap 0.13.1 to validate the tests
+//!   themselves; tests of nestwrap's own behaviour start with
+//!   [`nestwrap_only`] and are skipped then). It is copied once, with the
+//!   `probe` example, into a fresh 0755 directory under `/var/tmp` (or
+//!   `$NESTWRAP_TEST_TMP`) so that the unprivileged test user can run it:
 //!   `/root` is 0700.
 //! - Every test body runs once per mode ([`both`]): as root (only when the harness
 //!   is root) and as the unprivileged test user (`setpriv` to `nwtest`, or the
