@@ -10,7 +10,7 @@
 #   NESTWRAP_MUST_WORK=1   tests that need user namespaces or root fail instead
 #                          of skipping (.ci/run sets it)
 #   NESTWRAP_TEST_USER     name of the unprivileged test user (default nwtest)
-#   NESTWRAP_TEST_BINARY   run the suite against another binary (e.g. /usr/bin/bwrap)
+#   NESTWRAP_TEST_BINARY   run the suite against another binary (e.g. the reference bwrap 0.13.1)
 set -uo pipefail
 
 # Locate the repository from this script's own path: the clone may live anywhere.
@@ -307,12 +307,12 @@ else
 fi
 
 # --- Summary ---------------------------------------------------------------
-# The differential run's report (tests/compat.rs): cases, agreements, version
-# deltas and intended differences; the full report with per-option counts is
-# target/compat-report.md.
+# The differential run's report (tests/compat.rs, against bubblewrap 0.13.1):
+# cases, agreements and intended differences; the full report with per-option
+# counts is target/compat-report.md.
 REPORT="$REPO/target/compat-report.md"
 if [ -f "$REPORT" ]; then
-    printf '\n===== differential report vs Debian bwrap (summary; full: %s) =====\n' "$REPORT"
+    printf '\n===== differential report vs bubblewrap 0.13.1 (summary; full: %s) =====\n' "$REPORT"
     sed -n '/^## Per-option case counts/q;p' "$REPORT"
 fi
 printf '\n===== nestwrap test summary =====\n'

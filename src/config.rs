@@ -153,6 +153,12 @@ pub struct Config {
     pub scope_abstract_unix_sockets: bool,
     /// `--scope-signals`: a Landlock scope on COMMAND.
     pub scope_signals: bool,
+    /// `--debug-opt=force-openat-fallback` (bwrap 0.13.1's testing hook):
+    /// resolve destinations as if `openat2` were missing.
+    pub debug_force_openat_fallback: bool,
+    /// `--debug-opt=force-mount-setattr-fallback`: apply mount flags by
+    /// remounting, as if `mount_setattr` were missing.
+    pub debug_force_setattr_fallback: bool,
     /// Filesystem ops in command-line order.
     pub ops: Vec<SetupOp>,
     /// COMMAND and its arguments (never empty in a parsed config).

@@ -2,7 +2,7 @@
 //!
 //! * [`CliError`]: usage errors; the message is all of it.
 //! * [`SetupError`]: kernel work that failed; it names the step (bwrap's
-//!   wording, e.g. `Can't mount proc on /newroot/proc`), optionally the path,
+//!   wording, e.g. `Can't mount proc on /proc`), optionally the path,
 //!   and the errno, rendered like C's `strerror`.
 //!
 //! Exit status for any of them is 1, as bwrap.
@@ -193,29 +193,23 @@ mod tests {
 
     #[test]
     fn display_matches_bwrap() {
-        let e = SetupError::new(
-            "mount-proc",
-            "Can't mount proc on /newroot/proc",
-            Detail::Mount(Errno::EPERM),
-        );
-        assert_eq!(e.to_string(), "Can't mount proc on /newroot/proc: Operation not permitted");
-        let e = SetupError::new(
-            "mount-tmpfs",
-            "Can't mount tmpfs on /newroot/x",
-            Detail::Mount(Errno::ENOSPC),
-        );
+        let e =
+            SetupError::new("mount-proc", "Can't mount proc on /proc", Detail::Mount(Errno::EPERM));
+        assert_eq!(e.to_string(), "Can't mount proc on /proc: Operation not permitted");
+        let e =
+            SetupError::new("mount-tmpfs", "Can't mount tmpfs on /x", Detail::Mount(Errno::ENOSPC));
         assert_eq!(
             e.to_string(),
-            "Can't mount tmpfs on /newroot/x: Limit exceeded (ENOSPC). (Hint: Check that /proc/sys/fs/mount-max is sufficient, typically 100000)"
+            "Can't mount tmpfs on /x: Limit exceeded (ENOSPC). (Hint: Check that /proc/sys/fs/mount-max is sufficient, typically 100000)"
         );
         let e = SetupError::new(
             "bind-mount",
-            "Can't bind mount /oldroot/usr/bin on /newroot/bin",
+            "Can't bind mount /usr/bin on /bin",
             Detail::Stage("Unable to mount source on destination".into(), Some(Errno::ENOENT)),
         );
         assert_eq!(
             e.to_string(),
-            "Can't bind mount /oldroot/usr/bin on /newroot/bin: Unable to mount source on destination: No such file or directory"
+            "Can't bind mount /usr/bin on /bin: Unable to mount source on destination: No such file or directory"
         );
     }
 
@@ -259,11 +253,8 @@ mod tests {
             "Creating new namespace failed: nesting depth or /proc/sys/user/max_*_namespaces exceeded (ENOSPC)",
         );
         assert!(enospc.hint().is_none());
-        let proc = SetupError::new(
-            "mount-proc",
-            "Can't mount proc on /newroot/proc",
-            Detail::Mount(Errno::EPERM),
-        );
+        let proc =
+            SetupError::new("mount-proc", "Can't mount proc on /proc", Detail::Mount(Errno::EPERM));
         assert!(proc.hint().is_none());
     }
 }

@@ -58,9 +58,17 @@ struct Case {
     status: i32,
     /// Scratch-tree setup before the run.
     setup: fn(&TestDir),
+    /// Checks nestwrap's own behaviour (an extension, or an intended
+    /// difference from bubblewrap 0.13.1, named here): skipped when the
+    /// binary under test is not nestwrap.
+    nestwrap_only: Option<&'static str>,
 }
 
 fn none(_: &TestDir) {}
+
+/// Intended difference (DESIGN.md): where bubblewrap 0.13.1's parent fails
+/// after the clone it leaves its child behind, blocked for ever.
+const NO_CHILD_LEFT: &str = "no-child-left-behind";
 
 fn c(name: &'static str, args: &[&str], stderr: &str) -> Case {
     Case {
@@ -71,6 +79,7 @@ fn c(name: &'static str, args: &[&str], stderr: &str) -> Case {
         stderr: if stderr.is_empty() { String::new() } else { format!("{stderr}\n") },
         status: if stderr.is_empty() { 0 } else { 1 },
         setup: none,
+        nestwrap_only: None,
     }
 }
 
@@ -85,6 +94,10 @@ impl Case {
     }
     fn setup(mut self, f: fn(&TestDir)) -> Self {
         self.setup = f;
+        self
+    }
+    fn nestwrap_only(mut self, rule: &'static str) -> Self {
+        self.nestwrap_only = Some(rule);
         self
     }
 }
@@ -191,12 +204,16 @@ fn cases() -> Vec<Case> {
             &["--file", "99", "/x"],
             "bwrap: Can't write data to file /x: Bad file descriptor",
         ),
-        ro("info-fd closed", &["--info-fd", "99"], "bwrap: Write to info_fd: Bad file descriptor"),
+        // bwrap 0.13.1 prints the same line but leaves its child behind,
+        // blocked for ever.
+        ro("info-fd closed", &["--info-fd", "99"], "bwrap: Write to info_fd: Bad file descriptor")
+            .nestwrap_only(NO_CHILD_LEFT),
         ro(
             "json-status-fd closed",
             &["--json-status-fd", "99"],
             "bwrap: Write to info_fd: Bad file descriptor",
-        ),
+        )
+        .nestwrap_only(NO_CHILD_LEFT),
         ro(
             "seccomp fd closed",
             &["--seccomp", "99"],
@@ -258,6 +275,7 @@ fn cases() -> Vec<Case> {
             &["--userns2", "5"],
             "bwrap: Setting userns2 failed: Invalid argument",
         )
+        .nestwrap_only(NO_CHILD_LEFT)
         .fd(5, FdSrc::Data(Vec::new()))
         .who(Who::Root),
         // One line. 0.8.0 adds a second one from the monitor, which never
@@ -267,6 +285,7 @@ fn cases() -> Vec<Case> {
             &["--pidns", "5"],
             "bwrap: Setting pidns failed: Invalid argument",
         )
+        .nestwrap_only("pidns-failure-one-line")
         .fd(5, FdSrc::Data(Vec::new()))
         .who(Who::Root),
         // --- Size of the command line ----------------------------------------
@@ -333,7 +352,7 @@ fn cases() -> Vec<Case> {
         ro(
             "chmod of a missing path",
             &["--chmod", "07777", "/nonexistent"],
-            "bwrap: Can't chmod 07777 /nonexistent: No such file or directory",
+            "bwrap: Can't open /nonexistent: No such file or directory",
         ),
         // --- --size ----------------------------------------------------------
         c(
@@ -375,7 +394,23 @@ fn cases() -> Vec<Case> {
         ro(
             "empty source",
             &["--ro-bind", "", "/x"],
-            "bwrap: Can't find source path : No such file or directory",
+            "bwrap: --ro-bind does not take an empty path argument",
+        ),
+        ro(
+            "empty destination",
+            &["--tmpfs", ""],
+            "bwrap: --tmpfs does not take an empty path argument",
+        ),
+        ro(
+            "empty symlink target",
+            &["--symlink", "", "/x"],
+            "bwrap: --symlink does not take an empty path argument",
+        ),
+        // The mode is checked first.
+        ro(
+            "empty chmod path",
+            &["--chmod", "0755", ""],
+            "bwrap: --chmod does not take an empty path argument",
         ),
         ro("missing source, -try", &["--ro-bind-try", "{T}/missing", "/x"], ""),
         ro(
@@ -424,7 +459,7 @@ fn cases() -> Vec<Case> {
         ro(
             "dir /../../x on a read-only root",
             &["--dir", "/../../x"],
-            "bwrap: Can't mkdir /../../x: Read-only file system",
+            "bwrap: Can't create file /../../x: Read-only file system",
         ),
         // The link names /oldroot/<victim>, which does not exist in the new
         // root: ENOENT, and nothing appears in the host's victim directory.
@@ -432,25 +467,24 @@ fn cases() -> Vec<Case> {
         rw(
             "dir through an absolute symlink to the host",
             &["--dir", "/app/evil/made"],
-            "bwrap: Can't mkdir /app/evil/made: No such file or directory",
+            "bwrap: Can't mkdir parents for /app/evil/made: No such file or directory",
         )
         .setup(symlinks),
         rw("dir through a relative symlink climbing out", &["--dir", "/app/up/made"], "")
             .setup(symlinks),
-        // The link's target directory does not exist in the new root
-        // (as in bwrap, creat(2) follows the link and fails).
+        // bwrap 0.13.1 never follows a symlink as the last component of
+        // --file (O_NOFOLLOW): ELOOP, dangling or not.
         rw(
             "file through a dangling symlink",
             &["--file", "5", "/app/dangling"],
-            "bwrap: Can't create file /app/dangling: No such file or directory",
+            "bwrap: Can't create file /app/dangling: Too many levels of symbolic links",
         )
         .fd(5, FdSrc::Data(b"data".to_vec()))
         .setup(symlinks),
         ro(
             "remount-ro of a missing path",
             &["--remount-ro", "/nonexistent"],
-            "bwrap: Can't remount readonly on /newroot/nonexistent: realpath(destination): \
-             No such file or directory",
+            "bwrap: Can't create file /nonexistent: No such file or directory",
         ),
         ro(
             "chdir to a missing path",
@@ -466,7 +500,7 @@ fn cases() -> Vec<Case> {
         ro(
             "dir over an existing file",
             &["--dir", "/etc/hostname"],
-            "bwrap: Can't mkdir /etc/hostname: Not a directory",
+            "bwrap: Destination is not a directory /etc/hostname",
         ),
         // --- Capabilities, ids, names -----------------------------------------
         c("cap 64", &["--cap-add", "64", "true"], "bwrap: unknown cap: 64"),
@@ -504,12 +538,14 @@ fn cases() -> Vec<Case> {
             "proc-fallback bogus",
             &["--proc-fallback", "sometimes", "true"],
             "bwrap: --proc-fallback takes auto, quiet or never, not sometimes",
-        ),
+        )
+        .nestwrap_only("extension --proc-fallback"),
         c(
             "diagnose not first",
             &["--unshare-ipc", "--diagnose"],
             "bwrap: --diagnose must be the first argument",
-        ),
+        )
+        .nestwrap_only("extension --diagnose"),
         ro(
             "command missing",
             &["/nonexistent/cmd"],
@@ -695,6 +731,9 @@ fn bad_input_table() {
                 Who::Root => as_ == As::Root,
                 Who::User => as_ == As::User,
             };
+            if run && case.nestwrap_only.is_some_and(nestwrap_only) {
+                continue;
+            }
             if run {
                 errors.extend(run_case(case, n, as_));
             }

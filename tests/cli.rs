@@ -109,7 +109,7 @@ fn malformed_command_lines() {
         (&["--add-seccomp-fd", "99999", "true"], "Can't read seccomp data: Bad file descriptor"),
         (&["--seccomp", "3", "--add-seccomp-fd", "3"], "--add-seccomp-fd cannot be combined with --seccomp"),
         (&["--userns-block-fd", "3"], "--userns-block-fd requires --unshare-user"),
-        (&["--userns", "3", "--unshare-user"], "--userns not compatible --unshare-user"),
+        (&["--userns", "3", "--unshare-user"], "--userns is not compatible with --unshare-user"),
         (&["--chdir", "/a", "--chdir", "/b", "--uid", "x"], "Invalid uid: x"),
     ];
     assert!(cases.len() >= 30);

@@ -31,7 +31,8 @@ use std::time::{Duration, Instant};
 /// Debian's bwrap 0.8.0: the control.
 const DEBIAN_BWRAP: &str = "/usr/bin/bwrap";
 const VALIDATE_ICON: &str = "/usr/libexec/xdg-desktop-portal-validate-icon";
-const PROC_FAIL: &str = "bwrap: Can't mount proc on /newroot/proc: Operation not permitted";
+/// Debian 12's bwrap 0.8.0 in the masked rig (0.13.1 names the path `/proc`).
+const DEBIAN_PROC_FAIL: &str = "bwrap: Can't mount proc on /newroot/proc: Operation not permitted";
 
 fn clients_dir() -> PathBuf {
     std::env::var_os("NESTWRAP_CLIENTS_DIR")
@@ -305,6 +306,9 @@ fn zuul_plain() {
 
 #[test]
 fn zuul_masked() {
+    if nestwrap_only("masked-proc-fallback") {
+        return;
+    }
     zuul(Env::Masked);
 }
 
@@ -438,6 +442,9 @@ fn ansible_runner_plain() {
 
 #[test]
 fn ansible_runner_masked() {
+    if nestwrap_only("masked-proc-fallback") {
+        return;
+    }
     ansible(Env::Masked);
 }
 
@@ -460,7 +467,7 @@ fn ansible_runner_control_debian_bwrap() {
             Env::Masked => {
                 assert!(o.status != 0 && status == "failed" && !wrote, "{status}\n{o}");
                 let all = format!("{}{}", o.stdout, o.stderr);
-                assert!(all.contains(PROC_FAIL), "want {PROC_FAIL:?}\n{o}");
+                assert!(all.contains(DEBIAN_PROC_FAIL), "want {DEBIAN_PROC_FAIL:?}\n{o}");
             }
         }
     }
@@ -507,6 +514,9 @@ fn portal_validate_icon_plain() {
 
 #[test]
 fn portal_validate_icon_masked() {
+    if nestwrap_only("masked-proc-fallback") {
+        return;
+    }
     portal(Env::Masked);
 }
 
@@ -526,7 +536,7 @@ fn portal_validate_icon_control_debian_bwrap() {
             Env::Masked => {
                 assert_ne!(o.status, 0, "{o}");
                 assert_eq!(o.stdout, "", "{o}");
-                assert!(o.stderr.contains(PROC_FAIL), "want {PROC_FAIL:?}\n{o}");
+                assert!(o.stderr.contains(DEBIAN_PROC_FAIL), "want {DEBIAN_PROC_FAIL:?}\n{o}");
             }
         }
     }

@@ -1,7 +1,7 @@
 //! Hostile environments: what nestwrap must do where bwrap dies (issue 6,
 //! DECISIONS "Extensions", "Container fallbacks", "Nesting depth").
 //!
-//! Every rig is checked against Debian's bwrap 0.8.0 as a control: where a test
+//! Every rig is checked against bubblewrap 0.13.1 (the reference) as a control: where a test
 //! says "bwrap fails here", the rig really reproduces the container obstacle,
 //! so a passing nestwrap test means something. The rigs live in
 //! `util::hostile`; namespace code never runs in this process.
@@ -9,8 +9,9 @@
 use crate::util::hostile::*;
 use crate::util::*;
 
-const BWRAP: &str = "/usr/bin/bwrap";
-const PROC_FAIL: &str = "bwrap: Can't mount proc on /newroot/proc: Operation not permitted";
+/// Debian 12's bwrap, the control where the point is "it fails in a container".
+const DEBIAN_BWRAP: &str = "/usr/bin/bwrap";
+const PROC_FAIL: &str = "bwrap: Can't mount proc on /proc: Operation not permitted";
 const ENOSPC_MSG: &str = "bwrap: Creating new namespace failed: nesting depth or \
                           /proc/sys/user/max_*_namespaces exceeded (ENOSPC)";
 
@@ -18,15 +19,25 @@ fn s(v: &[&str]) -> Vec<String> {
     v.iter().map(|x| x.to_string()).collect()
 }
 
-/// bwrap 0.8.0 is the control; it must be installed (scripts/test.sh).
+/// The reference bubblewrap 0.13.1 is the control (scripts/bwrap-reference.sh).
 fn require_bwrap() -> bool {
-    if std::path::Path::new(BWRAP).exists() {
+    require_reference("hostile controls").is_some()
+}
+
+/// The reference bwrap's path (after [`require_bwrap`]).
+fn bwrap() -> &'static std::path::Path {
+    reference_bwrap().expect("checked by require_bwrap")
+}
+
+/// Debian 12's bwrap 0.8.0 (podman control); it must be installed.
+fn require_debian_bwrap() -> bool {
+    if std::path::Path::new(DEBIAN_BWRAP).exists() {
         return true;
     }
     if must_work() {
-        panic!("NESTWRAP_MUST_WORK=1 but {BWRAP} is missing (apt-get install bubblewrap)");
+        panic!("NESTWRAP_MUST_WORK=1 but {DEBIAN_BWRAP} is missing (apt-get install bubblewrap)");
     }
-    eprintln!("SKIP: {BWRAP} missing");
+    eprintln!("SKIP: {DEBIAN_BWRAP} missing");
     false
 }
 
@@ -105,7 +116,7 @@ fn assert_masks_kept(o: &Outcome) {
 
 // ---- the rig itself -----------------------------------------------------------
 
-/// Control: bwrap 0.8.0 fails in both root-built rigs exactly as in containers.
+/// Control: bwrap 0.13.1 fails in both root-built rigs exactly as in containers.
 #[test]
 fn rigs_break_bwrap_080() {
     if !require_bwrap() {
@@ -115,10 +126,10 @@ fn rigs_break_bwrap_080() {
         if !require_rig(as_) {
             continue;
         }
-        let o = in_rig(Rig::Masked, as_).program(BWRAP).args(seed_args(as_)).arg("true").run();
+        let o = in_rig(Rig::Masked, as_).reference(bwrap()).args(seed_args(as_)).arg("true").run();
         o.fails_with(PROC_FAIL);
         let o = in_rig(Rig::RoProcSys, as_)
-            .program(BWRAP)
+            .reference(bwrap())
             .args(["--ro-bind", "/", "/", "--unshare-user", "--disable-userns", "true"])
             .run();
         o.fails_with(
@@ -144,16 +155,25 @@ fn masked_falls_back(as_: As) {
 
 #[test]
 fn masked_proc_falls_back_user() {
+    if nestwrap_only("masked-proc-fallback") {
+        return;
+    }
     masked_falls_back(As::User);
 }
 
 #[test]
 fn masked_proc_falls_back_root_unshare_user() {
+    if nestwrap_only("masked-proc-fallback") {
+        return;
+    }
     masked_falls_back(As::Root);
 }
 
 #[test]
 fn masked_proc_warning_level_prefix() {
+    if nestwrap_only("masked-proc-fallback") {
+        return;
+    }
     if !require_rig(As::User) {
         return;
     }
@@ -177,6 +197,9 @@ fn assert_quiet(o: &Outcome) {
 
 #[test]
 fn masked_proc_quiet_option() {
+    if nestwrap_only("masked-proc-fallback") {
+        return;
+    }
     if !require_rig(As::User) {
         return;
     }
@@ -191,6 +214,9 @@ fn masked_proc_quiet_option() {
 
 #[test]
 fn masked_proc_quiet_env() {
+    if nestwrap_only("masked-proc-fallback") {
+        return;
+    }
     if !require_rig(As::User) {
         return;
     }
@@ -206,6 +232,9 @@ fn masked_proc_quiet_env() {
 
 #[test]
 fn masked_proc_never_option_is_bwraps_failure() {
+    if nestwrap_only("masked-proc-fallback") {
+        return;
+    }
     if !require_rig(As::User) {
         return;
     }
@@ -233,6 +262,9 @@ fn masked_proc_never_env_is_bwraps_failure() {
 /// The option wins over the environment variable, both ways.
 #[test]
 fn masked_proc_option_wins_over_env() {
+    if nestwrap_only("masked-proc-fallback") {
+        return;
+    }
     if !require_rig(As::User) {
         return;
     }
@@ -255,6 +287,9 @@ fn masked_proc_option_wins_over_env() {
 
 #[test]
 fn masked_proc_json_records_tier() {
+    if nestwrap_only("masked-proc-fallback") {
+        return;
+    }
     for as_ in [As::User, As::Root] {
         if !require_rig(as_) {
             continue;
@@ -307,7 +342,8 @@ fn proc_eperm_of_another_cause_does_not_fall_back() {
             .run();
         o.ok();
         if require_bwrap() {
-            let o = under_seccomp(Seccomp::ProcMountEperm, as_).program(BWRAP).args(&args).run();
+            let o =
+                under_seccomp(Seccomp::ProcMountEperm, as_).reference(bwrap()).args(&args).run();
             o.fails_with(PROC_FAIL);
         }
         let o = under_seccomp(Seccomp::ProcMountEperm, as_).args(&args).run();
@@ -319,6 +355,9 @@ fn proc_eperm_of_another_cause_does_not_fall_back() {
 /// reporter's command line, with Debian's merged-/usr symlinks.
 #[test]
 fn seed_case_ps_afx() {
+    if nestwrap_only("masked-proc-fallback") {
+        return;
+    }
     if !require_rig(As::User) {
         return;
     }
@@ -329,7 +368,7 @@ fn seed_case_ps_afx() {
     args.extend(s(&["--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp", "--unshare-all"]));
     args.extend(s(&["--new-session", "--cap-add", "all", "--uid", "0", "ps", "afx"]));
     if require_bwrap() {
-        let o = in_rig(Rig::Seed, As::User).program(BWRAP).args(&args).run();
+        let o = in_rig(Rig::Seed, As::User).reference(bwrap()).args(&args).run();
         o.fails_with(PROC_FAIL);
     }
     let o = in_rig(Rig::Seed, As::User).args(&args).run();
@@ -386,6 +425,9 @@ fn flatpak_like_args(icon: &str) -> Vec<String> {
 
 #[test]
 fn masked_flatpak_like_user() {
+    if nestwrap_only("masked-proc-fallback") {
+        return;
+    }
     if !require_rig(As::User) {
         return;
     }
@@ -421,6 +463,9 @@ fn disable_userns_args() -> Vec<String> {
 
 #[test]
 fn ro_proc_sys_disable_userns_by_seccomp() {
+    if nestwrap_only("ro-proc-sys-seccomp-userns-lock") {
+        return;
+    }
     for as_ in [As::User, As::Root] {
         if !require_rig(as_) {
             continue;
@@ -449,6 +494,9 @@ fn ro_proc_sys_disable_userns_by_seccomp() {
 /// The lock stacks with the caller's own `--seccomp` filter: both act.
 #[test]
 fn ro_proc_sys_disable_userns_stacks_with_caller_seccomp() {
+    if nestwrap_only("ro-proc-sys-seccomp-userns-lock") {
+        return;
+    }
     if !require_rig(As::User) || !require_seccomp(As::User) {
         return;
     }
@@ -495,6 +543,9 @@ fn disable_userns_on_normal_host() {
 /// line including `--unshare-user --disable-userns`.
 #[test]
 fn masked_zuul_like_user() {
+    if nestwrap_only("masked-proc-fallback") {
+        return;
+    }
     if !require_rig(As::User) {
         return;
     }
@@ -567,13 +618,16 @@ fn minimal_root_args() -> Vec<String> {
 /// every capability in its namespace (lazy unmount of /, chroot escape).
 #[test]
 fn pivot_root_refused_still_sandboxes() {
+    if nestwrap_only("container-fallbacks") {
+        return;
+    }
     for as_ in [As::User, As::Root] {
         if !require_seccomp(as_) {
             continue;
         }
         if require_bwrap() {
             let o = under_seccomp(Seccomp::NoPivot, as_)
-                .program(BWRAP)
+                .reference(bwrap())
                 .args(minimal_root_args())
                 .arg("true")
                 .run();
@@ -631,6 +685,9 @@ fn pivot_root_refused_still_sandboxes() {
 /// a pipe once it closes the write end itself).
 #[test]
 fn old_kernel_fallbacks() {
+    if nestwrap_only("old-kernel-fallbacks (no openat2)") {
+        return;
+    }
     for as_ in [As::User, As::Root] {
         if !require_seccomp(as_) {
             continue;
@@ -685,6 +742,9 @@ fn old_kernel_fallbacks() {
 /// not show the setup tmpfs there.
 #[test]
 fn pivot_root_refused_sources_under_tmp() {
+    if nestwrap_only("container-fallbacks") {
+        return;
+    }
     let dir = format!("/tmp/nestwrap-hostile-{}", std::process::id());
     std::fs::create_dir_all(&dir).unwrap();
     std::fs::write(format!("{dir}/marker"), "host-tmp\n").unwrap();
@@ -711,6 +771,9 @@ fn pivot_root_refused_sources_under_tmp() {
 /// is still the host's.
 #[test]
 fn no_tmp_in_the_root() {
+    if nestwrap_only("container-fallbacks") {
+        return;
+    }
     both(|as_| {
         let bin = bin_dir().to_str().unwrap();
         let nw = binary().to_str().unwrap();
@@ -746,15 +809,18 @@ fn last_line(s: &str) -> &str {
 /// ENOSPC message.
 #[test]
 fn nesting_depth_user() {
+    if nestwrap_only("dev-single-userns (nesting depth)") {
+        return;
+    }
     if !require(As::User) {
         return;
     }
     let with_dev: Vec<&str> = NEST_ARGS.iter().copied().chain(["--dev", "/dev"]).collect();
     if require_bwrap() {
-        let b = nest_depth(As::User, BWRAP.as_ref(), NEST_ARGS, 40);
-        assert_eq!(b.depth, 32, "bwrap 0.8.0 without --dev\n{}", b.outcome);
-        let b = nest_depth(As::User, BWRAP.as_ref(), &with_dev, 40);
-        assert_eq!(b.depth, 16, "bwrap 0.8.0 with --dev\n{}", b.outcome);
+        let b = nest_depth(As::User, bwrap(), NEST_ARGS, 40);
+        assert_eq!(b.depth, 32, "bwrap 0.13.1 without --dev\n{}", b.outcome);
+        let b = nest_depth(As::User, bwrap(), &with_dev, 40);
+        assert_eq!(b.depth, 16, "bwrap 0.13.1 with --dev\n{}", b.outcome);
     }
     let n = nest_depth(As::User, binary(), &with_dev, 32);
     n.outcome.ok();
@@ -771,13 +837,16 @@ fn nesting_depth_user() {
 /// With the fallback nestwrap must still reach 32 levels.
 #[test]
 fn nesting_depth_root() {
+    if nestwrap_only("dev-single-userns (nesting depth)") {
+        return;
+    }
     if !require(As::Root) {
         return;
     }
     let with_dev: Vec<&str> = NEST_ARGS.iter().copied().chain(["--dev", "/dev"]).collect();
     if require_bwrap() {
-        let b = nest_depth(As::Root, BWRAP.as_ref(), NEST_ARGS, 40);
-        assert_eq!(b.depth, 1, "bwrap 0.8.0 as root\n{}", b.outcome);
+        let b = nest_depth(As::Root, bwrap(), NEST_ARGS, 40);
+        assert_eq!(b.depth, 1, "bwrap 0.13.1 as root\n{}", b.outcome);
         assert_eq!(last_line(&b.outcome.stderr), PROC_FAIL, "{}", b.outcome);
     }
     let n = nest_depth(As::Root, binary(), &with_dev, 33);
@@ -843,11 +912,17 @@ fn podman_busybox(user: Option<&str>) {
 
 #[test]
 fn podman_busybox_container_root() {
+    if nestwrap_only("container-fallbacks") {
+        return;
+    }
     podman_busybox(None);
 }
 
 #[test]
 fn podman_busybox_user_1000() {
+    if nestwrap_only("container-fallbacks") {
+        return;
+    }
     podman_busybox(Some("1000:1000"));
 }
 
@@ -880,11 +955,17 @@ fn podman_full(user: Option<&str>) {
 
 #[test]
 fn podman_full_userspace_container_root() {
+    if nestwrap_only("container-fallbacks") {
+        return;
+    }
     podman_full(None);
 }
 
 #[test]
 fn podman_full_userspace_user_1000() {
+    if nestwrap_only("container-fallbacks") {
+        return;
+    }
     podman_full(Some("1000:1000"));
 }
 
@@ -892,12 +973,12 @@ fn podman_full_userspace_user_1000() {
 /// cases of issue 6 (the plain run as uid 1000).
 #[test]
 fn podman_bwrap_080_control() {
-    if !require_podman() || !require_bwrap() {
+    if !require_podman() || !require_debian_bwrap() {
         return;
     }
     let mut passed = Vec::new();
     for user in [None, Some("1000:1000")] {
-        let o = podman_run(Rootfs::Full, user, &[], &container_cases(BWRAP, true));
+        let o = podman_run(Rootfs::Full, user, &[], &container_cases(DEBIAN_BWRAP, true));
         let cases = parse_cases(&o.stdout);
         assert_eq!(cases.len(), 5, "{o}");
         for (name, (rc, _)) in cases {

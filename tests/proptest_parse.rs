@@ -89,10 +89,10 @@ const KNOWN_PHRASES: &[&str] = &[
     "unsetenv failed",
     "--userns-block-fd requires --unshare-user",
     "--userns-block-fd requires --info-fd",
-    "--userns not compatible --unshare-user",
-    "--userns not compatible --unshare-user-try",
+    "--userns is not compatible with --unshare-user",
+    "--userns is not compatible with --unshare-user-try",
     "--disable-userns requires --unshare-user",
-    "--disable-userns is not compatible with  --userns-block-fd",
+    "--disable-userns is not compatible with --userns-block-fd",
     // nestwrap extensions (DECISIONS.md "Extensions").
     "--proc-fallback takes auto, quiet or never, not ",
     "--diagnose must be the first argument",
@@ -101,6 +101,7 @@ const KNOWN_PHRASES: &[&str] = &[
 fn is_known_error(msg: &str) -> bool {
     KNOWN_PHRASES.iter().any(|p| msg.starts_with(p))
         || OPTIONS.iter().any(|o| !o.missing.is_empty() && msg == o.missing)
+        || OPTIONS.iter().any(|o| msg == format!("{} does not take an empty path argument", o.name))
 }
 
 /// Option names the random argv draws from (all but the two that read fds).

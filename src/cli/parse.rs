@@ -131,6 +131,15 @@ fn unknown(raw: &OsStr) -> CliError {
     CliError::Msg(format!("Unknown option {}", crate::report::show(raw)))
 }
 
+/// bwrap 0.13.1 refuses an empty path argument, once the option's other
+/// arguments have passed their own checks.
+fn no_empty(name: &str, paths: &[&OsStr]) -> Result<(), CliError> {
+    if paths.iter().any(|p| p.is_empty()) {
+        return Err(CliError::Msg(format!("{name} does not take an empty path argument")));
+    }
+    Ok(())
+}
+
 fn too_many_args() -> CliError {
     CliError::Msg(format!("Exceeded maximum number of arguments {MAX_ARGS}"))
 }
@@ -170,6 +179,14 @@ impl State<'_> {
                 Ok(Some(Arg::Long(name))) => format!("--{name}"),
                 _ => return Err(unknown(&raw)),
             };
+            if name == "--debug-opt" {
+                // bwrap 0.13.1's hidden testing hook, only as `--debug-opt=VALUE`.
+                match parser.optional_value() {
+                    Some(v) => self.debug_opt(&v)?,
+                    None => return Err(unknown(&raw)),
+                }
+                continue;
+            }
             if parser.optional_value().is_some() {
                 // `--opt=value`: bwrap only knows `--opt value`.
                 return Err(unknown(&raw));
@@ -200,6 +217,20 @@ impl State<'_> {
         if already {
             self.reporter.warn(&format!("Only the last {name} option will take effect"));
         }
+    }
+
+    fn debug_opt(&mut self, value: &OsStr) -> Result<(), CliError> {
+        match value.as_bytes() {
+            b"force-openat-fallback" => self.cfg.debug_force_openat_fallback = true,
+            b"force-mount-setattr-fallback" => self.cfg.debug_force_setattr_fallback = true,
+            _ => {
+                return Err(CliError::Msg(format!(
+                    "Unknown --debug-opt value: {}",
+                    crate::report::show(value)
+                )))
+            }
+        }
+        Ok(())
     }
 
     fn push(&mut self, op: SetupOp) {
@@ -357,6 +388,8 @@ impl State<'_> {
                 let v = value(p, name)?;
                 let already = cfg.chdir.is_some();
                 self.warn_only_last(already, name);
+                // After the warning, as in bwrap.
+                no_empty(name, &[&v])?;
                 self.cfg.chdir = Some(v);
             }
             "--clearenv" => cfg.env_ops.push(EnvOp::Clear),
@@ -377,6 +410,7 @@ impl State<'_> {
             }
             "--lock-file" => {
                 let v = value(p, name)?;
+                no_empty(name, &[&v])?;
                 cfg.lock_files.push(v);
             }
             "--sync-fd" => {
@@ -394,20 +428,26 @@ impl State<'_> {
                     _ => BindKind::ReadOnly,
                 };
                 let allow_notexist = name.ends_with("-try");
+                no_empty(name, &[&src, &dest])?;
                 self.push(SetupOp::Bind { src, dest, kind, allow_notexist });
             }
             "--bind-fd" | "--ro-bind-fd" => {
                 let fd = value(p, name)?;
                 let dest = value(p, name)?;
                 let fd = parse_fd(&fd)?;
+                no_empty(name, &[&dest])?;
                 self.push(SetupOp::BindFd { fd, dest, readonly: name == "--ro-bind-fd" });
             }
             "--remount-ro" => {
                 let dest = value(p, name)?;
+                no_empty(name, &[&dest])?;
                 self.push(SetupOp::RemountRo { dest });
             }
             "--overlay-src" => match p.value() {
-                Ok(src) => self.overlay_srcs.push(src),
+                Ok(src) => {
+                    no_empty(name, &[&src])?;
+                    self.overlay_srcs.push(src)
+                }
                 Err(_) => {
                     // bwrap counts the source anyway and only notices at the end.
                     self.check_pending(name)?;
@@ -421,6 +461,7 @@ impl State<'_> {
                 if self.overlay_srcs.is_empty() {
                     return Err(CliError::msg("--overlay requires at least one --overlay-src"));
                 }
+                no_empty(name, &[&rwsrc, &workdir, &dest])?;
                 let srcs = std::mem::take(&mut self.overlay_srcs);
                 self.push(SetupOp::Overlay {
                     srcs,
@@ -433,6 +474,7 @@ impl State<'_> {
                 if self.overlay_srcs.is_empty() {
                     return Err(CliError::msg("--tmp-overlay requires at least one --overlay-src"));
                 }
+                no_empty(name, &[&dest])?;
                 let srcs = std::mem::take(&mut self.overlay_srcs);
                 self.push(SetupOp::Overlay { srcs, kind: OverlayKind::Tmp, dest });
             }
@@ -441,6 +483,7 @@ impl State<'_> {
                 if self.overlay_srcs.len() < 2 {
                     return Err(CliError::msg("--ro-overlay requires at least two --overlay-src"));
                 }
+                no_empty(name, &[&dest])?;
                 let srcs = std::mem::take(&mut self.overlay_srcs);
                 self.push(SetupOp::Overlay { srcs, kind: OverlayKind::ReadOnly, dest });
             }
@@ -461,24 +504,29 @@ impl State<'_> {
             }
             "--proc" => {
                 let dest = value(p, name)?;
+                no_empty(name, &[&dest])?;
                 self.push(SetupOp::Proc { dest });
             }
             "--dev" => {
                 let dest = value(p, name)?;
+                no_empty(name, &[&dest])?;
                 self.push(SetupOp::Dev { dest });
             }
             "--tmpfs" => {
                 let dest = value(p, name)?;
+                no_empty(name, &[&dest])?;
                 let perms = self.perms.take();
                 let size = self.size.take();
                 self.push(SetupOp::Tmpfs { dest, perms, size });
             }
             "--mqueue" => {
                 let dest = value(p, name)?;
+                no_empty(name, &[&dest])?;
                 self.push(SetupOp::Mqueue { dest });
             }
             "--dir" => {
                 let dest = value(p, name)?;
+                no_empty(name, &[&dest])?;
                 let perms = self.perms.take();
                 self.push(SetupOp::Dir { dest, perms });
             }
@@ -486,6 +534,7 @@ impl State<'_> {
                 let fd = value(p, name)?;
                 let dest = value(p, name)?;
                 let fd = parse_fd(&fd)?;
+                no_empty(name, &[&dest])?;
                 let perms = self.perms.take();
                 self.push(match name {
                     "--file" => SetupOp::File { fd, dest, perms },
@@ -495,6 +544,7 @@ impl State<'_> {
             "--symlink" => {
                 let target = value(p, name)?;
                 let dest = value(p, name)?;
+                no_empty(name, &[&target, &dest])?;
                 self.push(SetupOp::Symlink { target, dest });
             }
             "--seccomp" => {
@@ -583,6 +633,7 @@ impl State<'_> {
                 let path = value(p, name)?;
                 let mode = parse_mode(&mode)
                     .ok_or_else(|| CliError::msg("--chmod takes an octal argument <= 07777"))?;
+                no_empty(name, &[&path])?;
                 self.push(SetupOp::Chmod { mode, path });
             }
             _ => return Err(unknown(raw)),
@@ -1594,7 +1645,7 @@ mod tests {
         assert_eq!(err(&["--userns-block-fd", "3"]), "--userns-block-fd requires --unshare-user");
         assert_eq!(
             err(&["--userns", "3", "--unshare-user"]),
-            "--userns not compatible --unshare-user"
+            "--userns is not compatible with --unshare-user"
         );
         assert_eq!(err(&["--as-pid-1"]), "<usage>");
         assert_eq!(err(&["--hostname", "x"]), "<usage>");

@@ -150,13 +150,6 @@ pub const OPTIONS: &[OptSpec] = &[
     opt("--level-prefix", &[], &[], C::General, "Prepend e.g. <3> to diagnostic messages", "",
         "Start every diagnostic printed after this option with its syslog level in angle \
          brackets: <3> for errors and <4> for warnings."),
-    opt("--not-a-security-boundary", &[], &[], C::General,
-        "Allow some sandbox setup steps to fail, with a warning, if they would only make the sandbox weaker",
-        "",
-        "Declare that the sandbox is used for convenience rather than as a security \
-         boundary: setup steps whose failure would only make the sandbox weaker (such as \
-         remounting a submount with extra restrictions) print a warning instead of \
-         aborting."),
     opt("--unshare-all", &[], &[], C::Namespaces,
         "Unshare every namespace we support by default", "",
         "Same as --unshare-user-try --unshare-ipc --unshare-pid --unshare-net --unshare-uts \
@@ -166,7 +159,7 @@ pub const OPTIONS: &[OptSpec] = &[
         "Keep the caller's network namespace. It cancels an earlier --unshare-all or \
          --unshare-net, so it must come after them."),
     opt("--unshare-user", &[], &[], C::Namespaces,
-        "Create new user namespace (may be automatically implied if not setuid)", "",
+        "Create new user namespace (may be automatically implied if not root)", "",
         "Create a new user namespace. It is implied when the caller is not root and no \
          --userns is given."),
     opt("--unshare-user-try", &[], &[], C::Namespaces,
@@ -394,6 +387,13 @@ pub const OPTIONS: &[OptSpec] = &[
     opt("--chmod", &["OCTAL", "PATH"], &[K::Octal, K::Path], C::Filesystem,
         "Change permissions of PATH (must already exist)", "--chmod takes two arguments",
         "Set the mode of PATH, which must already exist in the sandbox, to OCTAL."),
+    opt("--not-a-security-boundary", &[], &[], C::General,
+        "Do not fail hard when some sandbox setup steps fail;\nuse only when the sandbox is not a security boundary",
+        "",
+        "Declare that the sandbox is used for convenience rather than as a security \
+         boundary: setup steps whose failure would only make the sandbox weaker (such as \
+         remounting a submount with extra restrictions) print a warning instead of \
+         aborting."),
     // nestwrap's own options: names no bwrap release uses.
     opt("--proc-fallback", &["MODE"], &[K::Choice(&["auto", "quiet", "never"])], C::Extensions,
         "When a new procfs is refused (masked /proc): auto, quiet or never",

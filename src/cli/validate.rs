@@ -88,16 +88,16 @@ pub(crate) fn check_before_userns(cfg: &Config) -> Result<(), CliError> {
         return fail("--userns-block-fd requires --info-fd");
     }
     if cfg.userns_fd.is_some() && u.user {
-        return fail("--userns not compatible --unshare-user");
+        return fail("--userns is not compatible with --unshare-user");
     }
     if cfg.userns_fd.is_some() && u.user_try {
-        return fail("--userns not compatible --unshare-user-try");
+        return fail("--userns is not compatible with --unshare-user-try");
     }
     if cfg.disable_userns && !u.user {
         return fail("--disable-userns requires --unshare-user");
     }
     if cfg.disable_userns && cfg.userns_block_fd.is_some() {
-        return fail("--disable-userns is not compatible with  --userns-block-fd");
+        return fail("--disable-userns is not compatible with --userns-block-fd");
     }
     Ok(())
 }
@@ -220,10 +220,13 @@ mod tests {
                 &["--unshare-user", "--userns-block-fd", "3", "t"],
                 "--userns-block-fd requires --info-fd",
             ),
-            (&["--userns", "3", "--unshare-user", "t"], "--userns not compatible --unshare-user"),
+            (
+                &["--userns", "3", "--unshare-user", "t"],
+                "--userns is not compatible with --unshare-user",
+            ),
             (
                 &["--userns", "3", "--unshare-all", "t"],
-                "--userns not compatible --unshare-user-try",
+                "--userns is not compatible with --unshare-user-try",
             ),
             (&["--disable-userns", "t"], "--disable-userns requires --unshare-user"),
             (
@@ -236,7 +239,7 @@ mod tests {
                     "3",
                     "t",
                 ],
-                "--disable-userns is not compatible with  --userns-block-fd",
+                "--disable-userns is not compatible with --userns-block-fd",
             ),
             (&["--uid", "5", "t"], "Specifying --uid requires --unshare-user or --userns"),
             (&["--gid", "5", "t"], "Specifying --gid requires --unshare-user or --userns"),
@@ -286,11 +289,11 @@ mod tests {
             ),
             (
                 &["--unshare-user", "--userns", "4", "--unshare-user-try"],
-                "--userns not compatible --unshare-user",
+                "--userns is not compatible with --unshare-user",
             ),
             (
                 &["--userns", "4", "--unshare-user-try"],
-                "--userns not compatible --unshare-user-try",
+                "--userns is not compatible with --unshare-user-try",
             ),
             (
                 &["--userns-block-fd", "3", "--info-fd", "4", "--userns", "5"],
@@ -299,7 +302,7 @@ mod tests {
             (&[], "--disable-userns requires --unshare-user"),
             (
                 &["--unshare-user", "--userns-block-fd", "3", "--info-fd", "4"],
-                "--disable-userns is not compatible with  --userns-block-fd",
+                "--disable-userns is not compatible with --userns-block-fd",
             ),
         ];
         let no_cgroup = HostFacts { cgroupns_supported: false, ..ROOT };

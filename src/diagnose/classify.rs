@@ -139,7 +139,7 @@ fn setuid(f: &Facts) -> Check {
             "setuid",
             Verdict::Blocked,
             "this nestwrap was exec'd setuid, setgid or with file capabilities: it refuses to run \
-             (\"setuid use of bubblewrap is not supported in this build\"); probes skipped",
+             (\"setuid use of bubblewrap is not supported\"); probes skipped",
         )
         .fix("remove the setuid bit or file capabilities (chmod u-s, setcap -r): nestwrap needs none")
     } else {

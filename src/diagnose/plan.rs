@@ -269,7 +269,7 @@ fn proc_line(
                     "proc",
                     Verdict::Blocked,
                     "fails as bwrap does (--proc-fallback never): \"Can't mount proc on \
-                     /newroot/proc: Operation not permitted\"",
+                     /proc: Operation not permitted\"",
                 );
             }
             if p.subset_pid.works() {
@@ -293,7 +293,7 @@ fn proc_line(
             Verdict::Blocked,
             format!(
                 "fails, not because of masks (no fallback): \"Can't mount proc on \
-                 /newroot/proc: {}\"",
+                 /proc: {}\"",
                 t.errno().map(crate::error::strerror).unwrap_or("?")
             ),
         ),

@@ -171,7 +171,7 @@ fn proc_fallback_never_predicts_bwraps_failure() {
         assert!(p.fallbacks.is_empty());
         let c = p.checks.iter().find(|c| c.id == "proc").unwrap();
         assert_eq!(c.verdict, Verdict::Blocked);
-        assert!(c.finding.contains("Can't mount proc on /newroot/proc: Operation not permitted"));
+        assert!(c.finding.contains("Can't mount proc on /proc: Operation not permitted"));
     }
 }
 

@@ -208,7 +208,7 @@ fn run(plan: &Plan, mut fds: ChildFds, report: Option<&OwnedFd>) -> Result<Never
     };
     nix::unistd::chdir("/").map_err(|e| setup_errno("chdir", "chdir / (base path)", e))?;
 
-    let root = super::resolve::NewRoot::open()
+    let root = super::resolve::NewRoot::open(config.debug_force_openat_fallback)
         .map_err(|e| setup_errno("newroot", "Can't open /newroot", e))?;
     let ctx = Ctx {
         proc_fd: &plan.proc_fd,
@@ -219,6 +219,7 @@ fn run(plan: &Plan, mut fds: ChildFds, report: Option<&OwnedFd>) -> Result<Never
         host_tty: plan.host_tty.as_deref(),
         level_prefix: config.level_prefix,
         not_a_security_boundary: config.not_a_security_boundary,
+        force_setattr_fallback: config.debug_force_setattr_fallback,
         file_label: config.file_label.as_deref(),
         user_fds: &plan.user_fds,
     };

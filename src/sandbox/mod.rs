@@ -49,7 +49,7 @@ pub fn main_entry() -> i32 {
 
     let mut reporter = Reporter::stderr();
     if sys::is_secure_exec() {
-        reporter.error("setuid use of bubblewrap is not supported in this build");
+        reporter.error("setuid use of bubblewrap is not supported");
         return 1;
     }
     if let Err(e) = nix::sys::prctl::set_no_new_privs() {

@@ -146,9 +146,13 @@ fn cpath(p: &OsStr) -> CString {
 
 impl NewRoot {
     /// Open `/newroot` (after the first pivot). Whether `openat2` works is
-    /// learnt from the first lookup.
-    pub fn open() -> Result<NewRoot, Errno> {
+    /// learnt from the first lookup; `no_openat2` (`--debug-opt=force-
+    /// openat-fallback`) takes the path for kernels without it.
+    pub fn open(no_openat2: bool) -> Result<NewRoot, Errno> {
         let dir = Self::open_dir()?;
+        if no_openat2 {
+            sys::force_openat2_emulation();
+        }
         Ok(NewRoot { dir: std::cell::RefCell::new(dir) })
     }
 
@@ -271,10 +275,6 @@ impl NewRoot {
             Dir(OwnedFd),
             /// Made by this walk: everything below is new too.
             Fresh(OwnedFd),
-            /// Exists but does not resolve (a dangling symlink): bwrap
-            /// accepts its EEXIST and moves on; the next component then
-            /// fails with ENOENT.
-            Dangling,
         }
         let b = rel.as_bytes();
         let mut start = 0;
@@ -302,13 +302,10 @@ impl NewRoot {
                     match &parent {
                         Parent::Root => Self::mkdir_in(&self.dir.borrow(), name, mode)?,
                         Parent::Dir(fd) | Parent::Fresh(fd) => Self::mkdir_in(fd, name, mode)?,
-                        Parent::Dangling => return Err(Errno::ENOENT),
                     }
-                    match self.dir_at(prefix) {
-                        Ok(fd) => Parent::Fresh(fd),
-                        Err(Errno::ENOENT) => Parent::Dangling,
-                        Err(e) => return Err(e),
-                    }
+                    // A dangling symlink there: mkdir says EEXIST and the
+                    // open fails, which ends the walk (bwrap 0.13.1).
+                    Parent::Fresh(self.dir_at(prefix)?)
                 }
                 Err(e) => return Err(e),
             };
@@ -410,9 +407,12 @@ impl NewRoot {
         }
     }
 
-    /// `creat()` inside the new root.
+    /// `creat()` inside the new root, never through a symlink at the end
+    /// (bwrap 0.13.1: `--file` onto a symlink is ELOOP).
     pub fn create_file(&self, rel: &OsStr, mode: u32) -> Result<OwnedFd, Errno> {
-        self.at(rel, libc::O_CREAT | libc::O_WRONLY | libc::O_TRUNC | libc::O_NOCTTY, mode)
+        let flags =
+            libc::O_CREAT | libc::O_WRONLY | libc::O_TRUNC | libc::O_NOCTTY | libc::O_NOFOLLOW;
+        self.at(rel, flags, mode)
     }
 
     /// `symlink(target, rel)`; on EEXIST, the existing link's target.
@@ -435,18 +435,6 @@ impl NewRoot {
         } else {
             make(&self.dir_at(parent).map_err(|e| (e, None))?)
         }
-    }
-
-    /// `chmod(rel, mode)`, following symlinks inside the new root.
-    pub fn chmod(&self, proc_fd: &OwnedFd, rel: &OsStr, mode: u32) -> Result<(), Errno> {
-        let mode = Mode::from_bits_truncate(mode);
-        let fd = self.at(rel, libc::O_PATH, 0)?;
-        nix::sys::stat::fchmodat(
-            proc_fd,
-            format!("self/fd/{}", fd.as_raw_fd()).as_str(),
-            mode,
-            nix::sys::stat::FchmodatFlags::FollowSymlink,
-        )
     }
 
     /// `lstat(rel)` inside the new root.

@@ -86,6 +86,8 @@ pub struct Ctx<'a> {
     pub host_tty: Option<&'a OsStr>,
     pub level_prefix: bool,
     pub not_a_security_boundary: bool,
+    /// `--debug-opt=force-mount-setattr-fallback`.
+    pub force_setattr_fallback: bool,
     /// `--file-label`: tmpfs mounts get `context="..."`.
     pub file_label: Option<&'a OsStr>,
     /// The caller's fds for `--file`, `--bind-data`, `--bind-fd`.
@@ -151,6 +153,9 @@ fn bind_mount(
     dest: Option<Dest>,
 ) -> Result<bool, BindFailure> {
     let mut on_root = false;
+    // Where the destination is, as the kernel names it (`x/..` is `/tmp`):
+    // after the mount, the name to look the new mount up by.
+    let mut canonical: Option<OsString> = None;
     if let Some(src) = src {
         let mut ms = MsFlags::MS_SILENT | MsFlags::MS_BIND;
         if flags.recursive {
@@ -159,6 +164,7 @@ fn bind_mount(
         let (dest, root) = resolve_target(ctx, dest, rel)
             .map_err(|e| stage("Unable to mount source on destination", Some(e)))?;
         on_root = root;
+        canonical = canonical_rel(ctx, &dest);
         let path = dest.magic_path();
         mount(Some(src), path.as_os_str(), None::<&OsStr>, ms, None::<&OsStr>)
             .map_err(|e| stage("Unable to mount source on destination", Some(e)))?;
@@ -173,10 +179,22 @@ fn bind_mount(
     }
     // Look the destination up again: the mount now sits on top of it (on
     // the root itself, it is the root now).
-    let rel = if on_root { OsStr::new("") } else { rel };
+    let rel = if on_root { OsStr::new("") } else { canonical.as_deref().unwrap_or(rel) };
     let target = ctx.root.target(rel).map_err(|e| stage("realpath(destination)", Some(e)))?;
-    apply_flags(ctx, target.path.as_os_str(), flags)?;
+    apply_flags(ctx, target.path.as_os_str(), &NewRoot::path(rel), flags)?;
     Ok(on_root)
+}
+
+/// `dest`'s path relative to the new root, from the kernel's name for it
+/// (`/newroot/...`), when it has a plain one.
+fn canonical_rel(ctx: &Ctx<'_>, dest: &Dest) -> Option<OsString> {
+    let link = format!("self/fd/{}", dest.fd.as_raw_fd());
+    let name = nix::fcntl::readlinkat(ctx.proc_fd, link.as_str()).ok()?;
+    let rest = name.as_bytes().strip_prefix(b"/newroot")?;
+    if !(rest.is_empty() || rest.starts_with(b"/")) || rest.ends_with(b" (deleted)") {
+        return None;
+    }
+    Some(OsStr::from_bytes(rest).to_owned()).map(|r| relative(&r).to_owned())
 }
 
 /// An op's destination: the one its `ensure_*` step opened, or a fresh
@@ -224,7 +242,17 @@ fn after_mount(ctx: &Ctx<'_>, on_root: bool) -> Result<(), Errno> {
 
 /// Give the mount at `dest` (and with `recursive`, every mount below it)
 /// the bind's flags.
-fn apply_flags(ctx: &Ctx<'_>, dest: &OsStr, flags: BindFlags) -> Result<(), BindFailure> {
+/// `shown` names the destination in a failure (bwrap 0.13.1:
+/// `mount_setattr() failed at "/newroot/DEST"`).
+fn apply_flags(
+    ctx: &Ctx<'_>,
+    dest: &OsStr,
+    shown: &OsStr,
+    flags: BindFlags,
+) -> Result<(), BindFailure> {
+    if ctx.force_setattr_fallback {
+        return remount_tree(ctx, dest, flags);
+    }
     match mount_setattr(&cstr(dest), flags.attr(), flags.recursive) {
         Ok(()) => Ok(()),
         // Kernels before 5.12, or a container seccomp profile that refuses
@@ -233,30 +261,8 @@ fn apply_flags(ctx: &Ctx<'_>, dest: &OsStr, flags: BindFlags) -> Result<(), Bind
         // --not-a-security-boundary: let submounts that refuse the flags
         // through with a warning (the top mount must still get them).
         Err(_) if ctx.not_a_security_boundary && flags.recursive => remount_tree(ctx, dest, flags),
-        Err(e) => Err(setattr_failure(dest, e)),
+        Err(e) => Err(stage(format!("mount_setattr() failed at \"{}\"", show(shown)), Some(e))),
     }
-}
-
-/// Name a failed `mount_setattr` the way bwrap's `bind_mount` names the
-/// step that would have failed there.
-fn setattr_failure(dest: &OsStr, e: Errno) -> BindFailure {
-    let canonical = match std::fs::canonicalize(dest) {
-        Ok(p) => p.into_os_string(),
-        Err(err) => {
-            return stage(
-                "realpath(destination)",
-                Some(Errno::from_raw(err.raw_os_error().unwrap_or(libc::EIO))),
-            )
-        }
-    };
-    if e == Errno::EINVAL {
-        // Not the root of a mount.
-        return stage(format!("Unable to find \"{}\" in mount table", show(&canonical)), None);
-    }
-    stage(
-        format!("Unable to remount destination \"{}\" with correct flags", show(&canonical)),
-        Some(e),
-    )
 }
 
 /// The mount_setattr fallback: read mountinfo once, remount the mount at
@@ -438,6 +444,8 @@ pub fn setup_newroot(
         // Resolve the source's type first, as bwrap does.
         let mut src_is_dir = false;
         let mut src_path: Option<OsString> = None;
+        // The source as bwrap 0.13.1 names it in messages: its real path on the host.
+        let mut src_shown: &OsStr = OsStr::new("");
         if let Some(source) = source {
             match source {
                 Source::Missing => continue,
@@ -464,6 +472,7 @@ pub fn setup_newroot(
                         }
                     }
                     src_path = Some(old);
+                    src_shown = p;
                 }
             }
         }
@@ -485,29 +494,31 @@ pub fn setup_newroot(
             SetupOp::Symlink { dest, .. } => (dest, None, true),
             SetupOp::Chmod { path, .. } => (path, None, false),
         };
-        let rel = relative(dest_typed);
-        let dest = NewRoot::path(rel);
-        // Ops that mount on (or make) a directory or a file: a destination
-        // that is already there needs no parents and no second lookup.
-        let want_dir = match op {
-            SetupOp::Bind { .. } | SetupOp::BindFd { .. } => Some(src_is_dir),
+        // bwrap 0.13.1 takes the last component without trailing slashes
+        // (`--file 3 /a/b/f/` makes the file `f` in `/a/b`).
+        let rel = trim_trailing_slashes(relative(dest_typed));
+        // What the op needs at its destination (bwrap 0.13.1's destination
+        // check): a directory, a non-directory, or just something that
+        // exists. A symlink as the last component is refused, never
+        // followed; symlinks on the way resolve inside the new root.
+        let want = match op {
+            SetupOp::Bind { .. } | SetupOp::BindFd { .. } if src_is_dir => Some(Want::Dir),
+            SetupOp::Bind { .. } | SetupOp::BindFd { .. } | SetupOp::BindData { .. } => {
+                Some(Want::File)
+            }
             SetupOp::Overlay { .. }
             | SetupOp::Proc { .. }
             | SetupOp::Dev { .. }
             | SetupOp::Tmpfs { .. }
             | SetupOp::Mqueue { .. }
-            | SetupOp::Dir { .. } => Some(true),
+            | SetupOp::Dir { .. } => Some(Want::Dir),
+            SetupOp::RemountRo { .. } => Some(Want::Existing),
             _ => None,
-        };
-        let (found, missing) = match want_dir.map(|d| ctx.root.existing(rel, d)) {
-            Some(Ok(d)) => (Some(d), false),
-            Some(Err(missing)) => (None, missing),
-            None => (None, false),
         };
         // The leaf's parent when mkdir_parents just made it (the leaf can
         // then be made there without looking anything up).
         let fresh: Cell<Option<OwnedFd>> = Cell::new(None);
-        if create_parents && found.is_none() {
+        let mkdir_parents = || -> Result<(), SetupError> {
             let parent_mode = parent_mode(default_perms(op, perms));
             fresh.set(ctx.root.mkdir_parents(rel, parent_mode).map_err(|e| {
                 setup_errno(
@@ -517,16 +528,25 @@ pub fn setup_newroot(
                 )
                 .with_path(dest_typed.clone())
             })?);
-        }
-        let mkdir_err = |e| {
-            setup_errno("mkdir", format!("Can't mkdir {}", show(dest_typed)), e)
-                .with_path(dest_typed.clone())
+            Ok(())
         };
-        // The destination directory, existing or made (bwrap's ensure_dir).
-        let ensure_dir = |found: Option<Dest>, mode: u32| -> Result<Option<Dest>, SetupError> {
-            match found {
-                Some(d) => Ok(Some(d)),
-                None => ctx.root.ensure_dir(rel, mode, missing, fresh.take()).map_err(mkdir_err),
+        let target = match want {
+            Some(want) => {
+                let mode = match op {
+                    SetupOp::Dir { .. } => perms.unwrap_or(0o755),
+                    _ => 0o755,
+                };
+                let mounts = !matches!(op, SetupOp::Dir { .. });
+                prepare_dest(ctx, rel, dest_typed, want, mounts, mode, || {
+                    mkdir_parents()?;
+                    Ok(fresh.take())
+                })?
+            }
+            None => {
+                if create_parents {
+                    mkdir_parents()?;
+                }
+                None
             }
         };
 
@@ -538,50 +558,54 @@ pub fn setup_newroot(
                     _ => BindKind::ReadWrite,
                 };
                 let src = src_path.as_deref().unwrap_or_default();
-                let target = if src_is_dir {
-                    ensure_dir(found, 0o755)?
-                } else {
-                    match found {
-                        Some(d) => Some(d),
-                        None => ctx.root.ensure_file(rel, 0o444, missing, fresh.take()).map_err(
-                            |e| {
-                                setup_errno(
-                                    "create-file",
-                                    format!("Can't create file at {}", show(dest_typed)),
-                                    e,
-                                )
-                                .with_path(dest_typed.clone())
-                            },
-                        )?,
-                    }
-                };
                 bind_mount(ctx, Some(src), rel, BindFlags::of(kind), target)
-                    .map_err(|f| bind_error(src, &dest, f))?;
+                    .map_err(|f| bind_error(src_shown, dest_typed, f))?;
                 if let SetupOp::BindFd { fd, .. } = op {
                     check_bind_fd(ctx, *fd, rel)?;
                 }
             }
             SetupOp::RemountRo { .. } => {
                 let flags = BindFlags { readonly: true, devices: false, recursive: false };
-                bind_mount(ctx, None, rel, flags, None).map_err(|f| {
+                bind_mount(ctx, None, rel, flags, target).map_err(|f| {
                     SetupError::new(
                         "remount-ro",
-                        format!("Can't remount readonly on {}", show(&dest)),
+                        format!("Can't remount readonly on {}", show(dest_typed)),
                         Detail::Stage(f.stage, f.errno),
                     )
                     .with_path(dest_typed.clone())
                 })?;
             }
             SetupOp::Overlay { .. } => {
-                let pre = ensure_dir(found, 0o755)?;
+                let pre = target;
                 let Some(Source::Overlay { lower, upper }) = source else {
                     return Err(setup_msg(
                         "overlay",
                         "internal error: overlay sources not resolved",
                     ));
                 };
+                // bwrap 0.13.1 hands overlayfs its layers as open fds
+                // (`/proc/self/fd/N`), so the sandbox's mountinfo never
+                // names host paths.
+                let layer = |p: &OsStr, what: &str| {
+                    open(
+                        oldroot_path(p).as_os_str(),
+                        OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
+                        Mode::empty(),
+                    )
+                    .map_err(|e| {
+                        setup_errno("overlay", format!("Can't open overlay {what} {}", show(p)), e)
+                    })
+                };
+                let fd_path =
+                    |fd: &OwnedFd| OsString::from(format!("/proc/self/fd/{}", fd.as_raw_fd()));
+                let mut keep: Vec<OwnedFd> = Vec::new();
                 let upper = match upper {
-                    Some((rw, work)) => Some((oldroot_path(rw), oldroot_path(work))),
+                    Some((rw, work)) => {
+                        let (u, w) = (layer(rw, "source")?, layer(work, "workdir")?);
+                        let paths = (fd_path(&u), fd_path(&w));
+                        keep.extend([u, w]);
+                        Some(paths)
+                    }
                     None if matches!(op, SetupOp::Overlay { kind: OverlayKind::Tmp, .. }) => {
                         let n = tmp_overlays;
                         tmp_overlays += 1;
@@ -589,11 +613,18 @@ pub fn setup_newroot(
                     }
                     None => None,
                 };
-                let options = overlay_options(lower, upper.as_ref());
+                let mut lower_paths = Vec::with_capacity(lower.len());
+                for l in lower {
+                    let fd = layer(l, "source")?;
+                    lower_paths.push(fd_path(&fd));
+                    keep.push(fd);
+                }
+                proc_link_in_setup_root()?;
+                let options = overlay_options(&lower_paths, upper.as_ref());
                 let overlay_err = |e| {
+                    // 0.13.1 prints "(null)" for the destination here.
                     let msg = format!(
-                        "Can't make overlay mount on {} with options {}",
-                        show(&dest),
+                        "Can't make overlay mount on (null) with options {}",
                         show(&options)
                     );
                     if e == Errno::ELOOP {
@@ -608,44 +639,67 @@ pub fn setup_newroot(
                         Some("overlay"),
                         path,
                         Some("overlay"),
-                        MsFlags::empty(),
+                        MsFlags::MS_NOSUID | MsFlags::MS_NODEV,
                         Some(options.as_os_str()),
                     )
                 })?;
+                drop(keep);
             }
             SetupOp::Proc { .. } => {
-                let pre = ensure_dir(found, 0o755)?;
-                mount_proc(ctx, rel, pre)?;
+                let pre = target;
+                mount_proc(ctx, dest_typed, rel, pre)?;
             }
             SetupOp::Dev { .. } => {
-                let pre = ensure_dir(found, 0o755)?;
+                let pre = target;
                 mount_dev(ctx, dest_typed, rel, pre)?;
             }
             SetupOp::Tmpfs { size, .. } => {
-                let pre = ensure_dir(found, 0o755)?;
+                let pre = target;
                 let tmpfs_err = |e| {
-                    mount_errno("mount-tmpfs", format!("Can't mount tmpfs on {}", show(&dest)), e)
-                        .with_path(dest_typed.clone())
+                    mount_errno(
+                        "mount-tmpfs",
+                        format!("Can't mount tmpfs on {}", show(dest_typed)),
+                        e,
+                    )
+                    .with_path(dest_typed.clone())
                 };
                 mount_on(ctx, pre, rel, tmpfs_err, |path| {
                     mount_tmpfs(ctx, path, perms.unwrap_or(0o755), *size)
                 })?;
             }
             SetupOp::Mqueue { .. } => {
-                let pre = ensure_dir(found, 0o755)?;
+                let pre = target;
                 let mqueue_err = |e| {
-                    mount_errno("mount-mqueue", format!("Can't mount mqueue on {}", show(&dest)), e)
-                        .with_path(dest_typed.clone())
+                    mount_errno(
+                        "mount-mqueue",
+                        format!("Can't mount mqueue on {}", show(dest_typed)),
+                        e,
+                    )
+                    .with_path(dest_typed.clone())
                 };
                 mount_on(ctx, pre, rel, mqueue_err, |path| {
                     mount(Some("mqueue"), path, Some("mqueue"), MsFlags::empty(), None::<&str>)
                 })?;
             }
-            SetupOp::Dir { .. } => {
-                ensure_dir(found, perms.unwrap_or(0o755))?;
-            }
+            SetupOp::Dir { .. } => {}
             SetupOp::Chmod { mode, .. } => {
-                ctx.root.chmod(ctx.proc_fd, rel, *mode).map_err(|e| {
+                // bwrap 0.13.1: open PATH without following a symlink at
+                // the end (`Can't open PATH`), then chmod what was opened
+                // (a symlink itself cannot be: EOPNOTSUPP).
+                // PATH as given: `FILE/` is ENOTDIR, as in bwrap.
+                let found =
+                    ctx.root.lookup(relative(dest_typed), libc::O_NOFOLLOW).map_err(|e| {
+                        setup_errno("chmod", format!("Can't open {}", show(dest_typed)), e)
+                            .with_path(dest_typed.clone())
+                    })?;
+                let magic = format!("self/fd/{}", found.fd.as_raw_fd());
+                nix::sys::stat::fchmodat(
+                    ctx.proc_fd,
+                    magic.as_str(),
+                    Mode::from_bits_truncate(*mode),
+                    nix::sys::stat::FchmodatFlags::FollowSymlink,
+                )
+                .map_err(|e| {
                     setup_errno(
                         "chmod",
                         format!("Can't chmod {} {}", octal(*mode), show(dest_typed)),
@@ -686,7 +740,7 @@ pub fn setup_newroot(
                     perms.unwrap_or(0o600),
                     dest_typed,
                     bind_data_seq,
-                    fresh.take(),
+                    target,
                 )?;
             }
             SetupOp::Symlink { target, .. } => {
@@ -695,6 +749,92 @@ pub fn setup_newroot(
         }
     }
     Ok(())
+}
+
+/// `rel` without trailing slashes (`""` stays the root).
+fn trim_trailing_slashes(rel: &OsStr) -> &OsStr {
+    let b = rel.as_bytes();
+    let n = b.iter().rposition(|&c| c != b'/').map_or(0, |i| i + 1);
+    OsStr::from_bytes(&b[..n])
+}
+
+/// What an op needs at its destination.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Want {
+    /// A directory (made if missing).
+    Dir,
+    /// Anything but a directory (an empty file is made if missing).
+    File,
+    /// Whatever is there (`--remount-ro`); nothing is made.
+    Existing,
+}
+
+/// bwrap 0.13.1's destination step for the ops that mount on, or make, a
+/// file or directory: look the last component up without following it;
+/// refuse a symlink there (`Can't mount on symlink destination DEST`, or
+/// for `--dir` `Destination is not a directory DEST`) and a destination
+/// of the wrong type; if it is missing, make the parents
+/// (`make_parents`, which returns the leaf's parent when it made it) and
+/// then the leaf (`Can't create file DEST: ...`, whatever the kind).
+/// Returns the destination, opened, when it is known.
+fn prepare_dest(
+    ctx: &Ctx<'_>,
+    rel: &OsStr,
+    dest_typed: &OsStr,
+    want: Want,
+    mounts: bool,
+    mode: u32,
+    make_parents: impl FnOnce() -> Result<Option<OwnedFd>, SetupError>,
+) -> Result<Option<Dest>, SetupError> {
+    let msg = |m: &str| {
+        setup_msg("destination", format!("{m} {}", show(dest_typed))).with_path(dest_typed)
+    };
+    let create_err = |e| {
+        setup_errno("create-file", format!("Can't create file {}", show(dest_typed)), e)
+            .with_path(dest_typed)
+    };
+    let check = |found: Dest| -> Result<Option<Dest>, SetupError> {
+        let st = nix::sys::stat::fstat(&found.fd).map_err(|e| {
+            setup_errno("destination", format!("Can't get type of dest {}", show(dest_typed)), e)
+                .with_path(dest_typed)
+        })?;
+        let fmt = SFlag::from_bits_truncate(st.st_mode) & SFlag::S_IFMT;
+        if fmt == SFlag::S_IFLNK {
+            return Err(if mounts {
+                msg("Can't mount on symlink destination")
+            } else {
+                msg("Destination is not a directory")
+            });
+        }
+        let is_dir = fmt == SFlag::S_IFDIR;
+        match want {
+            Want::Dir if !is_dir => Err(msg("Destination is not a directory")),
+            Want::File if is_dir => Err(msg("Destination is not a file")),
+            _ => Ok(Some(found)),
+        }
+    };
+    if let Ok(found) = ctx.root.lookup(rel, libc::O_NOFOLLOW) {
+        return check(found);
+    }
+    let fresh = make_parents()?;
+    // bwrap looks the destination up once its parents exist: a leaf such
+    // as `x/..` exists now (a leaf made in a fresh parent cannot).
+    let last = rel.as_bytes().rsplit(|&c| c == b'/').next().unwrap_or_default();
+    if fresh.is_none() || last == b"." || last == b".." {
+        if let Ok(found) = ctx.root.lookup(rel, libc::O_NOFOLLOW) {
+            return check(found);
+        }
+    }
+    match want {
+        Want::Dir => ctx.root.ensure_dir(rel, mode, true, fresh).map_err(create_err),
+        Want::File => ctx.root.ensure_file(rel, 0o444, true, fresh).map_err(create_err),
+        // Parents made (as bwrap makes them), the leaf still missing:
+        // bwrap's open of it fails.
+        Want::Existing => match ctx.root.lookup(rel, libc::O_NOFOLLOW) {
+            Ok(d) => Ok(Some(d)),
+            Err(e) => Err(create_err(e)),
+        },
+    }
 }
 
 fn newroot_err(e: Errno) -> SetupError {
@@ -713,7 +853,7 @@ fn push_escaped(out: &mut Vec<u8>, path: &OsStr) {
 
 /// overlayfs options as bwrap builds them: upper and work dirs (if any),
 /// lower dirs from the top layer (last `--overlay-src`) down, `userxattr`.
-/// `lower` holds host paths; `upper` already has its final paths.
+/// Every path is already final (`/proc/self/fd/N`, or a tmp-overlay dir).
 pub fn overlay_options(lower: &[OsString], upper: Option<&(OsString, OsString)>) -> OsString {
     let mut o = Vec::new();
     if let Some((up, work)) = upper {
@@ -728,10 +868,19 @@ pub fn overlay_options(lower: &[OsString], upper: Option<&(OsString, OsString)>)
         if i > 0 {
             o.push(b':');
         }
-        push_escaped(&mut o, &oldroot_path(l));
+        push_escaped(&mut o, l);
     }
     o.extend_from_slice(b",userxattr");
     OsString::from_vec(o)
+}
+
+/// `/proc` in the setup root, so that the `/proc/self/fd/N` names given to
+/// overlayfs resolve (the setup root disappears with the second pivot).
+fn proc_link_in_setup_root() -> Result<(), SetupError> {
+    match nix::unistd::symlinkat("oldroot/proc", nix::fcntl::AT_FDCWD, "/proc") {
+        Ok(()) | Err(Errno::EEXIST) => Ok(()),
+        Err(e) => Err(setup_errno("overlay", "Creating proc failed", e)),
+    }
 }
 
 /// Upper and work dirs of the Nth `--tmp-overlay`, on the setup tmpfs that
@@ -775,10 +924,9 @@ fn bind_data(
     perms: u32,
     dest_typed: &OsStr,
     seq: u32,
-    fresh: Option<OwnedFd>,
+    target: Option<Dest>,
 ) -> Result<(), SetupError> {
-    let rel = relative(dest_typed);
-    let dest = NewRoot::path(rel);
+    let rel = trim_trailing_slashes(relative(dest_typed));
     let path = tempfile_name(seq);
     // Created with its final mode (the umask is 0 during setup), where
     // bwrap creates it 0600 and then fchmods: one syscall less.
@@ -798,13 +946,9 @@ fn bind_data(
     copy_fd(&input, &tmp).map_err(write_err)?;
     drop(input);
     drop(tmp);
-    let target = ctx.root.ensure_file(rel, 0o444, false, fresh).map_err(|e| {
-        setup_errno("create-file", format!("Can't create file at {}", show(dest_typed)), e)
-            .with_path(dest_typed.to_owned())
-    })?;
     let flags = BindFlags { readonly, devices: false, recursive: true };
     bind_mount(ctx, Some(OsStr::new(&path)), rel, flags, target)
-        .map_err(|f| bind_error(OsStr::new(&path), &dest, f))?;
+        .map_err(|f| bind_error(OsStr::new("tmpfile"), dest_typed, f))?;
     // The data stays reachable only through the bind; the name on the
     // setup tmpfs goes away (and the tmpfs itself is detached later).
     let _ = nix::unistd::unlink(path.as_str());
@@ -824,7 +968,13 @@ fn make_symlink(
     fresh: Option<OwnedFd>,
 ) -> Result<(), SetupError> {
     let msg = || format!("Can't make symlink at {}", show(dest_typed));
-    match ctx.root.symlink(target, rel, fresh) {
+    // The root itself is there and is a directory.
+    let made = if rel.is_empty() {
+        Err((Errno::EEXIST, Some(Err(Errno::EINVAL))))
+    } else {
+        ctx.root.symlink(target, rel, fresh)
+    };
+    match made {
         Ok(()) => Ok(()),
         Err((Errno::EEXIST, Some(existing))) => match existing {
             Ok(existing) if existing.as_os_str() == target => Ok(()),
@@ -846,10 +996,15 @@ fn make_symlink(
     }
 }
 
-fn mount_proc(ctx: &Ctx<'_>, rel: &OsStr, pre: Option<Dest>) -> Result<(), SetupError> {
+fn mount_proc(
+    ctx: &Ctx<'_>,
+    dest_typed: &OsStr,
+    rel: &OsStr,
+    pre: Option<Dest>,
+) -> Result<(), SetupError> {
     let dest = NewRoot::path(rel);
     let on_root = if ctx.own_pidns {
-        mount_fresh_proc(ctx, rel, pre)?
+        mount_fresh_proc(ctx, dest_typed, rel, pre)?
     } else {
         let src = OsStr::new("oldroot/proc");
         let flags = BindFlags { readonly: false, devices: false, recursive: true };
@@ -861,7 +1016,7 @@ fn mount_proc(ctx: &Ctx<'_>, rel: &OsStr, pre: Option<Dest>) -> Result<(), Setup
     let proc = ctx
         .root
         .lookup(proc_rel, libc::O_DIRECTORY)
-        .map_err(|e| setup_errno("proc-cover", format!("Can't access {}", show(&dest)), e))?;
+        .map_err(|e| setup_errno("proc-cover", format!("Can't access {}", show(dest_typed)), e))?;
     for sub in ["sys", "sysrq-trigger", "irq", "bus"] {
         let path = NewRoot::path(&rel_join(rel, sub));
         let access_err = |e| setup_errno("proc-cover", format!("Can't access {}", show(&path)), e);
@@ -899,7 +1054,7 @@ fn mount_proc(ctx: &Ctx<'_>, rel: &OsStr, pre: Option<Dest>) -> Result<(), Setup
         .map_err(|e| {
             bind_error(&path, &path, stage("Unable to mount source on destination", Some(e)))
         })?;
-        apply_flags(ctx, &at, flags).map_err(|f| bind_error(&path, &path, f))?;
+        apply_flags(ctx, &at, &path, flags).map_err(|f| bind_error(&path, &path, f))?;
     }
     Ok(())
 }
@@ -931,9 +1086,12 @@ fn proc_mount(dest: &OsStr, data: Option<&str>) -> Result<(), Errno> {
 /// every mask the container runtime put there. Any other refusal is
 /// reported exactly as bwrap reports it.
 /// Returns whether the procfs went on the new root itself.
-fn mount_fresh_proc(ctx: &Ctx<'_>, rel: &OsStr, pre: Option<Dest>) -> Result<bool, SetupError> {
-    let display = NewRoot::path(rel);
-    let dest = display.as_os_str();
+fn mount_fresh_proc(
+    ctx: &Ctx<'_>,
+    dest: &OsStr,
+    rel: &OsStr,
+    pre: Option<Dest>,
+) -> Result<bool, SetupError> {
     let (target, on_root) = mount_target(ctx, pre, rel).map_err(|e| {
         mount_errno("mount-proc", format!("Can't mount proc on {}", show(dest)), e)
             .with_path(dest.to_owned())
@@ -1040,7 +1198,7 @@ fn mount_dev(
     let typed = show(dest_typed);
     let dest = NewRoot::path(rel);
     let tmpfs_err =
-        |e| mount_errno("mount-dev", format!("Can't mount tmpfs on {}", show(&dest)), e);
+        |e| mount_errno("mount-dev", format!("Can't mount tmpfs on {}", show(dest_typed)), e);
     let on_root = mount_on(ctx, pre, rel, tmpfs_err, |path| mount_tmpfs(ctx, path, 0o755, None))?;
     // From here on everything is inside the tmpfs we just mounted, where
     // nothing but what we make exists: plain names under its fd.
@@ -1065,18 +1223,14 @@ fn mount_dev(
     }
     for (name, target) in [("fd", "/proc/self/fd"), ("core", "/proc/kcore")] {
         nix::unistd::symlinkat(target, &dev.fd, name).map_err(|e| {
-            setup_errno(
-                "mount-dev",
-                format!("Can't create symlink {}", show(&join(&dest, name))),
-                e,
-            )
+            setup_errno("mount-dev", format!("Can't create symlink {typed}/{name}"), e)
         })?;
     }
     let dir_mode = Mode::from_bits_truncate(0o755);
     nix::sys::stat::mkdirat(&dev.fd, "shm", dir_mode)
         .map_err(|e| setup_errno("mount-dev", format!("Can't create {typed}/shm"), e))?;
     nix::sys::stat::mkdirat(&dev.fd, "pts", dir_mode)
-        .map_err(|e| setup_errno("mount-dev", format!("Can't create {typed}/devpts"), e))?;
+        .map_err(|e| setup_errno("mount-dev", format!("Can't create {typed}/pts"), e))?;
     mount(
         Some("devpts"),
         at("pts").as_os_str(),
@@ -1084,13 +1238,7 @@ fn mount_dev(
         MsFlags::MS_NOSUID | MsFlags::MS_NOEXEC,
         Some("newinstance,ptmxmode=0666,mode=620"),
     )
-    .map_err(|e| {
-        mount_errno(
-            "mount-devpts",
-            format!("Can't mount devpts on {}", show(&join(&dest, "pts"))),
-            e,
-        )
-    })?;
+    .map_err(|e| mount_errno("mount-devpts", format!("Can't mount devpts on {typed}/pts"), e))?;
     nix::unistd::symlinkat("pts/ptmx", &dev.fd, "ptmx")
         .map_err(|e| setup_errno("mount-dev", format!("Can't make symlink at {typed}/ptmx"), e))?;
     if let Some(tty) = ctx.host_tty.filter(|t| !t.is_empty()) {
@@ -1103,7 +1251,7 @@ fn mount_dev(
     // node (the tmpfs and devpts have it already; nodev stays off the
     // nodes, as bwrap's BIND_DEVICES leaves it).
     let flags = BindFlags { readonly: false, devices: true, recursive: true };
-    apply_flags(ctx, &dev_path, flags)
+    apply_flags(ctx, &dev_path, &dest, flags)
         .map_err(|f| bind_error(OsStr::new("/oldroot/dev"), &dest, f))?;
     Ok(())
 }
@@ -1127,10 +1275,13 @@ mod tests {
     fn overlay_options_like_bwrap() {
         let lower = [OsString::from("/lower,1"), OsString::from("/a:b\\c")];
         assert_eq!(
-            overlay_options(&lower, Some(&(OsString::from("/oldroot/up"), OsString::from("/oldroot/work")))),
-            "upperdir=/oldroot/up,workdir=/oldroot/work,lowerdir=/oldroot/a\\:b\\\\c:/oldroot/lower\\,1,userxattr"
+            overlay_options(
+                &lower,
+                Some(&(OsString::from("/oldroot/up"), OsString::from("/oldroot/work")))
+            ),
+            "upperdir=/oldroot/up,workdir=/oldroot/work,lowerdir=/a\\:b\\\\c:/lower\\,1,userxattr"
         );
-        assert_eq!(overlay_options(&lower[..1], None), "lowerdir=/oldroot/lower\\,1,userxattr");
+        assert_eq!(overlay_options(&lower[..1], None), "lowerdir=/lower\\,1,userxattr");
     }
 
     #[test]

@@ -7,8 +7,8 @@
 
 pub mod caps;
 pub mod fd;
-pub mod landlock;
 pub mod inroot;
+pub mod landlock;
 pub mod mount;
 
 use std::ffi::CStr;
@@ -415,6 +415,12 @@ pub fn openat2(
             r => return r,
         }
     }
+}
+
+/// Resolve in userspace from now on, whatever the kernel offers
+/// (`--debug-opt=force-openat-fallback`, bwrap 0.13.1's testing hook).
+pub fn force_openat2_emulation() {
+    OPENAT2.store(OPENAT2_EMULATED, std::sync::atomic::Ordering::Relaxed);
 }
 
 /// Whether [`openat2`] resolves in userspace in this process (known after

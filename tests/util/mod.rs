@@ -1,9 +1,11 @@
 //! Test harness shared by every integration test.
 //!
 //! - The binary under test is `CARGO_BIN_EXE_nestwrap`, or `NESTWRAP_TEST_BINARY`
-//!   (point it at `/usr/bin/bwrap` to validate the tests themselves). It is copied
-//!   once, with the `probe` example, into a fresh 0755 directory under `/var/tmp`
-//!   (or `$NESTWRAP_TEST_TMP`) so that the unprivileged test user can run it:
+//!   (point it at the reference bubblewrap 0.13.1 to validate the tests
+//!   themselves; tests of nestwrap's own behaviour start with
+//!   [`nestwrap_only`] and are skipped then). It is copied once, with the
+//!   `probe` example, into a fresh 0755 directory under `/var/tmp` (or
+//!   `$NESTWRAP_TEST_TMP`) so that the unprivileged test user can run it:
 //!   `/root` is 0700.
 //! - Every test body runs once per mode ([`both`]): as root (only when the harness
 //!   is root) and as the unprivileged test user (`setpriv` to `nwtest`, or the
@@ -32,6 +34,16 @@ use std::time::{Duration, Instant};
 pub const PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 /// A run that takes longer than this is killed and the test fails.
 const TIMEOUT: Duration = Duration::from_secs(60);
+/// Timeout of a reference bwrap run ([`Sandbox::reference`]).
+pub const REFERENCE_TIMEOUT: Duration = Duration::from_secs(20);
+
+/// SIGKILL the process group `pgid` (a run started with `process_group(0)`).
+pub fn kill_group(pgid: u32) {
+    let _ = nix::sys::signal::killpg(
+        nix::unistd::Pid::from_raw(pgid as i32),
+        nix::sys::signal::Signal::SIGKILL,
+    );
+}
 
 /// Who runs the binary.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -222,6 +234,31 @@ pub fn skip_if_080(what: &str) -> bool {
         true
     } else {
         false
+    }
+}
+
+/// True when the binary under test is nestwrap (not a bwrap given through
+/// `NESTWRAP_TEST_BINARY`).
+pub fn testing_nestwrap() -> bool {
+    // nestwrap's --version says `bubblewrap 0.13.1` too; its usage text
+    // names itself.
+    static N: OnceLock<bool> = OnceLock::new();
+    *N.get_or_init(|| {
+        let out = Command::new(binary()).arg("--help").output().expect("run --help");
+        String::from_utf8_lossy(&out.stdout).contains("nestwrap extensions:")
+    })
+}
+
+/// A test of nestwrap's own extensions or of one of its intended
+/// differences from bubblewrap 0.13.1 (`rule`: the DESIGN.md / compat.rs
+/// rule, or the extension). Returns true, after printing SKIP, when the
+/// binary under test is not nestwrap (`NESTWRAP_TEST_BINARY=<bwrap>`).
+pub fn nestwrap_only(rule: &str) -> bool {
+    if testing_nestwrap() {
+        false
+    } else {
+        eprintln!("SKIP: nestwrap only ({rule}): the binary under test is {}", binary_version());
+        true
     }
 }
 
@@ -495,6 +532,9 @@ pub struct Sandbox {
     child_fds: Vec<(RawFd, OwnedFd)>,
     /// (fd in the child, read end kept by the harness)
     readers: Vec<(RawFd, OwnedFd)>,
+    timeout: Duration,
+    /// Kill whatever is left in the run's process group once it exited.
+    reap_group: bool,
 }
 
 type SharedBuf = Arc<Mutex<Vec<u8>>>;
@@ -539,7 +579,30 @@ impl Sandbox {
             cwd: PathBuf::from("/"),
             child_fds: Vec::new(),
             readers: Vec::new(),
+            timeout: TIMEOUT,
+            reap_group: false,
         }
+    }
+
+    /// Once the run has exited, SIGKILL what is left of its process group
+    /// (bubblewrap 0.13.1 leaves its child behind, blocked for ever, when
+    /// the parent fails after the clone: `--info-fd 99`, a bad `--userns2`).
+    pub fn reap_group(mut self) -> Self {
+        self.reap_group = true;
+        self
+    }
+
+    /// Kill the run (its whole process group) after `t` instead of the default 60 s.
+    pub fn timeout(mut self, t: Duration) -> Self {
+        self.timeout = t;
+        self
+    }
+
+    /// Run the reference bubblewrap 0.13.1 (`reference_bwrap()`) instead of the
+    /// binary under test, with a 20 s timeout (0.13.1 hangs on some command
+    /// lines, e.g. `--unshare-user --userns2 99` as root).
+    pub fn reference(self, bwrap: impl AsRef<OsStr>) -> Self {
+        self.program(bwrap).timeout(REFERENCE_TIMEOUT).reap_group()
     }
 
     /// Arguments for the binary under test.
@@ -678,6 +741,9 @@ impl Sandbox {
         for (k, v) in &self.env {
             cmd.env(k, v);
         }
+        // Its own process group, so that a timeout kills whatever it started
+        // (a hung reference bwrap leaves its sandbox behind otherwise).
+        cmd.process_group(0);
         cmd.stdin(if self.stdin.is_some() { Stdio::piped() } else { Stdio::null() })
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
@@ -735,14 +801,17 @@ impl Sandbox {
             if let Some(st) = child.try_wait().expect("wait") {
                 break st;
             }
-            if start.elapsed() > TIMEOUT {
-                let _ = child.kill();
+            if start.elapsed() > self.timeout {
+                kill_group(child.id());
                 let _ = child.wait();
-                panic!("timeout after {TIMEOUT:?}: {cmdline}");
+                panic!("timeout after {:?}: {cmdline}", self.timeout);
             }
             std::thread::sleep(Duration::from_millis(2));
         };
         let elapsed = start.elapsed();
+        if self.reap_group {
+            kill_group(child.id());
+        }
         // Lingering sandbox processes may keep a pipe open: wait a little for EOF,
         // then take what was written.
         let deadline = Instant::now() + Duration::from_secs(2);
