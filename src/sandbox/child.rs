@@ -75,6 +75,10 @@ fn mount_err(step: &'static str, msg: &str, e: Errno) -> SetupError {
 
 fn run(plan: &Plan, mut fds: ChildFds, report: Option<&OwnedFd>) -> Result<Never, SetupError> {
     let config = &plan.config;
+    // The monitor cloned us non-dumpable (see sandbox::run); our own
+    // /proc/self files must be ours to write the uid/gid maps.
+    nix::sys::prctl::set_dumpable(true)
+        .map_err(|e| setup_errno("prctl", "can't set dumpable", e))?;
     if config.die_with_parent {
         nix::sys::prctl::set_pdeathsig(Signal::SIGKILL)
             .map_err(|e| setup_errno("prctl", "prctl", e))?;

@@ -243,6 +243,14 @@ fn spawn(config: Config) -> Result<i32, SetupError> {
         None => None,
     }
     .unzip();
+    // The monitor is never dumpable: no process of our uid, COMMAND
+    // included where a /proc fallback shows us to it, may ptrace it or open
+    // its /proc/PID/{mem,root,cwd,environ,fd} (bwrap's monitor is
+    // dumpable). Set before the clone, so there is no moment in which
+    // COMMAND runs and the monitor is still dumpable; the child makes
+    // itself dumpable again first thing (it writes its own uid_map).
+    nix::sys::prctl::set_dumpable(false)
+        .map_err(|e| setup_errno("prctl", "can't set dumpable", e))?;
     match sys::clone_fork(plan.clone_flags).map_err(|e| clone_error(e, plan.new_userns))? {
         None => {
             // The monitor's ends: only the go pipe's write end matters (the

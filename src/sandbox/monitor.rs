@@ -43,11 +43,6 @@ pub fn run(plan: Plan, child: Pid, fds: MonitorFds, original_ppid: Pid) -> Resul
         Err(Errno::EPERM) if plan.is_root => {}
         Err(e) => return Err(setup_errno("caps", "capset failed", e)),
     }
-    // Not dumpable: no process of our uid, COMMAND included where the
-    // parent-/proc fallback shows us to it, may ptrace the monitor or open
-    // its /proc/PID/{mem,root,cwd,environ,fd} (bwrap's monitor is dumpable).
-    nix::sys::prctl::set_dumpable(false)
-        .map_err(|e| setup_errno("prctl", "can't set dumpable", e))?;
     if config.die_with_parent {
         nix::sys::prctl::set_pdeathsig(Signal::SIGKILL)
             .map_err(|e| setup_errno("prctl", "prctl", e))?;
