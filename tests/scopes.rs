@@ -124,6 +124,9 @@ fn json_line(o: &Outcome) -> String {
 /// sandbox's last (COMMAND alone, the pid-1 reaper's child, `--as-pid-1`).
 #[test]
 fn abstract_sockets_outside_are_out_of_reach() {
+    if nestwrap_only("extension --scope-abstract-unix-sockets, --scope-signals") {
+        return;
+    }
     both(|as_| {
         let name = unique("abstract");
         let _listener = Outside::start(as_, &[PYTHON, "-c", LISTENER_PY, &name]);
@@ -163,6 +166,9 @@ fn abstract_sockets_outside_are_out_of_reach() {
 /// EPERM and the process lives on.
 #[test]
 fn signals_to_visible_outside_process_refused() {
+    if nestwrap_only("extension --scope-abstract-unix-sockets, --scope-signals") {
+        return;
+    }
     both(|as_| {
         for scoped in [false, true] {
             let mut target = Outside::sleeper(as_);
@@ -211,6 +217,9 @@ wait "$t"; echo target=$?
 /// across the pid namespace, and only `--scope-signals` stops it there.
 #[test]
 fn signals_across_pid_namespace_under_parent_proc_fallback() {
+    if nestwrap_only("extension --scope-abstract-unix-sockets, --scope-signals") {
+        return;
+    }
     for as_ in [As::User, As::Root] {
         if !require_rig(as_) {
             continue;
@@ -250,6 +259,9 @@ fn signals_across_pid_namespace_under_parent_proc_fallback() {
 /// the option.
 #[test]
 fn signals_inside_still_work() {
+    if nestwrap_only("extension --scope-abstract-unix-sockets, --scope-signals") {
+        return;
+    }
     both(|as_| {
         let base = ["--ro-bind", "/", "/", "--dev", "/dev"];
         let kids = "sleep 30 & kill $!; wait $!; echo child=$?; kill -0 1; echo pid1=$?";
@@ -285,6 +297,9 @@ fn signals_inside_still_work() {
 /// same filter is harmless (control).
 #[test]
 fn unavailable_landlock_fails_before_command() {
+    if nestwrap_only("extension --scope-abstract-unix-sockets, --scope-signals") {
+        return;
+    }
     let cases = [
         (Seccomp::LandlockEnosys, "landlock_create_ruleset: Function not implemented"),
         (
@@ -332,6 +347,9 @@ fn unavailable_landlock_fails_before_command() {
 /// (and is still in force for COMMAND).
 #[test]
 fn caller_seccomp_refusing_landlock_does_not_get_in_the_way() {
+    if nestwrap_only("extension --scope-abstract-unix-sockets, --scope-signals") {
+        return;
+    }
     both(|as_| {
         if !require_seccomp(as_) {
             return;
@@ -367,6 +385,9 @@ fn caller_seccomp_refusing_landlock_does_not_get_in_the_way() {
 /// /dev. The control without the option reaches the abstract socket.
 #[test]
 fn flatpak_like_share_net_cannot_reach_x11_abstract_socket() {
+    if nestwrap_only("extension --scope-abstract-unix-sockets, --scope-signals") {
+        return;
+    }
     const APP_PY: &str = r#"
 import errno, os, socket, sys
 name, port = sys.argv[1], int(sys.argv[2])
@@ -452,6 +473,9 @@ print("tmp=" + str(os.access("/tmp", os.W_OK)))
 /// one line that names the limit.
 #[test]
 fn nested_scoped_sandboxes_stop_at_landlock_limit() {
+    if nestwrap_only("extension --scope-abstract-unix-sockets, --scope-signals") {
+        return;
+    }
     both(|as_| {
         let args = ["--ro-bind", "/", "/", "--unshare-pid", "--proc", "/proc", "--dev", "/dev"];
         let args: Vec<&str> = args.into_iter().chain(["--scope-signals"]).collect();
