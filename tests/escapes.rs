@@ -104,8 +104,11 @@ for p in pids:
     ns = infos[p]
     if ns is None or p == int(me[0]):
         continue
-    inside = len(ns) == len(me)
     res = [(k, tryit(f)) for k, f in checks(p)]
+    # Inside means in the sandbox's pid namespace: a /proc/PID directory fd
+    # then names a process we can signal (EINVAL for any other namespace;
+    # another sandbox's process may have the same NSpid depth and number).
+    inside = dict(res)["procfd_signal"] == "ok"
     for k, f in by_number:
         if not inside and p in inside_numbers:
             res.append((k, "n/a"))
@@ -318,7 +321,15 @@ fn monitor_is_not_dumpable() {
             let out = monitor.wait_with_output().unwrap();
             panic!("{as_:?}: the sandbox did not start: {}", String::from_utf8_lossy(&out.stderr));
         }
-        let mut control = as_user("sleep", true).arg("30").spawn().expect("spawn control");
+        // Read only once it runs: before its exec, setpriv's own credential
+        // change leaves it non-dumpable.
+        let mut control = as_user("sh", true)
+            .args(["-c", "echo ready; exec sleep 30"])
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("spawn control");
+        let mut ready = String::new();
+        BufReader::new(control.stdout.take().unwrap()).read_line(&mut ready).unwrap();
         let read = |pid: u32| {
             as_user("cat", true)
                 .arg(format!("/proc/{pid}/environ"))

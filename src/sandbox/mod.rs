@@ -243,14 +243,18 @@ fn spawn(config: Config) -> Result<i32, SetupError> {
         None => None,
     }
     .unzip();
-    // The monitor is never dumpable: no process of our uid, COMMAND
-    // included where a /proc fallback shows us to it, may ptrace it or open
-    // its /proc/PID/{mem,root,cwd,environ,fd} (bwrap's monitor is
-    // dumpable). Set before the clone, so there is no moment in which
-    // COMMAND runs and the monitor is still dumpable; the child makes
-    // itself dumpable again first thing (it writes its own uid_map).
-    nix::sys::prctl::set_dumpable(false)
-        .map_err(|e| setup_errno("prctl", "can't set dumpable", e))?;
+    // The monitor is never dumpable while COMMAND runs: no process of our
+    // uid, COMMAND included where a /proc fallback shows us to it, may
+    // ptrace it or open its /proc/PID/{mem,root,cwd,environ,fd} (bwrap's
+    // monitor is dumpable). Without a monitor gate the child may exec
+    // before the monitor runs at all, so this is set before the clone (the
+    // child makes itself dumpable again first thing, for its own uid_map).
+    // With a gate the monitor must first read the child's namespaces,
+    // which needs the child dumpable from the start; it turns itself
+    // non-dumpable before it releases the child (monitor::run).
+    if !plan.monitor_gate {
+        set_dumpable(false)?;
+    }
     match sys::clone_fork(plan.clone_flags).map_err(|e| clone_error(e, plan.new_userns))? {
         None => {
             // The monitor's ends: only the go pipe's write end matters (the
@@ -298,4 +302,9 @@ fn spawn(config: Config) -> Result<i32, SetupError> {
             monitor::run(plan, pid, fds, original_ppid)
         }
     }
+}
+
+/// `PR_SET_DUMPABLE` with bwrap's message.
+fn set_dumpable(on: bool) -> Result<(), SetupError> {
+    nix::sys::prctl::set_dumpable(on).map_err(|e| setup_errno("prctl", "can't set dumpable", e))
 }

@@ -37,6 +37,9 @@ pub fn run(plan: Plan, child: Pid, fds: MonitorFds, original_ppid: Pid) -> Resul
     } else {
         Vec::new()
     };
+    // Never dumpable from here on (see sandbox::run); the child waits for
+    // our release when there is a gate, so it cannot exec before this.
+    super::set_dumpable(false)?;
     // The monitor needs no privileges.
     match sys::caps::capset(sys::caps::CapSets::default()) {
         Ok(()) => {}
