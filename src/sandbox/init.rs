@@ -108,7 +108,7 @@ fn reap(
         }
     };
     if let Some(fd) = lock_release {
-        let _ = nix::unistd::write(&fd, &[1u8]);
+        let _ = sys::fd::write_all(&fd, &[1u8]);
     }
 
     if config.die_with_parent {
