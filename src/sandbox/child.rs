@@ -343,7 +343,10 @@ fn run(plan: &Plan, mut fds: ChildFds, report: Option<&OwnedFd>) -> Result<Never
         match sys::fork().map_err(|e| setup_errno("fork", "Can't fork for pid 1", e))? {
             Some(initial) => {
                 let release = lock_gate.map(|(_, w)| w);
-                let code = init::run(plan, initial, fds.status_write, release, &seccomp_programs);
+                // The reaper's own setup failures reach --json-status-fd too.
+                let report = report.and_then(|r| r.try_clone().ok());
+                let code =
+                    init::run(plan, initial, fds.status_write, release, &seccomp_programs, report);
                 sys::exit_now(code)
             }
             None => {
