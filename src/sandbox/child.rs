@@ -728,7 +728,11 @@ fn drop_bounding_set(keep: u64, last_cap: u32) -> Result<(), SetupError> {
     for cap in 0..=last_cap {
         if keep & (1u64 << cap) == 0 {
             match sys::caps::bounding_drop(cap) {
-                Ok(()) | Err(Errno::EINVAL) | Err(Errno::EPERM) => {}
+                Ok(()) | Err(Errno::EINVAL) => {}
+                // bwrap ignores EPERM too (old kernels gave it spuriously),
+                // relying on no_new_privs. We fail closed when the
+                // capability really stayed in the bounding set.
+                Err(Errno::EPERM) if sys::caps::bounding_read(cap) == Ok(false) => {}
                 Err(e) => {
                     return Err(setup_errno(
                         "caps",
