@@ -135,7 +135,7 @@ pub fn escape_py() -> PathBuf {
 }
 
 /// Directory (0755, fresh per harness process) holding the rig scripts.
-fn rig_dir() -> &'static Path {
+pub fn rig_dir() -> &'static Path {
     static D: OnceLock<PathBuf> = OnceLock::new();
     D.get_or_init(|| {
         let dir = bin_dir().join("hostile");
@@ -289,6 +289,11 @@ pub fn require_seccomp(as_: As) -> bool {
 pub fn under_seccomp(f: Seccomp, as_: As) -> Sandbox {
     let script = rig_dir().join("nw_seccomp.py");
     Sandbox::new(as_).wrap([PYTHON, script.to_str().unwrap(), f.mode(), "exec"])
+}
+
+/// The seccomp helper (`python3 nw_seccomp.py MODE exec CMD...`).
+pub fn seccomp_script() -> PathBuf {
+    rig_dir().join("nw_seccomp.py")
 }
 
 /// The BPF program of filter `f`, for `--seccomp FD` / `--add-seccomp-fd FD`.
