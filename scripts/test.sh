@@ -44,8 +44,12 @@ SUBID_RANGE="200000:65536"
 declare -a SUMMARY=()
 FAILED=0
 note() { printf '\n==> %s\n' "$*"; }
+# Every step ends with one record, so the time since the previous record is
+# the step's own: the summary shows where the CI budget goes.
+LAST_RECORD=$SECONDS
 record() { # record NAME STATUS
-    SUMMARY+=("$(printf '%-28s %s' "$1" "$2")")
+    SUMMARY+=("$(printf '%-28s %s [%ss]' "$1" "$2" "$((SECONDS - LAST_RECORD))")")
+    LAST_RECORD=$SECONDS
     case "$2" in FAIL*) FAILED=1 ;; esac
 }
 
@@ -247,6 +251,15 @@ else
     run_step "cargo doc" env RUSTDOCFLAGS="-D warnings" "$CARGO" doc --no-deps
     # NESTWRAP_MUST_WORK, NESTWRAP_TEST_BINARY... pass through from the environment.
     run_step "cargo test" "$CARGO" test
+    # Fault injection (CI subset), kill-anywhere and load: scripts/faults.sh,
+    # DESIGN.md "Fault injection". Root only (private namespaces and rigs).
+    if [ "$IS_ROOT" = 1 ]; then
+        run_step "faults (CI subset)" bash scripts/faults.sh
+    elif [ "${NESTWRAP_MUST_WORK:-}" = 1 ]; then
+        record "faults (CI subset)" "FAIL (needs root)"
+    else
+        record "faults (CI subset)" "MISSING: needs root (bash scripts/faults.sh)"
+    fi
     # The benchmark in quick mode: checks that it still works and prints its
     # table. Slow numbers never fail CI (the table marks them FAIL); only a
     # broken benchmark (build, tool or command failure) does.
@@ -265,6 +278,7 @@ if [ -f "$REPORT" ]; then
 fi
 printf '\n===== nestwrap test summary =====\n'
 printf '  %s\n' "${SUMMARY[@]}"
+printf '  total: %ss\n' "$SECONDS"
 printf '  NESTWRAP_MUST_WORK=%s\n' "${NESTWRAP_MUST_WORK:-unset}"
 if [ "${#MISSING[@]}" -gt 0 ] && [ "$IS_ROOT" = 0 ]; then
     printf '  missing packages (install as root): apt-get install %s\n' "${MISSING[*]}"
