@@ -139,7 +139,10 @@ fn reap(
                 }
             }
             Err(Errno::EINTR) => continue,
-            Err(Errno::ECHILD) => break,
+            // Nothing left to reap. Before COMMAND's status was seen that
+            // cannot happen (COMMAND is our child); if it does, say so
+            // rather than exit 1 without a word (bwrap's do_init does).
+            Err(Errno::ECHILD) if initial_done => break,
             // COMMAND's status is out: our exit ends the namespace's
             // stragglers anyway, and a second verdict would contradict it.
             Err(_) if initial_done => break,
