@@ -826,6 +826,13 @@ fn judge(case: &Case, base: &Baseline, r: &Run) -> (Verdict, String) {
         verdict = Verdict::Unclean;
     }
     let mut detail = why.join("; ");
+    if r.timed_out && std::env::var_os("NESTWRAP_FAULTS_VERBOSE").is_some() {
+        let tail: Vec<&str> = r.log.lines().rev().take(60).collect();
+        detail.push_str(&format!(
+            "\n    log tail:\n      {}",
+            tail.into_iter().rev().collect::<Vec<_>>().join("\n      ")
+        ));
+    }
     if verdict == Verdict::Unclean || verdict == Verdict::NormalAfterSecurityFault {
         detail.push_str(&format!(
             "\n    rc={rc}\n    stderr: {:?}\n    injected: {:?}",
@@ -916,7 +923,7 @@ fn matrix(
                     case.line,
                     case.as_,
                     &strace_args(&case.sys, case.errno, case.n),
-                    Duration::from_secs(30),
+                    Duration::from_secs(60),
                 );
                 let (v, d) = judge(case, &bases[*b], &r);
                 if v == Verdict::Unclean {
@@ -1155,6 +1162,20 @@ fn reaper_failure_reaches_json_status() {
         inject_one("json-info", As::User, "capset", "EPERM", |c| c.proc_rank == 1 && c.nth == 2);
     assert_eq!(v, Verdict::CleanFailure, "{d}\n{r:?}");
     assert_eq!(r.stderr, "bwrap: capset failed: Operation not permitted\n");
+}
+
+/// A reaper whose wait() says ECHILD before COMMAND's status was seen
+/// used to exit 1 without a word (so does bwrap's do_init).
+#[test]
+fn reaper_echild_before_command_status_is_reported() {
+    if !require_faults(As::User) {
+        return;
+    }
+    let (r, v, d) = inject_one("json-info", As::User, "wait4", "ECHILD", |c| {
+        c.proc_rank > 0 && !c.text.contains("WNOHANG")
+    });
+    assert_eq!(v, Verdict::CleanFailure, "{d}\n{r:?}");
+    assert_eq!(r.stderr, "bwrap: init wait(): No child processes\n");
 }
 
 /// As bwrap's dump_info: an exit-code line that cannot be written is an
