@@ -26,7 +26,13 @@ use crate::report::Reporter;
 use crate::sys;
 
 /// The whole program: returns the exit status.
+/// Our parent when we started, read first thing: --die-with-parent
+/// compares it with the parent after PR_SET_PDEATHSIG, and the later it is
+/// read, the wider the window in which a caller that dies goes unnoticed.
+static PARENT_AT_START: std::sync::atomic::AtomicI32 = std::sync::atomic::AtomicI32::new(0);
+
 pub fn main_entry() -> i32 {
+    PARENT_AT_START.store(nix::unistd::getppid().as_raw(), std::sync::atomic::Ordering::Relaxed);
     // Callers that ignore SIGCHLD would break waiting (bwrap 0.11.1 resets it).
     sys::reset_signal_default(libc::SIGCHLD);
     let mut args: Vec<OsString> = std::env::args_os().collect();
@@ -178,7 +184,10 @@ fn spawn(config: Config) -> Result<i32, SetupError> {
         return Err(setup_msg("threads", "internal error: more than one thread before clone"));
     }
     let plan = prepare::prepare(config)?;
-    let original_ppid = nix::unistd::getppid();
+    let original_ppid = match PARENT_AT_START.load(std::sync::atomic::Ordering::Relaxed) {
+        0 => nix::unistd::getppid(),
+        p => nix::unistd::Pid::from_raw(p),
+    };
 
     // The child waits for the monitor only when the monitor has something
     // to do first (bwrap always waits): report the pid on --info-fd or
