@@ -1324,8 +1324,11 @@ enum Target {
 
 /// One kill: start the sandbox (through a caller shell), SIGKILL the monitor
 /// or the caller after `delay`, then count what is left of the sandbox a
-/// moment later. Returns the number of surviving sandbox processes.
-fn kill_once(bin: &Path, dwp: bool, target: Target, delay: Duration) -> usize {
+/// moment later. Returns the number of surviving sandbox processes, and
+/// whether the binary had started (a caller killed between its fork and the
+/// binary's exec orphans a process that never knew its parent: no launcher
+/// can die with a parent that was gone before it ran).
+fn kill_once(bin: &Path, dwp: bool, target: Target, delay: Duration) -> (usize, bool) {
     let m = marker("kill");
     let mut args: Vec<String> =
         ["--ro-bind", "/", "/", "--unshare-all", "--proc", "/proc", "--dev", "/dev"]
@@ -1359,6 +1362,8 @@ fn kill_once(bin: &Path, dwp: bool, target: Target, delay: Duration) -> usize {
         std::thread::sleep(Duration::from_micros(200));
     };
     std::thread::sleep(delay.saturating_sub(start.elapsed()));
+    let started =
+        fs::read_to_string(format!("/proc/{monitor}/comm")).map_or(true, |c| c.trim() != "sh");
     signal(if target == Target::Monitor { monitor } else { caller.pid() }, libc::SIGKILL);
     std::thread::sleep(Duration::from_millis(300));
     // The sandbox of a killed caller's monitor (without --die-with-parent)
@@ -1370,7 +1375,7 @@ fn kill_once(bin: &Path, dwp: bool, target: Target, delay: Duration) -> usize {
     }
     kill_marked(&m);
     drop(caller);
-    n
+    (n, started)
 }
 
 fn rounds(ci: usize, long_: usize) -> usize {
@@ -1402,12 +1407,16 @@ fn kill_anywhere() {
         for target in [Target::Monitor, Target::Caller] {
             for phase in ["setup", "running"] {
                 let (mut nw_left, mut bw_left, mut nw_rounds, mut bw_rounds) = (0, 0, 0, 0);
-                let mut mismatch = 0;
+                let (mut mismatch, mut early) = (0, 0);
                 for _ in 0..n {
                     let ms = if phase == "setup" { rng.below(40) } else { 300 + rng.below(300) };
                     let d = Duration::from_millis(ms);
-                    let a = kill_once(nw, dwp, target, d);
-                    let b = kill_once(&bwrap, dwp, target, d);
+                    let (a, started) = kill_once(nw, dwp, target, d);
+                    let (b, _) = kill_once(&bwrap, dwp, target, d);
+                    if !started {
+                        early += 1;
+                        continue;
+                    }
                     nw_left += a;
                     bw_left += b;
                     nw_rounds += usize::from(a > 0);
@@ -1418,8 +1427,9 @@ fn kill_anywhere() {
                     "{}{target:?} killed during {phase}",
                     if dwp { "--die-with-parent, " } else { "" }
                 );
+                let m = n - early;
                 println!(
-                    "kill: {name}: nestwrap left processes in {nw_rounds}/{n} rounds ({nw_left} processes), bwrap 0.13.1 in {bw_rounds}/{n} ({bw_left})"
+                    "kill: {name}: nestwrap left processes in {nw_rounds}/{m} rounds ({nw_left} processes), bwrap 0.13.1 in {bw_rounds}/{m} ({bw_left}); {early} rounds killed before the binary's exec, not counted"
                 );
                 if dwp && nw_left > 0 {
                     failures.push(format!("{name}: {nw_left} sandbox processes survived"));
