@@ -299,6 +299,15 @@ else
     # NESTWRAP_MUST_WORK, NESTWRAP_TEST_BINARY... pass through from the environment.
     run_step "cargo test" "$CARGO" test
     package_steps
+    # Fault injection (CI subset), kill-anywhere and load: scripts/faults.sh,
+    # DESIGN.md "Fault injection". Root only (private namespaces and rigs).
+    if [ "$IS_ROOT" = 1 ]; then
+        run_step "faults (CI subset)" bash scripts/faults.sh
+    elif [ "${NESTWRAP_MUST_WORK:-}" = 1 ]; then
+        record "faults (CI subset)" "FAIL (needs root)"
+    else
+        record "faults (CI subset)" "MISSING: needs root (bash scripts/faults.sh)"
+    fi
     # The benchmark in quick mode: checks that it still works and prints its
     # table. Slow numbers never fail CI (the table marks them FAIL); only a
     # broken benchmark (build, tool or command failure) does.

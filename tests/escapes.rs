@@ -317,7 +317,7 @@ fn monitor_is_not_dumpable() {
         let mut line = String::new();
         BufReader::new(monitor.stdout.take().unwrap()).read_line(&mut line).unwrap();
         if line.trim() != "ready" {
-            let _ = monitor.kill();
+            kill_tree(monitor.id() as i32);
             let out = monitor.wait_with_output().unwrap();
             panic!("{as_:?}: the sandbox did not start: {}", String::from_utf8_lossy(&out.stderr));
         }
@@ -340,7 +340,9 @@ fn monitor_is_not_dumpable() {
                 .success()
         };
         let (monitor_readable, control_readable) = (read(monitor.id()), read(control.id()));
-        let _ = monitor.kill();
+        // The monitor with its sandbox (killed alone, the pid namespace's
+        // init would keep `sleep 30` running after the test).
+        kill_tree(monitor.id() as i32);
         let _ = control.kill();
         let _ = monitor.wait();
         let _ = control.wait();

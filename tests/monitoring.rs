@@ -235,7 +235,7 @@ impl Bg {
                 return st.code().unwrap_or_else(|| 128 + st.signal().unwrap_or(0));
             }
             if Instant::now() > end {
-                let _ = self.child.kill();
+                kill_tree(self.pid());
                 let _ = self.child.wait();
                 panic!("timeout: {self}");
             }
@@ -259,7 +259,8 @@ impl std::fmt::Display for Bg {
 impl Drop for Bg {
     fn drop(&mut self) {
         if self.child.try_wait().ok().flatten().is_none() {
-            let _ = self.child.kill();
+            // With the sandbox: a monitor killed alone leaves it running.
+            kill_tree(self.pid());
             let _ = self.child.wait();
         }
     }

@@ -11,6 +11,7 @@ mod compat;
 mod data_ops;
 mod diagnose;
 mod escapes;
+mod faults;
 mod generated;
 mod hostile;
 mod inroot;

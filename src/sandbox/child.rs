@@ -56,7 +56,7 @@ pub fn child_main(plan: &Plan, mut fds: ChildFds) -> ! {
         Err(e) => e,
     };
     if let Some(sock) = &report {
-        let _ = nix::unistd::write(sock, &status::error_message(&err));
+        let _ = sys::fd::write_all(sock, &status::error_message(&err));
     }
     let prefix = plan.config.level_prefix;
     let mut out = format_line(prefix, Level::Error, &err.to_string());
@@ -95,7 +95,7 @@ fn run(plan: &Plan, mut fds: ChildFds, report: Option<&OwnedFd>) -> Result<Never
             fork_intermediate_child()?;
         }
         if let Some(sock) = &fds.pid_socket {
-            let _ = nix::unistd::write(sock, &[0u8]);
+            let _ = sys::fd::write_all(sock, &[0u8]);
         }
     }
     drop(fds.pid_socket);
@@ -112,9 +112,11 @@ fn run(plan: &Plan, mut fds: ChildFds, report: Option<&OwnedFd>) -> Result<Never
     if let Some(go) = fds.go_read.take() {
         if plan.monitor_gate {
             let mut b = [0u8; 1];
-            match nix::unistd::read(&go, &mut b) {
+            match sys::fd::read_retry(&go, &mut b) {
                 Ok(1) => {}
-                _ => sys::exit_now(1),
+                // EOF: the monitor died; nobody is left to tell.
+                Ok(_) => sys::exit_now(1),
+                Err(e) => return Err(setup_errno("monitor", "Can't read from the monitor", e)),
             }
         } else if sys::fd::peer_gone(&go) {
             sys::exit_now(1);
@@ -360,7 +362,10 @@ fn run(plan: &Plan, mut fds: ChildFds, report: Option<&OwnedFd>) -> Result<Never
         match sys::fork().map_err(|e| setup_errno("fork", "Can't fork for pid 1", e))? {
             Some(initial) => {
                 let release = lock_gate.map(|(_, w)| w);
-                let code = init::run(plan, initial, fds.status_write, release, &seccomp_programs);
+                // The reaper's own setup failures reach --json-status-fd too.
+                let report = report.and_then(|r| r.try_clone().ok());
+                let code =
+                    init::run(plan, initial, fds.status_write, release, &seccomp_programs, report);
                 sys::exit_now(code)
             }
             None => {
@@ -368,7 +373,7 @@ fn run(plan: &Plan, mut fds: ChildFds, report: Option<&OwnedFd>) -> Result<Never
                     drop(w);
                     let mut b = [0u8; 1];
                     // EOF: the reaper could not take a lock and said so.
-                    if !matches!(nix::unistd::read(&r, &mut b), Ok(1)) {
+                    if !matches!(sys::fd::read_retry(&r, &mut b), Ok(1)) {
                         sys::exit_now(1);
                     }
                 }
@@ -493,7 +498,7 @@ fn lock_user_namespaces(plan: &Plan) -> Result<Option<OwnUserns>, SetupError> {
         );
         let use_seccomp = match sysctl {
             Ok(fd) => {
-                nix::unistd::write(&fd, b"1").map_err(|e| {
+                sys::fd::write_all(&fd, b"1").map_err(|e| {
                     setup_errno("disable-userns", "sysctl user.max_user_namespaces = 1", e)
                 })?;
                 false
@@ -696,7 +701,7 @@ fn exec_command(
     // Tell the monitor COMMAND is about to run (and which fallbacks the
     // sandbox needed); a failed exec follows up with an error message.
     if let Some(fd) = report {
-        let _ = nix::unistd::write(fd, &status::exec_message(fallbacks));
+        let _ = sys::fd::write_all(fd, &status::exec_message(fallbacks));
     }
     let err = nix::unistd::execvp(&plan.exec_path, &plan.exec_argv).unwrap_err();
     Err(setup_errno(
@@ -762,7 +767,9 @@ fn close_op_fds(plan: &Plan) {
 /// Write `text` to a file under the saved `/proc` fd (`self/uid_map`, ...).
 fn write_proc_file(plan: &Plan, name: &str, text: &str) -> Result<(), Errno> {
     let fd = openat(&plan.proc_fd, name, OFlag::O_WRONLY | OFlag::O_CLOEXEC, Mode::empty())?;
-    nix::unistd::write(&fd, text.as_bytes()).map(|_| ())
+    // One write(2) per file, as the kernel wants for these; EINTR retried
+    // as bwrap's write_to_fd does.
+    sys::fd::write_all(&fd, text.as_bytes())
 }
 
 /// uid_map, setgroups, gid_map, written by the child itself (unprivileged).
@@ -787,7 +794,11 @@ fn drop_bounding_set(keep: u64, last_cap: u32) -> Result<(), SetupError> {
     for cap in 0..=last_cap {
         if keep & (1u64 << cap) == 0 {
             match sys::caps::bounding_drop(cap) {
-                Ok(()) | Err(Errno::EINVAL) | Err(Errno::EPERM) => {}
+                Ok(()) | Err(Errno::EINVAL) => {}
+                // bwrap ignores EPERM too (old kernels gave it spuriously),
+                // relying on no_new_privs. We fail closed when the
+                // capability really stayed in the bounding set.
+                Err(Errno::EPERM) if sys::caps::bounding_read(cap) == Ok(false) => {}
                 Err(e) => {
                     return Err(setup_errno(
                         "caps",

@@ -66,10 +66,15 @@ pub fn run(
     status_write: Option<OwnedFd>,
     lock_release: Option<OwnedFd>,
     seccomp: &[Vec<u8>],
+    report: Option<OwnedFd>,
 ) -> i32 {
-    match reap(plan, initial, status_write, lock_release, seccomp) {
+    let mut report = report;
+    match reap(plan, initial, status_write, lock_release, seccomp, &mut report) {
         Ok(code) => code,
         Err(e) => {
+            if let Some(sock) = &report {
+                let _ = sys::fd::write_all(sock, &super::status::error_message(&e));
+            }
             write_stderr(
                 format_line(plan.config.level_prefix, Level::Error, &e.to_string()).as_bytes(),
             );
@@ -84,6 +89,7 @@ fn reap(
     status_write: Option<OwnedFd>,
     lock_release: Option<OwnedFd>,
     seccomp: &[Vec<u8>],
+    report: &mut Option<OwnedFd>,
 ) -> Result<i32, SetupError> {
     let config = &plan.config;
     // The reaper needs no capabilities at all.
@@ -95,7 +101,7 @@ fn reap(
     }
 
     let mut keep: Vec<i32> = config.sync_fds.clone();
-    keep.extend(status_write.iter().chain(&lock_release).map(|fd| fd.as_raw_fd()));
+    keep.extend(status_write.iter().chain(&lock_release).chain(&*report).map(|fd| fd.as_raw_fd()));
     let _ = sys::close_all_except(&keep);
 
     // COMMAND waits for this: take the locks, then let it go on. On
@@ -108,7 +114,7 @@ fn reap(
         }
     };
     if let Some(fd) = lock_release {
-        let _ = nix::unistd::write(&fd, &[1u8]);
+        let _ = sys::fd::write_all(&fd, &[1u8]);
     }
 
     if config.die_with_parent {
@@ -120,18 +126,26 @@ fn reap(
     }
 
     let mut initial_status = 1;
+    let mut initial_done = false;
     loop {
         match wait() {
             Ok(status) => {
                 if status.pid() == Some(initial) {
                     initial_status = exit_code(status);
+                    initial_done = true;
                     if let Some(fd) = &status_write {
-                        let _ = nix::unistd::write(fd, &initial_status.to_ne_bytes());
+                        let _ = sys::fd::write_all(fd, &initial_status.to_ne_bytes());
                     }
                 }
             }
             Err(Errno::EINTR) => continue,
-            Err(Errno::ECHILD) => break,
+            // Nothing left to reap. Before COMMAND's status was seen that
+            // cannot happen (COMMAND is our child); if it does, say so
+            // rather than exit 1 without a word (bwrap's do_init does).
+            Err(Errno::ECHILD) if initial_done => break,
+            // COMMAND's status is out: our exit ends the namespace's
+            // stragglers anyway, and a second verdict would contradict it.
+            Err(_) if initial_done => break,
             Err(e) => return Err(setup_errno("wait", "init wait()", e)),
         }
     }

@@ -27,7 +27,13 @@ use crate::report::Reporter;
 use crate::sys;
 
 /// The whole program: returns the exit status.
+/// Our parent when we started, read first thing: --die-with-parent
+/// compares it with the parent after PR_SET_PDEATHSIG, and the later it is
+/// read, the wider the window in which a caller that dies goes unnoticed.
+static PARENT_AT_START: std::sync::atomic::AtomicI32 = std::sync::atomic::AtomicI32::new(0);
+
 pub fn main_entry() -> i32 {
+    PARENT_AT_START.store(nix::unistd::getppid().as_raw(), std::sync::atomic::Ordering::Relaxed);
     // Callers that ignore SIGCHLD would break waiting (bwrap 0.11.1 resets it).
     sys::reset_signal_default(libc::SIGCHLD);
     let mut args: Vec<OsString> = std::env::args_os().collect();
@@ -181,7 +187,10 @@ fn spawn(config: Config) -> Result<i32, SetupError> {
         return Err(setup_msg("threads", "internal error: more than one thread before clone"));
     }
     let plan = prepare::prepare(config)?;
-    let original_ppid = nix::unistd::getppid();
+    let original_ppid = match PARENT_AT_START.load(std::sync::atomic::Ordering::Relaxed) {
+        0 => nix::unistd::getppid(),
+        p => nix::unistd::Pid::from_raw(p),
+    };
 
     // The child waits for the monitor only when the monitor has something
     // to do first (bwrap always waits): report the pid on --info-fd or
@@ -270,36 +279,30 @@ fn spawn(config: Config) -> Result<i32, SetupError> {
             };
             child::child_main(&plan, fds)
         }
-        Some(mut pid) => {
-            drop(go_read);
-            drop(status_write);
-            drop(setup_write);
-            drop(pid_write);
-            if let Some(sock) = pid_read {
-                // EOF or no credentials: the child failed and said why.
-                match sys::recv_with_pid_blocking(&sock) {
-                    Ok(Some(sys::CredMessage { pid: Some(p), .. })) => {
-                        pid = nix::unistd::Pid::from_raw(p)
-                    }
-                    // The child failed before reporting; let its own message
-                    // come first, as in bwrap.
-                    // The child failed before reporting. If it said why (exit
-                    // status 1), that one line is the whole story (bwrap adds
-                    // a second, "Unexpected short read from pid socket").
-                    _ => {
-                        if let Ok(WaitStatus::Exited(_, 1)) = waitpid(pid, None) {
-                            return Ok(1);
-                        }
-                        return Err(setup_msg("pidns", "Unexpected short read from pid socket"));
-                    }
-                }
+        Some(cloned) => {
+            let mut reaped = false;
+            let result = run_monitor(
+                plan,
+                cloned,
+                go_read,
+                go_write,
+                status_read,
+                status_write,
+                setup_read,
+                setup_write,
+                pid_read,
+                pid_write,
+                original_ppid,
+                &mut reaped,
+            );
+            if result.is_err() && !reaped {
+                // The monitor failed after clone: nobody would follow the
+                // sandbox any more, so it must not outlive us (bwrap's
+                // monitor just dies; ours leaves nothing behind).
+                let _ = nix::sys::signal::kill(cloned, Signal::SIGKILL);
+                while let Err(Errno::EINTR) = waitpid(cloned, None) {}
             }
-            if let Some(fd) = plan.config.userns2_fd {
-                sys::setns(fd, libc::CLONE_NEWUSER)
-                    .map_err(|e| setup_errno("userns2", "Setting userns2 failed", e))?;
-            }
-            let fds = monitor::MonitorFds { go_write, status_read, setup_finished: setup_read };
-            monitor::run(plan, pid, fds, original_ppid)
+            result
         }
     }
 }
@@ -307,4 +310,51 @@ fn spawn(config: Config) -> Result<i32, SetupError> {
 /// `PR_SET_DUMPABLE` with bwrap's message.
 fn set_dumpable(on: bool) -> Result<(), SetupError> {
     nix::sys::prctl::set_dumpable(on).map_err(|e| setup_errno("prctl", "can't set dumpable", e))
+}
+
+#[allow(clippy::too_many_arguments)]
+fn run_monitor(
+    plan: prepare::Plan,
+    cloned: nix::unistd::Pid,
+    go_read: Option<std::os::fd::OwnedFd>,
+    go_write: Option<std::os::fd::OwnedFd>,
+    status_read: Option<std::os::fd::OwnedFd>,
+    status_write: Option<std::os::fd::OwnedFd>,
+    setup_read: Option<std::os::fd::OwnedFd>,
+    setup_write: Option<std::os::fd::OwnedFd>,
+    pid_read: Option<std::os::fd::OwnedFd>,
+    pid_write: Option<std::os::fd::OwnedFd>,
+    original_ppid: nix::unistd::Pid,
+    reaped: &mut bool,
+) -> Result<i32, SetupError> {
+    let mut pid = cloned;
+    drop(go_read);
+    drop(status_write);
+    drop(setup_write);
+    drop(pid_write);
+    if let Some(sock) = pid_read {
+        // EOF or no credentials: the child failed and said why.
+        match sys::recv_with_pid_blocking(&sock) {
+            Ok(Some(sys::CredMessage { pid: Some(p), .. })) => pid = nix::unistd::Pid::from_raw(p),
+            // The child failed before reporting; let its own message
+            // come first, as in bwrap.
+            // The child failed before reporting. If it said why (exit
+            // status 1), that one line is the whole story (bwrap adds
+            // a second, "Unexpected short read from pid socket").
+            _ => {
+                let status = waitpid(pid, None);
+                *reaped = status.is_ok();
+                if let Ok(WaitStatus::Exited(_, 1)) = status {
+                    return Ok(1);
+                }
+                return Err(setup_msg("pidns", "Unexpected short read from pid socket"));
+            }
+        }
+    }
+    if let Some(fd) = plan.config.userns2_fd {
+        sys::setns(fd, libc::CLONE_NEWUSER)
+            .map_err(|e| setup_errno("userns2", "Setting userns2 failed", e))?;
+    }
+    let fds = monitor::MonitorFds { go_write, status_read, setup_finished: setup_read };
+    monitor::run(plan, pid, fds, original_ppid, reaped)
 }

@@ -29,7 +29,14 @@ pub struct MonitorFds {
 }
 
 /// Release the child and wait. Returns nestwrap's exit status.
-pub fn run(plan: Plan, child: Pid, fds: MonitorFds, original_ppid: Pid) -> Result<i32, SetupError> {
+/// `*done` is set once the sandbox has ended (nothing left to kill).
+pub fn run(
+    plan: Plan,
+    child: Pid,
+    fds: MonitorFds,
+    original_ppid: Pid,
+    done: &mut bool,
+) -> Result<i32, SetupError> {
     let config = &plan.config;
     // Read the namespace ids while we still may (bwrap does it first).
     let ids = if config.info_fd.is_some() || config.json_status_fd.is_some() {
@@ -84,7 +91,19 @@ pub fn run(plan: Plan, child: Pid, fds: MonitorFds, original_ppid: Pid) -> Resul
     // as long as the monitor lives, so the child's liveness check holds.
     let go_held = match fds.go_write {
         Some(go) if plan.monitor_gate => {
-            let _ = nix::unistd::write(&go, &[1u8]);
+            // A child never released would wait for ever, and so would we.
+            // EPIPE: the child is already gone (and said why); its status
+            // follows below.
+            if let Err(e) = write_no_sigpipe(&go, &[1u8]).or_else(|e| match e {
+                Errno::EPIPE => Ok(()),
+                e => Err(e),
+            }) {
+                let err = setup_errno("monitor", "Can't release the sandbox", e);
+                if let Some(json) = &json {
+                    let _ = status::write_all(json, &monitor_error_line(&err));
+                }
+                return Err(err);
+            }
             None
         }
         other => other,
@@ -110,9 +129,43 @@ pub fn run(plan: Plan, child: Pid, fds: MonitorFds, original_ppid: Pid) -> Resul
         command: None,
         pending_signals: Vec::new(),
     };
-    let code = wait_for_exit(child, fds.status_read.as_ref(), &mut reporter, forward)?;
-    reporter.finish(code);
+    let code = match wait_for_exit(child, fds.status_read.as_ref(), &mut reporter, forward) {
+        Ok(code) => code,
+        Err(err) => {
+            // We can no longer follow the sandbox: say so on the status fd
+            // too (the caller's kill of the child follows in `spawn`).
+            if let Some(json) = &reporter.json {
+                let line = reporter.error.take().unwrap_or_else(|| monitor_error_line(&err));
+                let _ = status::write_all(json, &line);
+            }
+            return Err(err);
+        }
+    };
+    *done = true;
+    // As bwrap's dump_info: a status line that cannot be written is an error.
+    reporter.finish(code).map_err(|e| setup_errno("json-status-fd", "Write to info_fd", e))?;
     Ok(code)
+}
+
+/// Write to a pipe whose reader may be gone (a child that died before we
+/// released it): EPIPE, not a silent death by SIGPIPE.
+fn write_no_sigpipe(fd: &OwnedFd, buf: &[u8]) -> Result<(), Errno> {
+    let mut pipe = SigSet::empty();
+    pipe.add(Signal::SIGPIPE);
+    let old = pipe.thread_swap_mask(nix::sys::signal::SigmaskHow::SIG_BLOCK)?;
+    let r = sys::fd::write_all(fd, buf);
+    if r == Err(Errno::EPIPE) && !old.contains(Signal::SIGPIPE) {
+        // Take the SIGPIPE the write queued before unblocking.
+        let _ = pipe.wait();
+    }
+    let _ = old.thread_set_mask();
+    r
+}
+
+/// The `{ "error": ... }` line for the monitor's own failure.
+fn monitor_error_line(err: &SetupError) -> String {
+    let msg = status::error_message(err);
+    status::error_line(msg.get(1..).unwrap_or_default())
 }
 
 /// Signals `--forward-signals` passes on to COMMAND (DECISIONS.md).
@@ -182,15 +235,16 @@ impl StatusReporter {
         }
     }
 
-    fn finish(&mut self, code: i32) {
+    fn finish(&mut self, code: i32) -> Result<(), Errno> {
         self.pump();
         if let Some(json) = &self.json {
             if let Some(error) = &self.error {
                 let _ = status::write_all(json, error);
             } else if self.exec_started {
-                let _ = status::write_all(json, &status::exit_code_line(code));
+                status::write_all(json, &status::exit_code_line(code))?;
             }
         }
+        Ok(())
     }
 }
 
@@ -247,7 +301,15 @@ fn wait_for_exit(
         }
         loop {
             match waitpid(Pid::from_raw(-1), Some(WaitPidFlag::WNOHANG)) {
-                Ok(nix::sys::wait::WaitStatus::StillAlive) | Err(_) => break,
+                Ok(nix::sys::wait::WaitStatus::StillAlive) => break,
+                Err(Errno::EINTR) => continue,
+                // No children left (--pidns: the intermediate ones are
+                // reaped, COMMAND is not ours): its status comes through
+                // the reaper's pipe.
+                Err(Errno::ECHILD) if status_read.is_some() => break,
+                // Breaking out here would wait for a SIGCHLD already taken
+                // from the signalfd: for ever.
+                Err(e) => return Err(setup_errno("wait", "waitpid", e)),
                 Ok(status) if status.pid() == Some(child) => {
                     // A report may have raced with the child's death.
                     if let Some(s) = status_read {

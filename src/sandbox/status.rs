@@ -171,15 +171,7 @@ pub fn exit_code_line(code: i32) -> String {
 
 /// Write all of `text` to a raw caller fd.
 pub fn write_all(fd: &OwnedFd, text: &str) -> Result<(), nix::errno::Errno> {
-    let mut buf = text.as_bytes();
-    while !buf.is_empty() {
-        match nix::unistd::write(fd, buf) {
-            Ok(n) => buf = &buf[n..],
-            Err(nix::errno::Errno::EINTR) => {}
-            Err(e) => return Err(e),
-        }
-    }
-    Ok(())
+    crate::sys::fd::write_all(fd, text.as_bytes())
 }
 
 #[cfg(test)]

@@ -76,6 +76,17 @@ pub fn bounding_drop(cap: u32) -> Result<(), Errno> {
     }
 }
 
+/// `PR_CAPBSET_READ`: whether `cap` is in the bounding set.
+pub fn bounding_read(cap: u32) -> Result<bool, Errno> {
+    // SAFETY: prctl with integer arguments only.
+    let r = unsafe { libc::prctl(libc::PR_CAPBSET_READ, cap as libc::c_ulong, 0, 0, 0) };
+    if r < 0 {
+        Err(Errno::last())
+    } else {
+        Ok(r == 1)
+    }
+}
+
 /// `PR_CAP_AMBIENT_RAISE`.
 pub fn ambient_raise(cap: u32) -> Result<(), Errno> {
     // SAFETY: prctl with integer arguments only.
@@ -99,10 +110,15 @@ pub fn ambient_raise(cap: u32) -> Result<(), Errno> {
 /// found with `PR_CAPBSET_READ`, which is EINVAL past the last one: one
 /// syscall on kernels whose last capability is 40 (CAP_CHECKPOINT_RESTORE).
 pub fn last_cap() -> u32 {
-    let known = |cap: u32| {
-        // SAFETY: prctl with integer arguments only.
-        unsafe { libc::prctl(libc::PR_CAPBSET_READ, cap as libc::c_ulong, 0, 0, 0) >= 0 }
-    };
+    last_cap_with(bounding_read)
+}
+
+/// [`last_cap`] over any `PR_CAPBSET_READ`.
+fn last_cap_with(read: impl Fn(u32) -> Result<bool, Errno>) -> u32 {
+    // Only EINVAL means "no such capability". Any other failure counts as
+    // known: a capability taken for absent would never leave the bounding
+    // set, and dropping one that does not exist is a harmless EINVAL.
+    let known = |cap: u32| read(cap) != Err(Errno::EINVAL);
     let mut last = 40;
     if !known(last) {
         while last > 0 && !known(last) {
@@ -126,5 +142,24 @@ mod tests {
             .parse()
             .unwrap();
         assert_eq!(super::last_cap(), want);
+    }
+
+    /// A read that fails with anything but EINVAL (a fault, a filter)
+    /// must not shorten the list of capabilities to drop: that used to
+    /// leave capability 40 in COMMAND's bounding set (issue 17).
+    #[test]
+    fn last_cap_counts_unreadable_as_present() {
+        use nix::errno::Errno;
+        let kernel = |last: u32, broken: u32| {
+            move |cap: u32| match cap {
+                c if c == broken => Err(Errno::EPERM),
+                c if c <= last => Ok(true),
+                _ => Err(Errno::EINVAL),
+            }
+        };
+        assert_eq!(super::last_cap_with(kernel(40, 40)), 40);
+        assert_eq!(super::last_cap_with(kernel(41, 41)), 41);
+        assert_eq!(super::last_cap_with(kernel(37, 38)), 38);
+        assert_eq!(super::last_cap_with(kernel(40, 99)), 40);
     }
 }

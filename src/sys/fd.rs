@@ -1,6 +1,6 @@
 //! File descriptors given by number on the command line.
 
-use std::os::fd::{FromRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsFd, FromRawFd, OwnedFd, RawFd};
 
 use nix::errno::Errno;
 
@@ -70,6 +70,31 @@ pub fn read_to_end(fd: &OwnedFd) -> Result<Vec<u8>, Errno> {
             Ok(n) => data.extend_from_slice(&buf[..n]),
             Err(Errno::EINTR) => continue,
             Err(e) => return Err(e),
+        }
+    }
+}
+
+/// Write all of `buf`, retrying EINTR and short writes (bwrap's
+/// `write_to_fd`).
+pub fn write_all(fd: impl AsFd, buf: &[u8]) -> Result<(), Errno> {
+    let mut buf = buf;
+    while !buf.is_empty() {
+        match nix::unistd::write(fd.as_fd(), buf) {
+            Ok(0) => return Err(Errno::EIO),
+            Ok(n) => buf = &buf[n..],
+            Err(Errno::EINTR) => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(())
+}
+
+/// read(2), retrying EINTR (bwrap's `TEMP_FAILURE_RETRY (read (...))`).
+pub fn read_retry(fd: impl AsFd, buf: &mut [u8]) -> Result<usize, Errno> {
+    loop {
+        match nix::unistd::read(fd.as_fd(), buf) {
+            Err(Errno::EINTR) => {}
+            r => return r,
         }
     }
 }

@@ -260,6 +260,7 @@ pub fn probe_proc_refusal(subset_pid: bool) -> ProcRefusal {
                     return ProcRefusal::TooRevealing;
                 }
             }
+            Err(Errno::EINTR) => {}
             _ => return ProcRefusal::Other,
         }
     }

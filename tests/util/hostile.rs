@@ -144,7 +144,7 @@ pub fn escape_py() -> PathBuf {
 }
 
 /// Directory (0755, fresh per harness process) holding the rig scripts.
-fn rig_dir() -> &'static Path {
+pub fn rig_dir() -> &'static Path {
     static D: OnceLock<PathBuf> = OnceLock::new();
     D.get_or_init(|| {
         let dir = bin_dir().join("hostile");
@@ -314,6 +314,11 @@ pub fn under_seccomp(f: Seccomp, as_: As) -> Sandbox {
 pub fn seccomp_exec_prefix(f: Seccomp) -> Vec<String> {
     let script = rig_dir().join("nw_seccomp.py");
     vec![PYTHON.into(), script.to_str().unwrap().into(), f.mode().into(), "exec".into()]
+}
+
+/// The seccomp helper (`python3 nw_seccomp.py MODE exec CMD...`).
+pub fn seccomp_script() -> PathBuf {
+    rig_dir().join("nw_seccomp.py")
 }
 
 /// The BPF program of filter `f`, for `--seccomp FD` / `--add-seccomp-fd FD`.

@@ -45,6 +45,53 @@ pub fn kill_group(pgid: u32) {
     );
 }
 
+/// SIGKILL a process, its process group and every descendant (found through
+/// the ppid links in /proc, so that children which left the group with
+/// setsid, such as a sandbox under `--new-session`, go too). Used on every
+/// timeout: a test never leaves a process behind.
+pub fn kill_tree(pid: i32) {
+    // Stop the root first so that it cannot fork while we walk the tree.
+    // SAFETY: kill(2) with a pid we spawned; at worst ESRCH.
+    unsafe { libc::kill(pid, libc::SIGSTOP) };
+    let mut victims = vec![pid];
+    for _ in 0..3 {
+        let mut parent_of: Vec<(i32, i32)> = Vec::new();
+        if let Ok(rd) = fs::read_dir("/proc") {
+            for e in rd.flatten() {
+                let Some(p) = e.file_name().to_str().and_then(|s| s.parse::<i32>().ok()) else {
+                    continue;
+                };
+                let Ok(stat) = fs::read_to_string(e.path().join("stat")) else { continue };
+                let Some((_, rest)) = stat.rsplit_once(')') else { continue };
+                let ppid = rest.split_whitespace().nth(1).and_then(|s| s.parse().ok());
+                if let Some(ppid) = ppid {
+                    parent_of.push((p, ppid));
+                }
+            }
+        }
+        let mut grew = true;
+        while grew {
+            grew = false;
+            for &(p, pp) in &parent_of {
+                if victims.contains(&pp) && !victims.contains(&p) {
+                    victims.push(p);
+                    grew = true;
+                }
+            }
+        }
+        for &v in &victims {
+            // SAFETY: as above; stop first so nobody forks meanwhile.
+            unsafe { libc::kill(v, libc::SIGSTOP) };
+        }
+    }
+    // SAFETY: kill(2) of the process group the harness created for `pid`.
+    unsafe { libc::kill(-pid, libc::SIGKILL) };
+    for &v in &victims {
+        // SAFETY: as above.
+        unsafe { libc::kill(v, libc::SIGKILL) };
+    }
+}
+
 /// Who runs the binary.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum As {
@@ -746,7 +793,9 @@ impl Sandbox {
         cmd.process_group(0);
         cmd.stdin(if self.stdin.is_some() { Stdio::piped() } else { Stdio::null() })
             .stdout(Stdio::piped())
-            .stderr(Stdio::piped());
+            .stderr(Stdio::piped())
+            // Its own process group, so that a timeout kills the whole tree.
+            .process_group(0);
 
         let maps: Vec<(RawFd, RawFd)> =
             self.child_fds.iter().map(|(t, f)| (*t, f.as_raw_fd())).collect();
@@ -802,7 +851,7 @@ impl Sandbox {
                 break st;
             }
             if start.elapsed() > self.timeout {
-                kill_group(child.id());
+                kill_tree(child.id() as i32);
                 let _ = child.wait();
                 panic!("timeout after {:?}: {cmdline}", self.timeout);
             }
