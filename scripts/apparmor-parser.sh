@@ -35,50 +35,22 @@ if works; then
     exit 0
 fi
 [ "$(id -u)" = 0 ] || die "AppArmor $MAJOR is not installed at $DIR; run this script as root once"
-if ! command -v patchelf >/dev/null 2>&1; then
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -q patchelf >&2 ||
-        { apt-get update -q >&2 && DEBIAN_FRONTEND=noninteractive apt-get install -y -q patchelf >&2; } ||
-        die "cannot install patchelf"
-fi
-
 # shellcheck source=scripts/debian-archive.sh
 . "$REPO/scripts/debian-archive.sh"
-debian_archive || die "no Debian archive URI found in /etc/apt/sources.list{,.d/*}"
-
+need_patchelf || die "cannot install patchelf"
 umask 022
 mkdir -p "$BASE" "$DIR"
 chmod 0755 "$BASE" "$DIR"
-APT="$DIR/apt"
-rm -rf "$APT"
-mkdir -p "$APT/etc" "$APT/lists/partial" "$APT/cache/archives/partial" "$APT/debs"
-cat >"$APT/etc/apparmor.sources" <<END
-Types: deb
-URIs: $DEBIAN_URI
-Suites: $SUITE
-Components: main
-Signed-By: $DEBIAN_KEYRING
-END
-apt_opts=(-o Dir::Etc::sourcelist=/dev/null -o "Dir::Etc::sourceparts=$APT/etc"
-    -o "Dir::State::Lists=$APT/lists" -o "Dir::Cache=$APT/cache"
-    -o Dir::State::status=/dev/null -o APT::Get::List-Cleanup=0)
-apt-get "${apt_opts[@]}" -q update >&2 || die "apt-get update of $SUITE from $DEBIAN_URI failed"
-ver="$(apt-cache "${apt_opts[@]}" madison apparmor | awk -F'|' '{gsub(/ /,"",$2); print $2}' |
-    grep -E "^$MAJOR\." | sort -V | tail -n 1 || true)"
-[ -n "$ver" ] || die "no apparmor $MAJOR.x in $SUITE"
-(cd "$APT/debs" && apt-get "${apt_opts[@]}" -q download "apparmor=$ver" "${LIBS[@]}" >&2) ||
-    die "apt-get download apparmor=$ver ${LIBS[*]} failed"
+foreign_root "$DIR" "$SUITE" apparmor "$MAJOR\\..*" "${LIBS[@]}" || die "no apparmor $MAJOR.x from $SUITE"
+ver="$FOREIGN_VERSION"
 R="$DIR/root"
-rm -rf "$R"
-mkdir -p "$R"
-for deb in "$APT"/debs/*.deb; do dpkg -x "$deb" "$R"; done
 PARSER=""
 for p in "$R"/usr/sbin/apparmor_parser "$R"/sbin/apparmor_parser; do
     [ -x "$p" ] && PARSER="$p" && break
 done
 [ -n "$PARSER" ] || die "no apparmor_parser in apparmor=$ver"
 cp "$PARSER" "$DIR/apparmor_parser.bin"
-patchelf --set-interpreter "$R/usr/lib64/ld-linux-x86-64.so.2" \
-    --force-rpath --set-rpath "$R/usr/lib/x86_64-linux-gnu" "$DIR/apparmor_parser.bin"
+onto_root "$DIR/apparmor_parser.bin" "$R"
 # The wrapper: trixie's policy tree as the base and include path, and its
 # feature set (the policy of a current kernel), never the host's /etc/apparmor*
 # or kernel: with --skip-kernel-load nothing reaches the kernel.
@@ -89,10 +61,8 @@ exec "$DIR/apparmor_parser.bin" --config-file=/dev/null \\
     --kernel-features="$R/usr/share/apparmor-features/features" \\
     --base="$R/etc/apparmor.d" --Include="$R/etc/apparmor.d" "\$@"
 END
-chmod -R a+rX "$R"
 chmod 0755 "$DIR/apparmor_parser.bin" "$WRAPPER.new"
 mv -f "$WRAPPER.new" "$WRAPPER"
 echo "$ver" >"$DIR/version"
-rm -rf "$APT"
 works || die "$WRAPPER does not report AppArmor version $MAJOR"
 echo "$WRAPPER"
