@@ -69,8 +69,8 @@ impl Report {
         let facts = Facts::gather();
         let checks = classify::environment(&facts);
         let plan = bwrap_args.clone().map(|args| {
-            let env = std::env::var("NESTWRAP_PROC_FALLBACK").ok();
-            plan::plan(args, &facts, &crate::cli::HostFacts::probe(), env.as_deref())
+            let env = std::env::var_os("NESTWRAP_PROC_FALLBACK");
+            plan::plan_os(args, &facts, &crate::cli::HostFacts::probe(), env.as_deref())
         });
         Report { facts, checks, bwrap_args, plan }
     }

@@ -122,18 +122,7 @@ fn run(args: Vec<OsString>, argv0: &str, reporter: &mut Reporter) -> Result<i32,
 /// `NESTWRAP_PROC_FALLBACK=auto|quiet|never` (the option wins over it).
 fn proc_fallback_from_env() -> Result<Option<ProcFallback>, SetupError> {
     let Some(value) = std::env::var_os("NESTWRAP_PROC_FALLBACK") else { return Ok(None) };
-    match value.to_str() {
-        Some("auto") | Some("") => Ok(Some(ProcFallback::Auto)),
-        Some("quiet") => Ok(Some(ProcFallback::Quiet)),
-        Some("never") => Ok(Some(ProcFallback::Never)),
-        _ => Err(setup_msg(
-            "env",
-            format!(
-                "Invalid NESTWRAP_PROC_FALLBACK value {:?}: expected auto, quiet or never",
-                value.to_string_lossy()
-            ),
-        )),
-    }
+    ProcFallback::from_env_value(&value).map(Some).map_err(|m| setup_msg("env", m))
 }
 
 /// `--setenv`/`--unsetenv`/`--clearenv`, applied to our own environment in
