@@ -6,11 +6,13 @@
 //! monitors and propagates the exit status. See DESIGN.md.
 #![deny(unsafe_code)]
 
+pub mod app;
 pub mod cli;
 pub mod config;
 pub mod diagnose;
 pub mod doc;
 pub mod error;
+pub mod json;
 pub mod limits;
 pub mod report;
 pub mod sandbox;
@@ -22,8 +24,3 @@ pub const BWRAP_VERSION: &str = "bubblewrap 0.13.1";
 
 /// nestwrap's own version (man page, last line of `--help`).
 pub const NESTWRAP_VERSION: &str = env!("CARGO_PKG_VERSION");
-
-/// Entry point used by `main.rs`; returns the process exit status.
-pub fn run_main() -> i32 {
-    sandbox::main_entry()
-}

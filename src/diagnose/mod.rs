@@ -23,8 +23,8 @@ use std::io::Write;
 use classify::{Check, Verdict};
 use probe::Facts;
 
+use crate::json::json_escape;
 use crate::report::Reporter;
-use crate::sandbox::status::json_escape;
 
 /// What `--diagnose` was asked.
 #[derive(Debug, Clone, PartialEq, Eq)]

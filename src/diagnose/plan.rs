@@ -72,7 +72,7 @@ pub fn plan_os(
         return refused(e);
     }
     if cfg.proc_fallback.is_none() {
-        // As the real run (sandbox::main_entry): the option wins over the
+        // As the real run (app::main_entry): the option wins over the
         // variable, and a bad value stops it with this message.
         cfg.proc_fallback = match env_fallback.map(ProcFallback::from_env_value) {
             None => Some(ProcFallback::Auto),
