@@ -9,7 +9,7 @@
 use std::ffi::OsString;
 
 /// A file descriptor number given on the command line. It is only a number
-/// here; `sys::fd::claim_fd` turns it into an owned descriptor at run time.
+/// here; `sys::fd::FdTable::claim` turns it into an owned descriptor at run time.
 pub type FdNum = i32;
 
 /// How a bind mount treats devices and writes (`--bind`, `--ro-bind`, `--dev-bind`).

@@ -9,15 +9,15 @@
 pub mod app;
 pub mod cli;
 pub mod config;
-pub mod diagnose;
+pub(crate) mod diagnose;
 pub mod doc;
 pub mod error;
 pub mod json;
 pub mod limits;
 pub mod report;
-pub mod sandbox;
+pub(crate) mod sandbox;
 #[allow(unsafe_code)]
-pub mod sys;
+pub(crate) mod sys;
 
 /// The version string printed by `--version`; clients parse it.
 pub const BWRAP_VERSION: &str = "bubblewrap 0.13.1";

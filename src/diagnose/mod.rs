@@ -206,7 +206,7 @@ pub fn main(args: Vec<OsString>) -> i32 {
         }
     };
     // Probe children are fork-style clones: only sound single-threaded.
-    if crate::sys::thread_count().is_some_and(|n| n != 1) {
+    if crate::sys::check_single_threaded().is_err() {
         reporter.error("internal error: more than one thread before clone");
         return 1;
     }

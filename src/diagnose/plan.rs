@@ -26,6 +26,7 @@ fn line(id: &'static str, verdict: Verdict, finding: impl Into<String>) -> Check
 }
 
 /// [`plan_os`] with a UTF-8 `NESTWRAP_PROC_FALLBACK` value (for tests).
+#[cfg(test)]
 pub fn plan(
     args: Vec<OsString>,
     facts: &Facts,

@@ -83,7 +83,7 @@ fn pipe() -> Result<(std::os::fd::OwnedFd, std::os::fd::OwnedFd), SetupError> {
 
 /// Prepare, clone, and run the monitor (parent) and the child.
 pub fn spawn(config: Config) -> Result<i32, SetupError> {
-    if sys::thread_count().is_some_and(|n| n != 1) {
+    if sys::check_single_threaded().is_err() {
         return Err(setup_msg("threads", "internal error: more than one thread before clone"));
     }
     let plan = prepare::prepare(config)?;
