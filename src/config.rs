@@ -9,7 +9,7 @@
 use std::ffi::OsString;
 
 /// A file descriptor number given on the command line. It is only a number
-/// here; `sys::fd::claim_fd` turns it into an owned descriptor at run time.
+/// here; `sys::fd::FdTable::claim` turns it into an owned descriptor at run time.
 pub type FdNum = i32;
 
 /// How a bind mount treats devices and writes (`--bind`, `--ro-bind`, `--dev-bind`).
@@ -95,6 +95,34 @@ pub enum ProcFallback {
     Quiet,
     /// Reproduce bwrap's failure exactly.
     Never,
+}
+
+impl ProcFallback {
+    /// The one parser of the mode names, shared by `--proc-fallback`, the
+    /// real run's `NESTWRAP_PROC_FALLBACK` and `--diagnose`'s prediction
+    /// (which used to keep a copy that read any bad value as `auto`).
+    pub fn from_name(name: &std::ffi::OsStr) -> Option<ProcFallback> {
+        match name.to_str()? {
+            "auto" => Some(ProcFallback::Auto),
+            "quiet" => Some(ProcFallback::Quiet),
+            "never" => Some(ProcFallback::Never),
+            _ => None,
+        }
+    }
+
+    /// `NESTWRAP_PROC_FALLBACK`'s value: a mode name, or empty for `auto`.
+    /// `Err` is the error message (without `bwrap: `) the run stops with.
+    pub fn from_env_value(value: &std::ffi::OsStr) -> Result<ProcFallback, String> {
+        if value.is_empty() {
+            return Ok(ProcFallback::Auto);
+        }
+        ProcFallback::from_name(value).ok_or_else(|| {
+            format!(
+                "Invalid NESTWRAP_PROC_FALLBACK value {:?}: expected auto, quiet or never",
+                value.to_string_lossy()
+            )
+        })
+    }
 }
 
 /// Namespaces requested on the command line (before the implicit user namespace).

@@ -6,24 +6,21 @@
 //! monitors and propagates the exit status. See DESIGN.md.
 #![deny(unsafe_code)]
 
+pub mod app;
 pub mod cli;
 pub mod config;
-pub mod diagnose;
+pub(crate) mod diagnose;
 pub mod doc;
 pub mod error;
+pub mod json;
 pub mod limits;
 pub mod report;
-pub mod sandbox;
+pub(crate) mod sandbox;
 #[allow(unsafe_code)]
-pub mod sys;
+pub(crate) mod sys;
 
 /// The version string printed by `--version`; clients parse it.
 pub const BWRAP_VERSION: &str = "bubblewrap 0.13.1";
 
 /// nestwrap's own version (man page, last line of `--help`).
 pub const NESTWRAP_VERSION: &str = env!("CARGO_PKG_VERSION");
-
-/// Entry point used by `main.rs`; returns the process exit status.
-pub fn run_main() -> i32 {
-    sandbox::main_entry()
-}

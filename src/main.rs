@@ -18,6 +18,6 @@
 #[allow(unsafe_code)]
 #[no_mangle]
 pub extern "C" fn main(_argc: i32, _argv: *const *const u8) -> i32 {
-    let code = nestwrap::run_main();
+    let code = nestwrap::app::main_entry();
     std::process::exit(code);
 }

@@ -641,3 +641,60 @@ fn landlock_scopes_reported() {
         }
     });
 }
+
+// ---- agreement with the real run on the environment ---------------------------------
+
+/// `--diagnose` judges `NESTWRAP_PROC_FALLBACK` with the real run's parser:
+/// a value the run refuses is refused in the report with the same message
+/// (it used to be read as `auto` and predicted to work).
+#[test]
+fn diagnose_and_run_agree_on_invalid_env() {
+    use std::os::unix::ffi::OsStrExt;
+    if nestwrap_only("extension NESTWRAP_PROC_FALLBACK") {
+        return;
+    }
+    let bad_utf8 = std::ffi::OsStr::from_bytes(b"n\xffver");
+    let values: [(&std::ffi::OsStr, &str); 3] = [
+        ("bogus".as_ref(), "\"bogus\""),
+        ("Never".as_ref(), "\"Never\""),
+        (bad_utf8, "\"n\u{fffd}ver\""),
+    ];
+    both(|as_| {
+        for (value, shown) in values {
+            let msg = format!(
+                "bwrap: Invalid NESTWRAP_PROC_FALLBACK value {shown}: expected auto, quiet or never"
+            );
+            Sandbox::new(as_)
+                .env("NESTWRAP_PROC_FALLBACK", value)
+                .args(SANDBOX)
+                .arg("true")
+                .run()
+                .fails_with(&msg);
+            let o = Sandbox::new(as_)
+                .env("NESTWRAP_PROC_FALLBACK", value)
+                .arg("--diagnose")
+                .arg("--")
+                .args(SANDBOX)
+                .arg("true")
+                .run();
+            report_ok(&o);
+            Lines::parse(&o).cmd("command", "blocked", &msg);
+        }
+        // The option wins over the variable in both.
+        let o = Sandbox::new(as_)
+            .env("NESTWRAP_PROC_FALLBACK", "bogus")
+            .args(["--diagnose", "--", "--proc-fallback", "auto"])
+            .args(SANDBOX)
+            .arg("true")
+            .run();
+        report_ok(&o);
+        assert!(!o.stdout.contains("NESTWRAP_PROC_FALLBACK"), "{o}");
+        Sandbox::new(as_)
+            .env("NESTWRAP_PROC_FALLBACK", "bogus")
+            .args(["--proc-fallback", "auto"])
+            .args(SANDBOX)
+            .arg("true")
+            .run()
+            .ok();
+    });
+}

@@ -323,16 +323,11 @@ impl State<'_> {
             "--diagnose" => return Err(CliError::msg(DIAGNOSE_NOT_FIRST)),
             "--proc-fallback" => {
                 let v = value(p, name)?;
-                let mode = match v.to_str() {
-                    Some("auto") => ProcFallback::Auto,
-                    Some("quiet") => ProcFallback::Quiet,
-                    Some("never") => ProcFallback::Never,
-                    _ => {
-                        return Err(CliError::msg(format!(
-                            "--proc-fallback takes auto, quiet or never, not {}",
-                            crate::report::show(&v)
-                        )))
-                    }
+                let Some(mode) = ProcFallback::from_name(&v) else {
+                    return Err(CliError::msg(format!(
+                        "--proc-fallback takes auto, quiet or never, not {}",
+                        crate::report::show(&v)
+                    )));
                 };
                 let already = self.cfg.proc_fallback.is_some();
                 self.warn_only_last(already, name);

@@ -23,8 +23,8 @@ use std::io::Write;
 use classify::{Check, Verdict};
 use probe::Facts;
 
+use crate::json::json_escape;
 use crate::report::Reporter;
-use crate::sandbox::status::json_escape;
 
 /// What `--diagnose` was asked.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -69,8 +69,8 @@ impl Report {
         let facts = Facts::gather();
         let checks = classify::environment(&facts);
         let plan = bwrap_args.clone().map(|args| {
-            let env = std::env::var("NESTWRAP_PROC_FALLBACK").ok();
-            plan::plan(args, &facts, &crate::cli::HostFacts::probe(), env.as_deref())
+            let env = std::env::var_os("NESTWRAP_PROC_FALLBACK");
+            plan::plan_os(args, &facts, &crate::cli::HostFacts::probe(), env.as_deref())
         });
         Report { facts, checks, bwrap_args, plan }
     }
@@ -206,7 +206,7 @@ pub fn main(args: Vec<OsString>) -> i32 {
         }
     };
     // Probe children are fork-style clones: only sound single-threaded.
-    if crate::sys::thread_count().is_some_and(|n| n != 1) {
+    if crate::sys::check_single_threaded().is_err() {
         reporter.error("internal error: more than one thread before clone");
         return 1;
     }

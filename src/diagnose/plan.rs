@@ -25,13 +25,25 @@ fn line(id: &'static str, verdict: Verdict, finding: impl Into<String>) -> Check
     Check { id, verdict, finding: finding.into(), fix: None }
 }
 
-/// Parse and validate `args` as nestwrap would, then predict.
-/// `env_fallback` is `NESTWRAP_PROC_FALLBACK`'s value.
+/// [`plan_os`] with a UTF-8 `NESTWRAP_PROC_FALLBACK` value (for tests).
+#[cfg(test)]
 pub fn plan(
     args: Vec<OsString>,
     facts: &Facts,
     host: &HostFacts,
     env_fallback: Option<&str>,
+) -> Plan {
+    plan_os(args, facts, host, env_fallback.map(std::ffi::OsStr::new))
+}
+
+/// Parse and validate `args` as nestwrap would, then predict.
+/// `env_fallback` is `NESTWRAP_PROC_FALLBACK`'s value, judged by the same
+/// parser the real run uses, so a value the run refuses is refused here.
+pub fn plan_os(
+    args: Vec<OsString>,
+    facts: &Facts,
+    host: &HostFacts,
+    env_fallback: Option<&std::ffi::OsStr>,
 ) -> Plan {
     let mut rep = Reporter::capture();
     let mut parsed = cli::parse(args.clone(), &mut rep);
@@ -61,10 +73,12 @@ pub fn plan(
         return refused(e);
     }
     if cfg.proc_fallback.is_none() {
-        cfg.proc_fallback = match env_fallback {
-            Some("never") => Some(ProcFallback::Never),
-            Some("quiet") => Some(ProcFallback::Quiet),
-            _ => Some(ProcFallback::Auto),
+        // As the real run (app::main_entry): the option wins over the
+        // variable, and a bad value stops it with this message.
+        cfg.proc_fallback = match env_fallback.map(ProcFallback::from_env_value) {
+            None => Some(ProcFallback::Auto),
+            Some(Ok(mode)) => Some(mode),
+            Some(Err(msg)) => return refused(CliError::msg(msg)),
         };
     }
     predict(&cfg, explicit_user, facts, host)

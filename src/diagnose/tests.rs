@@ -562,3 +562,23 @@ fn landlock_scopes_in_a_command_line() {
     let p = plan(args(&["--ro-bind", "/", "/", "true"]), &f, &user_host(), None);
     assert!(p.checks.iter().all(|c| c.id != "landlock-scopes"), "{p:?}");
 }
+
+#[test]
+fn invalid_env_fallback_is_refused_as_the_run_refuses_it() {
+    for env in ["bogus", "NEVER", " auto"] {
+        let p = plan(args(SANDBOX), &container(), &user_host(), Some(env));
+        assert!(p.fallbacks.is_empty());
+        let c = p.checks.iter().find(|c| c.id == "command").unwrap();
+        assert_eq!(c.verdict, Verdict::Blocked);
+        let want = crate::config::ProcFallback::from_env_value(env.as_ref()).unwrap_err();
+        assert!(c.finding.ends_with(&format!("bwrap: {want}")), "{}", c.finding);
+    }
+    // Empty means auto, as in the run; the option wins over a bad value.
+    let auto = plan(args(SANDBOX), &container(), &user_host(), None).fallbacks;
+    assert!(!auto.is_empty());
+    let p = plan(args(SANDBOX), &container(), &user_host(), Some(""));
+    assert_eq!(p.fallbacks, auto);
+    let a: Vec<&str> = ["--proc-fallback", "auto"].iter().chain(SANDBOX).copied().collect();
+    let p = plan(args(&a), &container(), &user_host(), Some("bogus"));
+    assert_eq!(p.fallbacks, auto);
+}

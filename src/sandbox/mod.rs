@@ -1,4 +1,5 @@
-//! Orchestration: parse → validate → prepare → clone → monitor / child.
+//! Orchestration: preflight → prepare → clone → monitor / child (the
+//! program's entry, parse and validate are `app.rs`'s).
 //! The only module that knows the process tree.
 
 pub mod child;
@@ -13,95 +14,34 @@ pub mod setup;
 pub mod status;
 pub mod userns_lock;
 
-use std::ffi::OsString;
-
 use nix::errno::Errno;
 use nix::fcntl::OFlag;
 use nix::sys::signal::{SigSet, Signal};
 use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
 
-use crate::cli::{self, HostFacts, Parsed};
-use crate::config::{Config, EnvOp, ProcFallback};
-use crate::error::{setup_errno, setup_msg, CliError, Error, SetupError};
-use crate::report::Reporter;
+use crate::config::Config;
+use crate::error::{setup_errno, setup_msg, SetupError};
 use crate::sys;
 
-/// The whole program: returns the exit status.
 /// Our parent when we started, read first thing: --die-with-parent
 /// compares it with the parent after PR_SET_PDEATHSIG, and the later it is
 /// read, the wider the window in which a caller that dies goes unnoticed.
 static PARENT_AT_START: std::sync::atomic::AtomicI32 = std::sync::atomic::AtomicI32::new(0);
 
-pub fn main_entry() -> i32 {
+/// Record our parent; the program's entry (`app::main_entry`) calls it first.
+pub fn note_parent_at_start() {
     PARENT_AT_START.store(nix::unistd::getppid().as_raw(), std::sync::atomic::Ordering::Relaxed);
-    // Callers that ignore SIGCHLD would break waiting (bwrap 0.11.1 resets it).
-    sys::reset_signal_default(libc::SIGCHLD);
-    let mut args: Vec<OsString> = std::env::args_os().collect();
-    let argv0 = if args.is_empty() { OsString::from("bwrap") } else { args.remove(0) };
-    let argv0_str = argv0.to_string_lossy().into_owned();
-
-    // `bwrap --version` alone is answered before anything else.
-    if args.len() == 1 && args[0] == "--version" {
-        println!("{}", crate::BWRAP_VERSION);
-        return 0;
-    }
-
-    // `--diagnose` (first argument only): report, before anything changes
-    // this process (no_new_privs), and before the setuid refusal, which the
-    // report explains.
-    if args.first().is_some_and(|a| a == "--diagnose") {
-        return crate::diagnose::main(args.split_off(1));
-    }
-
-    let mut reporter = Reporter::stderr();
-    if sys::is_secure_exec() {
-        reporter.error("setuid use of bubblewrap is not supported");
-        return 1;
-    }
-    if let Err(e) = nix::sys::prctl::set_no_new_privs() {
-        reporter
-            .error(&format!("prctl(PR_SET_NO_NEW_PRIVS) failed: {}", crate::error::strerror(e)));
-        return 1;
-    }
-
-    match run(args, &argv0_str, &mut reporter) {
-        Ok(code) => code,
-        Err(Error::Cli(CliError::Usage)) => {
-            eprint!("{}", crate::doc::usage(&argv0_str));
-            1
-        }
-        Err(e) => {
-            reporter.error(&e.to_string());
-            if let Error::Setup(setup) = &e {
-                if let Some(hint) = setup.hint() {
-                    reporter.warn(hint);
-                }
-            }
-            1
-        }
-    }
 }
 
-fn run(args: Vec<OsString>, argv0: &str, reporter: &mut Reporter) -> Result<i32, Error> {
-    let mut config = match cli::parse(args, reporter)? {
-        Parsed::Help => {
-            print!("{}", crate::doc::usage(argv0));
-            return Ok(0);
-        }
-        Parsed::Version => {
-            println!("{}", crate::BWRAP_VERSION);
-            return Ok(0);
-        }
-        Parsed::Run(config) => *config,
-    };
-    let facts = HostFacts::probe_for(&config);
-    cli::validate(&mut config, &facts)?;
+/// The checks bwrap makes before any environment change or setup: SELinux
+/// labels, Landlock scopes, and the file-creation label, set here.
+pub fn preflight(config: &Config) -> Result<(), SetupError> {
     // SELinux labels are validated up front, as bwrap does while parsing.
     for label in [&config.exec_label, &config.file_label].into_iter().flatten() {
         label::check(label)?;
     }
     // Landlock scopes: fail before any setup when the kernel cannot have them.
-    scope::check_available(&config)?;
+    scope::check_available(config)?;
     if let Some(label) = &config.file_label {
         let proc_fd = nix::fcntl::open(
             "/proc",
@@ -111,48 +51,7 @@ fn run(args: Vec<OsString>, argv0: &str, reporter: &mut Reporter) -> Result<i32,
         .map_err(|e| setup_errno("open-proc", "Can't open /proc", e))?;
         label::set_file_create(&proc_fd, label)?;
     }
-    // Read before --clearenv/--unsetenv can remove it.
-    if config.proc_fallback.is_none() {
-        config.proc_fallback = proc_fallback_from_env()?;
-    }
-    apply_env_ops(&config.env_ops);
-    Ok(spawn(config)?)
-}
-
-/// `NESTWRAP_PROC_FALLBACK=auto|quiet|never` (the option wins over it).
-fn proc_fallback_from_env() -> Result<Option<ProcFallback>, SetupError> {
-    let Some(value) = std::env::var_os("NESTWRAP_PROC_FALLBACK") else { return Ok(None) };
-    match value.to_str() {
-        Some("auto") | Some("") => Ok(Some(ProcFallback::Auto)),
-        Some("quiet") => Ok(Some(ProcFallback::Quiet)),
-        Some("never") => Ok(Some(ProcFallback::Never)),
-        _ => Err(setup_msg(
-            "env",
-            format!(
-                "Invalid NESTWRAP_PROC_FALLBACK value {:?}: expected auto, quiet or never",
-                value.to_string_lossy()
-            ),
-        )),
-    }
-}
-
-/// `--setenv`/`--unsetenv`/`--clearenv`, applied to our own environment in
-/// order (bwrap does it while parsing); COMMAND's PATH lookup and the
-/// `$HOME` fallback then see the result.
-fn apply_env_ops(ops: &[EnvOp]) {
-    // The parser already refused empty names and names with '=' (bwrap's
-    // "setenv failed"), the only ones std::env would reject.
-    for op in ops {
-        match op {
-            EnvOp::Set { var, value } => std::env::set_var(var, value),
-            EnvOp::Unset { var } => std::env::remove_var(var),
-            EnvOp::Clear => {
-                for (k, _) in std::env::vars_os() {
-                    std::env::remove_var(k);
-                }
-            }
-        }
-    }
+    Ok(())
 }
 
 /// bwrap's messages for a failed namespace clone.
@@ -182,8 +81,9 @@ fn pipe() -> Result<(std::os::fd::OwnedFd, std::os::fd::OwnedFd), SetupError> {
     nix::unistd::pipe2(OFlag::O_CLOEXEC).map_err(|e| setup_errno("pipe", "pipe2()", e))
 }
 
-fn spawn(config: Config) -> Result<i32, SetupError> {
-    if sys::thread_count().is_some_and(|n| n != 1) {
+/// Prepare, clone, and run the monitor (parent) and the child.
+pub fn spawn(config: Config) -> Result<i32, SetupError> {
+    if sys::check_single_threaded().is_err() {
         return Err(setup_msg("threads", "internal error: more than one thread before clone"));
     }
     let plan = prepare::prepare(config)?;

@@ -6,6 +6,7 @@ use std::os::fd::OwnedFd;
 use nix::unistd::Pid;
 
 use super::prepare::Plan;
+use crate::json::json_escape;
 use crate::sys;
 
 /// The namespaces bwrap reports, in bwrap's fixed order, with whether this
@@ -144,24 +145,6 @@ pub fn parse_fallbacks(payload: &[u8]) -> Vec<(String, String)> {
         .filter_map(|l| l.split_once('='))
         .map(|(k, v)| (k.to_owned(), v.to_owned()))
         .collect()
-}
-
-/// Escape a string for a JSON string literal.
-pub fn json_escape(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            c if (c as u32) < 0x20 => out.push_str(&format!("\\u{:04x}", c as u32)),
-            // Non-UTF-8 bytes (DECISIONS.md: written as \uFFFD), whether
-            // already replaced or carried raw for stderr.
-            '\u{fffd}' => out.push_str("\\uFFFD"),
-            c if crate::report::raw_byte(c).is_some() => out.push_str("\\uFFFD"),
-            c => out.push(c),
-        }
-    }
-    out
 }
 
 /// The last line, only when COMMAND was executed.

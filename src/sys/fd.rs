@@ -5,7 +5,15 @@ use std::os::fd::{AsFd, FromRawFd, OwnedFd, RawFd};
 use nix::errno::Errno;
 
 /// Take ownership of a caller-supplied fd number after checking it is open.
-pub fn claim_fd(fd: RawFd) -> Result<OwnedFd, Errno> {
+///
+/// Private: sound only for a number the command line handed us before
+/// nestwrap opened any descriptor of its own, which nothing else in the
+/// process owns. Its only ways in are the two that keep that invariant:
+/// [`read_fd_bounded_and_close`] (the parser's `--args` and
+/// `--add-seccomp-fd` reads, while parsing, before anything is opened) and
+/// [`FdTable::claim`] (every other fd op, in one go, right after
+/// validation). DESIGN.md, unsafe inventory.
+fn claim_fd(fd: RawFd) -> Result<OwnedFd, Errno> {
     if fd < 0 {
         return Err(Errno::EBADF);
     }

@@ -16,18 +16,41 @@ use std::ffi::CStr;
 use nix::errno::Errno;
 use nix::unistd::Pid;
 
+/// Set by [`check_single_threaded`] once it has seen one thread; read by
+/// [`clone_fork`]. A forked child inherits it, and is single-threaded too.
+static SINGLE_THREADED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// Check that this process has one thread (`/proc/self/task`) and, if so,
+/// allow [`clone_fork`] from now on. `Err(n)` gives the count seen. Where
+/// the count cannot be read (a masked `/proc`), it is taken as one, as the
+/// callers always did: nestwrap itself starts no thread (DESIGN.md, unsafe
+/// inventory), so the check guards against a future change, not a caller.
+pub fn check_single_threaded() -> Result<(), usize> {
+    if let Some(n) = thread_count().filter(|&n| n != 1) {
+        return Err(n);
+    }
+    SINGLE_THREADED.store(true, std::sync::atomic::Ordering::Relaxed);
+    Ok(())
+}
+
 /// `clone(2)` with a NULL stack: fork semantics plus namespace flags, as
 /// bwrap's `raw_clone`. Returns `Ok(None)` in the child.
 ///
-/// The process must be single-threaded (checked by the caller): the child
-/// gets a copy of only the calling thread, and it then runs ordinary Rust
-/// (including allocation), which is only sound without other threads.
+/// The child gets a copy of only the calling thread and then runs ordinary
+/// Rust (including allocation), which is only sound without other threads.
+/// So this refuses (`EDEADLK`, "would deadlock") unless
+/// [`check_single_threaded`] has passed in this process (or in the parent
+/// it was forked from): the function checks its own invariant instead of
+/// trusting its caller, without a syscall of its own.
 pub fn clone_fork(flags: libc::c_int) -> Result<Option<Pid>, Errno> {
+    if !SINGLE_THREADED.load(std::sync::atomic::Ordering::Relaxed) {
+        return Err(Errno::EDEADLK);
+    }
     let flags = (flags | libc::SIGCHLD) as libc::c_ulong;
     // SAFETY: with a NULL stack the kernel gives the child a copy-on-write
     // copy of our stack, exactly like fork(2); no Rust invariant depends on
-    // the thread id. The process is single-threaded (see the function
-    // docs), so no lock can be held by a thread that does not exist in the
+    // the thread id. The process is single-threaded (checked above, see
+    // the function docs), so no lock can be held by a thread that does not exist in the
     // child. x86_64/aarch64 argument order: flags, stack, ptid, ctid, tls.
     let ret = unsafe {
         libc::syscall(
@@ -486,5 +509,19 @@ pub fn faccessat_real_ids(
         Ok(())
     } else {
         Err(Errno::last())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The test harness runs tests on their own threads: the check sees
+    /// more than one, and clone_fork refuses before any syscall.
+    #[test]
+    fn clone_fork_refuses_unless_single_threaded() {
+        assert!(matches!(check_single_threaded(), Err(n) if n > 1));
+        assert_eq!(clone_fork(0), Err(Errno::EDEADLK));
+        assert_eq!(fork(), Err(Errno::EDEADLK));
     }
 }
