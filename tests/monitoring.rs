@@ -132,34 +132,22 @@ fn dup_high(fd: &impl AsRawFd) -> OwnedFd {
 fn command_as(as_: As, program: &str, args: &[String], fds: Vec<(RawFd, OwnedFd)>) -> Command {
     let id = ident(as_);
     let mut c = if as_ == As::User && is_root() {
-        let mut c = Command::new("setpriv");
-        c.arg(format!("--reuid={}", id.uid))
-            .arg(format!("--regid={}", id.gid))
-            .arg("--clear-groups")
-            .arg("--")
-            .arg(program);
-        c
+        user_command(&id, program.as_ref())
     } else {
-        Command::new(program)
+        let mut c = Command::new(program);
+        c.env_clear().env("HOME", &id.home).env("PATH", PATH);
+        c
     };
-    c.env_clear().env("HOME", &id.home).env("PATH", PATH).args(args).current_dir("/");
+    c.args(args).current_dir("/");
     let fds: Vec<(RawFd, OwnedFd)> = fds.into_iter().map(|(t, f)| (t, dup_high(&f))).collect();
     let maps: Vec<(RawFd, RawFd)> = fds.iter().map(|(t, f)| (*t, f.as_raw_fd())).collect();
-    let install = move || -> std::io::Result<()> {
-        let _keep = &fds;
-        for &(t, src) in &maps {
-            // SAFETY: dup2 on fds kept open by `_keep` until the Command is dropped.
-            if unsafe { libc::dup2(src, t) } < 0 {
-                return Err(std::io::Error::last_os_error());
-            }
-            // SAFETY: F_SETFD on the fd just created.
-            unsafe { libc::fcntl(t, libc::F_SETFD, 0) };
-        }
-        Ok(())
-    };
-    // SAFETY: `install` only calls async-signal-safe dup2/fcntl and does not allocate.
+    // SAFETY: install_fds only calls async-signal-safe dup2/fcntl and does
+    // not allocate; `fds` keeps the sources open until the Command is dropped.
     unsafe {
-        c.pre_exec(install);
+        c.pre_exec(move || {
+            let _keep = &fds;
+            install_fds(&maps)
+        });
     }
     c
 }

@@ -410,7 +410,9 @@ pub fn require(as_: As) -> bool {
     }
 }
 
-fn user_command(u: &Ident, program: &OsStr) -> Command {
+/// `program` as the unprivileged identity `u` (setpriv when the harness is
+/// root), with the harness's minimal environment.
+pub fn user_command(u: &Ident, program: &OsStr) -> Command {
     let mut c = if is_root() {
         let mut c = Command::new("setpriv");
         c.arg(format!("--reuid={}", u.uid))
@@ -591,7 +593,7 @@ fn pipe() -> (OwnedFd, OwnedFd) {
 }
 
 /// Runs in the forked child before exec: put each source fd on its target number.
-fn install_fds(maps: &[(RawFd, RawFd)]) -> std::io::Result<()> {
+pub fn install_fds(maps: &[(RawFd, RawFd)]) -> std::io::Result<()> {
     for &(target, src) in maps {
         // SAFETY: dup2 on fds the parent keeps open until spawn returns.
         if unsafe { libc::dup2(src, target) } < 0 {
