@@ -70,6 +70,147 @@ pub enum SetupOp {
     Chmod { mode: u32, path: OsString },
 }
 
+/// What an op needs at its destination before it acts (bwrap 0.13.1's
+/// destination step).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DestNeed {
+    /// A directory if the source is one, else a non-directory (binds).
+    LikeSource,
+    /// A non-directory, made empty if missing.
+    File,
+    /// A directory, made if missing; `mounts` ops refuse a symlink there
+    /// with "Can't mount on symlink destination".
+    Dir { mounts: bool },
+    /// Whatever is there; only the parents are made (`--remount-ro`).
+    Existing,
+    /// Only the parents: the op makes the leaf itself (`--file`, `--symlink`).
+    Parents,
+    /// Nothing is made (`--chmod` acts on what exists).
+    Nothing,
+}
+
+/// What an op takes from the host, resolved in the child before the pivot
+/// (bwrap's `resolve_symlinks_in_ops`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SourceSpec<'a> {
+    /// The op has no source on the host.
+    None,
+    /// A path; `may_be_missing` for the `-try` forms.
+    Path { src: &'a OsString, may_be_missing: bool },
+    /// An fd the caller passed (`--bind-fd`), resolved through `/proc/self/fd`.
+    Fd(FdNum),
+    /// An overlay's layers (bottom first) and, for `--overlay`, RWSRC and WORKDIR.
+    Overlay { lower: &'a [OsString], upper: Option<(&'a OsString, &'a OsString)> },
+}
+
+/// Each op describes itself once, here: the rest of the code asks these
+/// instead of matching on the op type. Every match is exhaustive (no
+/// catch-all arm), so a new op cannot be forgotten in any of them.
+impl SetupOp {
+    /// The destination as typed (`--chmod`'s PATH).
+    pub fn dest(&self) -> &OsString {
+        match self {
+            SetupOp::Bind { dest, .. }
+            | SetupOp::BindFd { dest, .. }
+            | SetupOp::RemountRo { dest }
+            | SetupOp::Overlay { dest, .. }
+            | SetupOp::Proc { dest }
+            | SetupOp::Dev { dest }
+            | SetupOp::Tmpfs { dest, .. }
+            | SetupOp::Mqueue { dest }
+            | SetupOp::Dir { dest, .. }
+            | SetupOp::File { dest, .. }
+            | SetupOp::BindData { dest, .. }
+            | SetupOp::Symlink { dest, .. } => dest,
+            SetupOp::Chmod { path, .. } => path,
+        }
+    }
+
+    /// The mode of what the op creates, as bwrap's `op->perms`: `--perms`,
+    /// else the op's default. Ops that create no file of their own keep
+    /// bwrap's zero-initialised value, which is why their missing parents
+    /// come out 0700.
+    pub fn perms(&self) -> u32 {
+        match self {
+            SetupOp::Tmpfs { perms, .. } | SetupOp::Dir { perms, .. } => perms.unwrap_or(0o755),
+            SetupOp::File { perms, .. } => perms.unwrap_or(0o666),
+            SetupOp::BindData { perms, .. } => perms.unwrap_or(0o600),
+            SetupOp::Bind { .. }
+            | SetupOp::BindFd { .. }
+            | SetupOp::RemountRo { .. }
+            | SetupOp::Overlay { .. }
+            | SetupOp::Proc { .. }
+            | SetupOp::Dev { .. }
+            | SetupOp::Mqueue { .. }
+            | SetupOp::Symlink { .. }
+            | SetupOp::Chmod { .. } => 0,
+        }
+    }
+
+    /// What the op needs at its destination.
+    pub fn dest_need(&self) -> DestNeed {
+        match self {
+            SetupOp::Bind { .. } | SetupOp::BindFd { .. } => DestNeed::LikeSource,
+            SetupOp::BindData { .. } => DestNeed::File,
+            SetupOp::Overlay { .. }
+            | SetupOp::Proc { .. }
+            | SetupOp::Dev { .. }
+            | SetupOp::Tmpfs { .. }
+            | SetupOp::Mqueue { .. } => DestNeed::Dir { mounts: true },
+            SetupOp::Dir { .. } => DestNeed::Dir { mounts: false },
+            SetupOp::RemountRo { .. } => DestNeed::Existing,
+            SetupOp::File { .. } | SetupOp::Symlink { .. } => DestNeed::Parents,
+            SetupOp::Chmod { .. } => DestNeed::Nothing,
+        }
+    }
+
+    /// The caller's fd the op reads (and nestwrap closes before COMMAND).
+    pub fn consumed_fd(&self) -> Option<FdNum> {
+        match self {
+            SetupOp::File { fd, .. }
+            | SetupOp::BindData { fd, .. }
+            | SetupOp::BindFd { fd, .. } => Some(*fd),
+            SetupOp::Bind { .. }
+            | SetupOp::RemountRo { .. }
+            | SetupOp::Overlay { .. }
+            | SetupOp::Proc { .. }
+            | SetupOp::Dev { .. }
+            | SetupOp::Tmpfs { .. }
+            | SetupOp::Mqueue { .. }
+            | SetupOp::Dir { .. }
+            | SetupOp::Symlink { .. }
+            | SetupOp::Chmod { .. } => None,
+        }
+    }
+
+    /// What the op takes from the host.
+    pub fn source(&self) -> SourceSpec<'_> {
+        match self {
+            SetupOp::Bind { src, allow_notexist, .. } => {
+                SourceSpec::Path { src, may_be_missing: *allow_notexist }
+            }
+            SetupOp::BindFd { fd, .. } => SourceSpec::Fd(*fd),
+            SetupOp::Overlay { srcs, kind, .. } => SourceSpec::Overlay {
+                lower: srcs,
+                upper: match kind {
+                    OverlayKind::ReadWrite { rwsrc, workdir } => Some((rwsrc, workdir)),
+                    OverlayKind::Tmp | OverlayKind::ReadOnly => None,
+                },
+            },
+            SetupOp::RemountRo { .. }
+            | SetupOp::Proc { .. }
+            | SetupOp::Dev { .. }
+            | SetupOp::Tmpfs { .. }
+            | SetupOp::Mqueue { .. }
+            | SetupOp::Dir { .. }
+            | SetupOp::File { .. }
+            | SetupOp::BindData { .. }
+            | SetupOp::Symlink { .. }
+            | SetupOp::Chmod { .. } => SourceSpec::None,
+        }
+    }
+}
+
 /// `--setenv`, `--unsetenv`, `--clearenv`, in command-line order.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum EnvOp {

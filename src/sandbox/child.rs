@@ -25,9 +25,9 @@ use super::init;
 use super::net;
 use super::prepare::Plan;
 use super::setup::warn;
-use super::setup::{self, Ctx, Source};
+use super::setup::{self, Ctx};
 use super::status;
-use crate::config::{OverlayKind, SetupOp};
+use crate::config::SetupOp;
 use crate::error::{setup_errno, setup_msg, Detail, SetupError};
 use crate::report::{format_line, write_stderr, Level};
 use crate::sys;
@@ -154,7 +154,7 @@ fn run(plan: &Plan, mut fds: ChildFds, report: Option<&OwnedFd>) -> Result<Never
     let old_umask = sys::umask(0);
 
     // Resolve bind sources on the host, as the user, before the pivot.
-    let sources = resolve_sources(&config.ops)?;
+    let ops = setup::resolve_sources(&config.ops)?;
 
     mount(
         None::<&str>,
@@ -228,7 +228,8 @@ fn run(plan: &Plan, mut fds: ChildFds, report: Option<&OwnedFd>) -> Result<Never
         file_label: config.file_label.as_deref(),
         user_fds: &plan.user_fds,
     };
-    setup::setup_newroot(&ctx, &config.ops, &sources)?;
+    setup::setup_newroot(&ctx, &ops)?;
+    drop(ops);
 
     if let Some(name) = &config.hostname {
         sys::sethostname(name.as_bytes()).map_err(|e| {
@@ -715,52 +716,9 @@ fn exec_command(
     .with_path(config.command[0].clone()))
 }
 
-fn resolve_sources(ops: &[SetupOp]) -> Result<Vec<Option<Source>>, SetupError> {
-    let resolve = |src: &OsStr| {
-        std::fs::canonicalize(src).map(|p| p.into_os_string()).map_err(|e| {
-            setup_errno(
-                "find-source",
-                format!("Can't find source path {}", crate::report::show(src)),
-                Errno::from_raw(e.raw_os_error().unwrap_or(libc::EIO)),
-            )
-            .with_path(src.to_owned())
-        })
-    };
-    ops.iter()
-        .map(|op| match op {
-            SetupOp::Bind { src, allow_notexist, .. } => match resolve(src) {
-                Ok(p) => Ok(Some(Source::Path(p))),
-                Err(e) if *allow_notexist && e.errno() == Some(Errno::ENOENT) => {
-                    Ok(Some(Source::Missing))
-                }
-                Err(e) => Err(e),
-            },
-            SetupOp::BindFd { fd, .. } => {
-                resolve(OsStr::new(&format!("/proc/self/fd/{fd}"))).map(|p| Some(Source::Path(p)))
-            }
-            SetupOp::Overlay { srcs, kind, .. } => {
-                let lower = srcs.iter().map(|s| resolve(s)).collect::<Result<Vec<_>, _>>()?;
-                let upper = match kind {
-                    OverlayKind::ReadWrite { rwsrc, workdir } => {
-                        Some((resolve(rwsrc)?, resolve(workdir)?))
-                    }
-                    _ => None,
-                };
-                Ok(Some(Source::Overlay { lower, upper }))
-            }
-            _ => Ok(None),
-        })
-        .collect()
-}
-
 fn close_op_fds(plan: &Plan) {
-    for op in &plan.config.ops {
-        match op {
-            SetupOp::File { fd, .. }
-            | SetupOp::BindData { fd, .. }
-            | SetupOp::BindFd { fd, .. } => plan.user_fds.close(*fd),
-            _ => {}
-        }
+    for fd in plan.config.ops.iter().filter_map(SetupOp::consumed_fd) {
+        plan.user_fds.close(fd);
     }
 }
 

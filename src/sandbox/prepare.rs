@@ -60,16 +60,7 @@ pub struct Plan {
 /// `--userns`, `--userns2`, `--pidns` are only used by number and stay
 /// open for COMMAND, as in bwrap.
 fn consumed_fds(config: &Config) -> Vec<i32> {
-    let mut fds: Vec<i32> = config
-        .ops
-        .iter()
-        .filter_map(|op| match op {
-            SetupOp::File { fd, .. }
-            | SetupOp::BindData { fd, .. }
-            | SetupOp::BindFd { fd, .. } => Some(*fd),
-            _ => None,
-        })
-        .collect();
+    let mut fds: Vec<i32> = config.ops.iter().filter_map(SetupOp::consumed_fd).collect();
     fds.extend(config.sync_fds.iter().copied());
     fds.extend(
         [
