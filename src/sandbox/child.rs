@@ -73,89 +73,196 @@ fn mount_err(step: &'static str, msg: &str, e: Errno) -> SetupError {
     SetupError::new(step, msg, Detail::Mount(e))
 }
 
+/// The child's steps, in bwrap's order: each is its own function below.
 fn run(plan: &Plan, mut fds: ChildFds, report: Option<&OwnedFd>) -> Result<Never, SetupError> {
     let config = &plan.config;
     // The monitor cloned us non-dumpable (see sandbox::run); our own
     // /proc/self files must be ours to write the uid/gid maps.
     super::set_dumpable(true)?;
     if config.die_with_parent {
-        nix::sys::prctl::set_pdeathsig(Signal::SIGKILL)
-            .map_err(|e| setup_errno("prctl", "prctl", e))?;
+        set_pdeathsig()?;
     }
-    // --pidns: enter it (and optionally a new pid namespace below it),
-    // forking so that the final process is inside, and tell the monitor
-    // that process's pid (the kernel translates it for the receiver).
-    if let Some(fd) = config.pidns_fd {
-        sys::setns(fd, libc::CLONE_NEWPID)
-            .map_err(|e| setup_errno("pidns", "Setting pidns failed", e))?;
-        fork_intermediate_child()?;
-        if config.unshare.pid {
-            sys::unshare(libc::CLONE_NEWPID)
-                .map_err(|e| setup_errno("pidns", "unshare pid ns", e))?;
-            fork_intermediate_child()?;
-        }
-        if let Some(sock) = &fds.pid_socket {
-            let _ = sys::fd::write_all(sock, &[0u8]);
-        }
-    }
-    drop(fds.pid_socket);
-
+    enter_pidns(plan, fds.pid_socket.take())?;
     // The monitor owns the reporting fds.
     for fd in [config.info_fd, config.json_status_fd].into_iter().flatten() {
         plan.user_fds.close(fd);
     }
-
-    // Wait for the monitor. EOF means it died before releasing us: with
-    // --die-with-parent that closes the PDEATHSIG race; without, there is
-    // nobody to report to either. Without a gate, --die-with-parent only
-    // checks that the monitor is still there now that PDEATHSIG is set.
-    if let Some(go) = fds.go_read.take() {
-        if plan.monitor_gate {
-            let mut b = [0u8; 1];
-            match sys::fd::read_retry(&go, &mut b) {
-                Ok(1) => {}
-                // EOF: the monitor died; nobody is left to tell.
-                Ok(_) => sys::exit_now(1),
-                Err(e) => return Err(setup_errno("monitor", "Can't read from the monitor", e)),
-            }
-        } else if sys::fd::peer_gone(&go) {
-            sys::exit_now(1);
-        }
-    }
-
-    // switch_to_user_with_privs: a new user namespace gave us a full
-    // bounding set again; limit it to what COMMAND may end with.
-    if plan.new_userns || config.userns_fd.is_some() {
-        drop_bounding_set(plan.requested_caps, plan.last_cap)?;
-    }
-    // A joined user namespace may allow other ids: switch to the target.
-    if config.userns_fd.is_some() {
-        if plan.sandbox_uid != plan.real_uid {
-            nix::unistd::setuid(nix::unistd::Uid::from_raw(plan.sandbox_uid)).map_err(|e| {
-                setup_errno("setuid", format!("unable to switch to uid {}", plan.sandbox_uid), e)
-            })?;
-        }
-        if plan.sandbox_gid != plan.real_gid {
-            nix::unistd::setgid(nix::unistd::Gid::from_raw(plan.sandbox_gid)).map_err(|e| {
-                setup_errno("setgid", format!("unable to switch to gid {}", plan.sandbox_gid), e)
-            })?;
-        }
-    }
-
+    wait_for_monitor(plan, fds.go_read.take())?;
+    switch_to_sandbox_ids(plan)?;
     if config.unshare.net {
         net::loopback_setup()?;
     }
-
     // With --userns-block-fd the caller writes the maps (newuidmap).
     if plan.new_userns && config.userns_block_fd.is_none() {
         write_uid_gid_map(plan)?;
     }
 
     let old_umask = sys::umask(0);
-
     // Resolve bind sources on the host, as the user, before the pivot.
     let ops = setup::resolve_sources(&config.ops)?;
+    let mut setup_root = Some(enter_setup_root()?);
+    let root = super::resolve::NewRoot::open(config.debug_force_openat_fallback)
+        .map_err(|e| setup_errno("newroot", "Can't open /newroot", e))?;
+    let ctx = Ctx {
+        proc_fd: &plan.proc_fd,
+        root: &root,
+        proc_fallback: plan.proc_fallback,
+        proc_tier: std::cell::Cell::new(None),
+        own_pidns: plan.new_pidns || config.pidns_fd.is_some(),
+        host_tty: plan.host_tty.as_deref(),
+        level_prefix: config.level_prefix,
+        not_a_security_boundary: config.not_a_security_boundary,
+        force_setattr_fallback: config.debug_force_setattr_fallback,
+        file_label: config.file_label.as_deref(),
+        user_fds: &plan.user_fds,
+    };
+    setup::setup_newroot(&ctx, &ops)?;
+    drop(ops);
+    if let Some(name) = &config.hostname {
+        sys::sethostname(name.as_bytes()).map_err(|e| {
+            setup_errno(
+                "sethostname",
+                format!("Can't set hostname to {}", crate::report::show(name)),
+                e,
+            )
+        })?;
+    }
+    close_op_fds(plan);
 
+    // Fallbacks used (and Landlock scopes entered), reported on the
+    // monitor's `command-pid` JSON line.
+    let mut fallbacks = String::new();
+    let chroot_locked = leave_setup_root(plan, &mut setup_root, &mut fallbacks)?;
+    if let Some(fd) = config.userns2_fd {
+        sys::setns(fd, libc::CLONE_NEWUSER)
+            .map_err(|e| setup_errno("userns2", "Setting userns2 failed", e))?;
+    }
+    // Whether a filter was there before ours (the kernel counts it too).
+    let filtered_before =
+        (config.seccomp_fd.is_some() || !config.add_seccomp.is_empty()) && sys::seccomp_filtered();
+    let own_userns = lock_user_namespaces(plan)?;
+    if ctx.proc_tier.get().is_some() {
+        isolate_from_outside(plan, own_userns.is_some(), chroot_locked, &mut fallbacks)?;
+    }
+    let userns_lock = match own_userns {
+        Some(OwnUserns::DisableUserns { seccomp: true }) => Some("seccomp"),
+        _ => None,
+    };
+
+    drop_privs(plan)?;
+    wait_block_fd(plan);
+    let seccomp_programs = seccomp_programs(plan)?;
+    check_seccomp_chain(&seccomp_programs, filtered_before, userns_lock == Some("seccomp"))?;
+    sys::umask(old_umask);
+    enter_command_state(plan)?;
+    // Landlock scopes, before the reaper is forked so that it shares
+    // COMMAND's domain (COMMAND may signal its parent), and before any of
+    // the caller's seccomp programs, which therefore cannot refuse it.
+    if let Some(record) = super::scope::apply(config)? {
+        fallbacks.push_str(&record);
+    }
+    fork_reaper(plan, fds.status_write.take(), report, &seccomp_programs)?;
+
+    if let Some(tier) = ctx.proc_tier.get() {
+        fallbacks.push_str(&format!("proc={tier}\n"));
+    }
+    if let Some(method) = userns_lock {
+        fallbacks.push_str(&format!("userns-lock={method}\n"));
+    }
+    if sys::openat2_emulated() {
+        // Destinations were resolved by the userspace in-root resolver.
+        fallbacks.push_str("openat2=userspace\n");
+    }
+    exec_command(plan, &seccomp_programs, report, fallbacks.as_bytes())
+}
+
+fn set_pdeathsig() -> Result<(), SetupError> {
+    nix::sys::prctl::set_pdeathsig(Signal::SIGKILL).map_err(|e| setup_errno("prctl", "prctl", e))
+}
+
+/// `--pidns`: enter it (and optionally a new pid namespace below it),
+/// forking so that the final process is inside, and tell the monitor that
+/// process's pid (the kernel translates it for the receiver).
+fn enter_pidns(plan: &Plan, pid_socket: Option<OwnedFd>) -> Result<(), SetupError> {
+    let config = &plan.config;
+    let Some(fd) = config.pidns_fd else {
+        return Ok(());
+    };
+    sys::setns(fd, libc::CLONE_NEWPID)
+        .map_err(|e| setup_errno("pidns", "Setting pidns failed", e))?;
+    fork_intermediate_child()?;
+    if config.unshare.pid {
+        sys::unshare(libc::CLONE_NEWPID).map_err(|e| setup_errno("pidns", "unshare pid ns", e))?;
+        fork_intermediate_child()?;
+    }
+    if let Some(sock) = &pid_socket {
+        let _ = sys::fd::write_all(sock, &[0u8]);
+    }
+    Ok(())
+}
+
+/// Wait for the monitor. EOF means it died before releasing us: with
+/// --die-with-parent that closes the PDEATHSIG race; without, there is
+/// nobody to report to either. Without a gate, --die-with-parent only
+/// checks that the monitor is still there now that PDEATHSIG is set.
+fn wait_for_monitor(plan: &Plan, go: Option<OwnedFd>) -> Result<(), SetupError> {
+    let Some(go) = go else {
+        return Ok(());
+    };
+    if plan.monitor_gate {
+        let mut b = [0u8; 1];
+        match sys::fd::read_retry(&go, &mut b) {
+            Ok(1) => {}
+            // EOF: the monitor died; nobody is left to tell.
+            Ok(_) => sys::exit_now(1),
+            Err(e) => return Err(setup_errno("monitor", "Can't read from the monitor", e)),
+        }
+    } else if sys::fd::peer_gone(&go) {
+        sys::exit_now(1);
+    }
+    Ok(())
+}
+
+/// switch_to_user_with_privs: a new user namespace gave us a full bounding
+/// set again; limit it to what COMMAND may end with. A joined user
+/// namespace may allow other ids: switch to the target.
+fn switch_to_sandbox_ids(plan: &Plan) -> Result<(), SetupError> {
+    let config = &plan.config;
+    if plan.new_userns || config.userns_fd.is_some() {
+        drop_bounding_set(plan.requested_caps, plan.last_cap)?;
+    }
+    if config.userns_fd.is_none() {
+        return Ok(());
+    }
+    if plan.sandbox_uid != plan.real_uid {
+        nix::unistd::setuid(nix::unistd::Uid::from_raw(plan.sandbox_uid)).map_err(|e| {
+            setup_errno("setuid", format!("unable to switch to uid {}", plan.sandbox_uid), e)
+        })?;
+    }
+    if plan.sandbox_gid != plan.real_gid {
+        nix::unistd::setgid(nix::unistd::Gid::from_raw(plan.sandbox_gid)).map_err(|e| {
+            setup_errno("setgid", format!("unable to switch to gid {}", plan.sandbox_gid), e)
+        })?;
+    }
+    Ok(())
+}
+
+/// Where the setup stands once the setup tmpfs is the root.
+struct SetupRoot {
+    /// The setup tmpfs's directory on the host (`/tmp`, ...).
+    base: &'static str,
+    /// The host root, opened before the pivot for its fallback. On the
+    /// usual path it stays open until exec closes it (O_CLOEXEC): closing it
+    /// earlier would cost a close(2) that bwrap's start-up does not pay.
+    real_root: OwnedFd,
+    /// pivot_root was refused, and why: the locked-chroot fallback.
+    pivot_refused: Option<Errno>,
+}
+
+/// Make `/` a slave, mount the setup tmpfs with `newroot` and `oldroot`
+/// in it, and pivot into it (or, where pivot_root is refused, reach the
+/// same layout with a recursive bind of `/` on `oldroot` and a chroot).
+fn enter_setup_root() -> Result<SetupRoot, SetupError> {
     mount(
         None::<&str>,
         "/",
@@ -183,67 +290,48 @@ fn run(plan: &Plan, mut fds: ChildFds, report: Option<&OwnedFd>) -> Result<Never
     let real_root =
         nix::fcntl::open("/", OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC, Mode::empty())
             .map_err(|e| setup_errno("pivot-root", "can't open /", e))?;
-    // Fallbacks used (and Landlock scopes entered), reported on the
-    // monitor's `command-pid` JSON line.
-    let mut fallbacks = String::new();
-    let chroot_fallback = match nix::unistd::pivot_root(base, "oldroot") {
+    let pivot_refused = match nix::unistd::pivot_root(base, "oldroot") {
         Ok(()) => None,
         // A container seccomp profile refusing pivot_root, or a root
-        // filesystem it cannot leave (initramfs): reach the same layout with
-        // a recursive bind of / on oldroot and a chroot into the tmpfs.
+        // filesystem it cannot leave (initramfs).
         Err(e @ (Errno::EPERM | Errno::EINVAL)) => {
-            mount(
-                Some("/"),
-                "oldroot",
-                None::<&str>,
-                MsFlags::MS_SILENT | MsFlags::MS_BIND | MsFlags::MS_REC,
-                None::<&str>,
-            )
-            .map_err(|_| setup_errno("pivot-root", "pivot_root", e))?;
-            // The copy of / holds a copy of the setup tmpfs over the base
-            // directory: detach it, so the host's own files there (sources
-            // under /tmp) show under /oldroot as they do after a pivot.
-            let covered = format!("oldroot{base}");
-            umount2(covered.as_str(), MntFlags::MNT_DETACH)
-                .map_err(|_| setup_errno("pivot-root", "pivot_root", e))?;
-            nix::unistd::chroot(".").map_err(|_| setup_errno("pivot-root", "pivot_root", e))?;
-            Some((real_root, e))
+            chroot_instead_of_pivot(base, e)?;
+            Some(e)
         }
         Err(e) => return Err(setup_errno("pivot-root", "pivot_root", e)),
     };
     nix::unistd::chdir("/").map_err(|e| setup_errno("chdir", "chdir / (base path)", e))?;
+    Ok(SetupRoot { base, real_root, pivot_refused })
+}
 
-    let root = super::resolve::NewRoot::open(config.debug_force_openat_fallback)
-        .map_err(|e| setup_errno("newroot", "Can't open /newroot", e))?;
-    let ctx = Ctx {
-        proc_fd: &plan.proc_fd,
-        root: &root,
-        proc_fallback: plan.proc_fallback,
-        proc_tier: std::cell::Cell::new(None),
-        own_pidns: plan.new_pidns || config.pidns_fd.is_some(),
-        host_tty: plan.host_tty.as_deref(),
-        level_prefix: config.level_prefix,
-        not_a_security_boundary: config.not_a_security_boundary,
-        force_setattr_fallback: config.debug_force_setattr_fallback,
-        file_label: config.file_label.as_deref(),
-        user_fds: &plan.user_fds,
-    };
-    setup::setup_newroot(&ctx, &ops)?;
-    drop(ops);
+/// The pivot_root fallback: a recursive bind of / on oldroot and a chroot
+/// into the setup tmpfs. `why` is pivot_root's error, reported if this
+/// fails too.
+fn chroot_instead_of_pivot(base: &str, why: Errno) -> Result<(), SetupError> {
+    mount(
+        Some("/"),
+        "oldroot",
+        None::<&str>,
+        MsFlags::MS_SILENT | MsFlags::MS_BIND | MsFlags::MS_REC,
+        None::<&str>,
+    )
+    .map_err(|_| setup_errno("pivot-root", "pivot_root", why))?;
+    // The copy of / holds a copy of the setup tmpfs over the base
+    // directory: detach it, so the host's own files there (sources under
+    // /tmp) show under /oldroot as they do after a pivot.
+    let covered = format!("oldroot{base}");
+    umount2(covered.as_str(), MntFlags::MNT_DETACH)
+        .map_err(|_| setup_errno("pivot-root", "pivot_root", why))?;
+    nix::unistd::chroot(".").map_err(|_| setup_errno("pivot-root", "pivot_root", why))
+}
 
-    if let Some(name) = &config.hostname {
-        sys::sethostname(name.as_bytes()).map_err(|e| {
-            setup_errno(
-                "sethostname",
-                format!("Can't set hostname to {}", crate::report::show(name)),
-                e,
-            )
-        })?;
-    }
-
-    close_op_fds(plan);
-
-    // Detach the old root so nothing of the host stays reachable.
+/// Detach the old root so nothing of the host stays reachable, and make
+/// the new root `/`. Returns whether that took the locked-chroot fallback.
+fn leave_setup_root(
+    plan: &Plan,
+    setup_root: &mut Option<SetupRoot>,
+    fallbacks: &mut String,
+) -> Result<bool, SetupError> {
     mount(
         Some("oldroot"),
         "oldroot",
@@ -252,159 +340,150 @@ fn run(plan: &Plan, mut fds: ChildFds, report: Option<&OwnedFd>) -> Result<Never
         None::<&str>,
     )
     .map_err(|e| mount_err("oldroot-private", "Failed to make old root rprivate", e))?;
-    let chroot_locked = chroot_fallback.is_some();
-    match chroot_fallback {
+    let Some(why) = setup_root.as_ref().and_then(|r| r.pivot_refused) else {
         // The second pivot's lazy unmount of the setup tmpfs takes the old
         // root with it: one unmount (one RCU grace period) instead of two.
-        None => second_pivot()?,
-        Some((real_root, why)) => {
-            umount2("oldroot", MntFlags::MNT_DETACH)
-                .map_err(|e| setup_errno("umount-oldroot", "unmount old root", e))?;
-            move_root_and_lock(plan, &real_root, base)?;
-            warn(
-                config.level_prefix,
-                &format!(
-                    "pivot_root: {}; using a chroot locked in a new user and mount namespace instead \
-                     (nestwrap fallback)",
-                    crate::error::strerror(why)
-                ),
-            );
-            fallbacks.push_str("pivot-root=locked-chroot\n");
-        }
-    }
+        second_pivot()?;
+        return Ok(false);
+    };
+    // The host root is closed once the chroot is locked.
+    let Some(SetupRoot { base, real_root, .. }) = setup_root.take() else {
+        return Ok(false);
+    };
+    umount2("oldroot", MntFlags::MNT_DETACH)
+        .map_err(|e| setup_errno("umount-oldroot", "unmount old root", e))?;
+    move_root_and_lock(plan, &real_root, base)?;
+    warn(
+        plan.config.level_prefix,
+        &format!(
+            "pivot_root: {}; using a chroot locked in a new user and mount namespace instead \
+             (nestwrap fallback)",
+            crate::error::strerror(why)
+        ),
+    );
+    fallbacks.push_str("pivot-root=locked-chroot\n");
+    Ok(true)
+}
 
-    if let Some(fd) = config.userns2_fd {
-        sys::setns(fd, libc::CLONE_NEWUSER)
-            .map_err(|e| setup_errno("userns2", "Setting userns2 failed", e))?;
-    }
-
-    // Whether a filter was there before ours (the kernel counts it too).
-    let filtered_before =
-        (config.seccomp_fd.is_some() || !config.add_seccomp.is_empty()) && sys::seccomp_filtered();
-    let own_userns = lock_user_namespaces(plan)?;
-    // The /proc fallbacks show processes outside the sandbox (parent-bind
-    // always; subset-pid when the pid namespace is shared), where bwrap
-    // would have refused to run. COMMAND must not share a user namespace
-    // with any of them: across a user namespace boundary the kernel
-    // (commoncap) refuses ptrace and every ptrace-mode /proc access (root,
-    // cwd, mem, environ, fd, map_files). COMMAND shares one when nestwrap
-    // made none (a caller whose namespace holds CAP_SYS_ADMIN, --userns) or
-    // when --userns2 was the last one entered; then one more user + mount
-    // namespace goes below it.
+/// The /proc fallbacks show processes outside the sandbox (parent-bind
+/// always; subset-pid when the pid namespace is shared), where bwrap would
+/// have refused to run. COMMAND must not share a user namespace with any of
+/// them: across a user namespace boundary the kernel (commoncap) refuses
+/// ptrace and every ptrace-mode /proc access (root, cwd, mem, environ, fd,
+/// map_files). COMMAND shares one when nestwrap made none (a caller whose
+/// namespace holds CAP_SYS_ADMIN, --userns) or when --userns2 was the last
+/// one entered; then one more user + mount namespace goes below it.
+fn isolate_from_outside(
+    plan: &Plan,
+    own_userns: bool,
+    chroot_locked: bool,
+    fallbacks: &mut String,
+) -> Result<(), SetupError> {
+    let config = &plan.config;
     let command_in_own_userns =
-        own_userns.is_some() || (config.userns2_fd.is_none() && (plan.new_userns || chroot_locked));
-    if ctx.proc_tier.get().is_some() && !command_in_own_userns {
+        own_userns || (config.userns2_fd.is_none() && (plan.new_userns || chroot_locked));
+    if !command_in_own_userns {
         enter_own_userns(plan, libc::CLONE_NEWUSER | libc::CLONE_NEWNS, "proc-isolation")?;
         fallbacks.push_str("proc-isolation=userns\n");
     }
-    let userns_lock = match own_userns {
-        Some(OwnUserns::DisableUserns { seccomp: true }) => Some("seccomp"),
-        _ => None,
-    };
+    Ok(())
+}
 
-    drop_privs(plan)?;
-
-    if let Some(fd) = config.block_fd {
+/// `--block-fd`: any data or EOF unblocks.
+fn wait_block_fd(plan: &Plan) {
+    if let Some(fd) = plan.config.block_fd {
         let mut b = [0u8; 1];
-        // Any data or EOF unblocks.
         if let Ok(owned) = plan.user_fds.take(fd) {
             while let Err(Errno::EINTR) = nix::unistd::read(&owned, &mut b) {}
         }
     }
+}
 
-    let mut seccomp_programs: Vec<Vec<u8>> = Vec::new();
+/// The seccomp programs to install: `--seccomp`'s, read where bwrap reads
+/// it but never more than one instruction past the kernel's limit
+/// (DESIGN.md: bounded reads), then the `--add-seccomp-fd` ones.
+fn seccomp_programs(plan: &Plan) -> Result<Vec<Vec<u8>>, SetupError> {
+    let config = &plan.config;
+    let mut programs: Vec<Vec<u8>> = Vec::new();
     if let Some(fd) = config.seccomp_fd {
-        // Read where bwrap reads it, but never more than one instruction
-        // past the kernel's limit (DESIGN.md: bounded reads).
         let data = plan
             .user_fds
             .take(fd)
             .and_then(|f| sys::fd::read_bounded(&f, crate::limits::SECCOMP_READ_MAX, |_| false))
             .map_err(|e| setup_errno("seccomp", "Can't read seccomp data", e))?;
         crate::limits::check_seccomp_program(&data).map_err(|m| setup_msg("seccomp", m))?;
-        seccomp_programs.push(data);
+        programs.push(data);
     }
-    seccomp_programs.extend(config.add_seccomp.iter().cloned());
-    check_seccomp_chain(&seccomp_programs, filtered_before, userns_lock == Some("seccomp"))?;
+    programs.extend(config.add_seccomp.iter().cloned());
+    Ok(programs)
+}
 
-    sys::umask(old_umask);
-
+/// COMMAND's cwd (and `PWD`), session and exec label.
+fn enter_command_state(plan: &Plan) -> Result<(), SetupError> {
+    let config = &plan.config;
     let new_cwd = choose_cwd(plan)?;
     std::env::set_var("PWD", &new_cwd);
-
     if config.new_session {
         nix::unistd::setsid().map_err(|e| setup_errno("setsid", "setsid", e))?;
     }
-
     if let Some(label) = &config.exec_label {
         super::label::set_exec(&plan.proc_fd, label, &config.command[0])?;
     }
+    Ok(())
+}
 
-    // Landlock scopes, before the reaper is forked so that it shares
-    // COMMAND's domain (COMMAND may signal its parent), and before any of
-    // the caller's seccomp programs, which therefore cannot refuse it.
-    if let Some(record) = super::scope::apply(config)? {
-        fallbacks.push_str(&record);
+/// Fork the reaper when one is needed (it becomes COMMAND's parent and
+/// never returns here); COMMAND's process goes on. Without a reaper,
+/// --die-with-parent is set on COMMAND's process directly.
+fn fork_reaper(
+    plan: &Plan,
+    status_write: Option<OwnedFd>,
+    report: Option<&OwnedFd>,
+    seccomp_programs: &[Vec<u8>],
+) -> Result<(), SetupError> {
+    let config = &plan.config;
+    if !plan.needs_reaper {
+        if config.die_with_parent {
+            set_pdeathsig()?;
+        }
+        return Ok(());
     }
-
-    if plan.needs_reaper {
-        // With --lock-file the reaper takes the locks (without capabilities,
-        // as bwrap's does) before COMMAND may go on: a failure then stops
-        // the sandbox before COMMAND runs instead of racing it.
-        let lock_gate = if config.lock_files.is_empty() {
-            None
-        } else {
-            Some(
-                nix::unistd::pipe2(OFlag::O_CLOEXEC)
-                    .map_err(|e| setup_errno("pipe", "pipe2()", e))?,
-            )
-        };
-        let my_pid = nix::unistd::getpid();
-        match sys::fork().map_err(|e| setup_errno("fork", "Can't fork for pid 1", e))? {
-            Some(initial) => {
-                let release = lock_gate.map(|(_, w)| w);
-                // The reaper's own setup failures reach --json-status-fd too.
-                let report = report.and_then(|r| r.try_clone().ok());
-                let code =
-                    init::run(plan, initial, fds.status_write, release, &seccomp_programs, report);
-                sys::exit_now(code)
-            }
-            None => {
-                if let Some((r, w)) = lock_gate {
-                    drop(w);
-                    let mut b = [0u8; 1];
-                    // EOF: the reaper could not take a lock and said so.
-                    if !matches!(sys::fd::read_retry(&r, &mut b), Ok(1)) {
-                        sys::exit_now(1);
-                    }
+    // With --lock-file the reaper takes the locks (without capabilities,
+    // as bwrap's does) before COMMAND may go on: a failure then stops the
+    // sandbox before COMMAND runs instead of racing it.
+    let lock_gate = if config.lock_files.is_empty() {
+        None
+    } else {
+        Some(nix::unistd::pipe2(OFlag::O_CLOEXEC).map_err(|e| setup_errno("pipe", "pipe2()", e))?)
+    };
+    let my_pid = nix::unistd::getpid();
+    match sys::fork().map_err(|e| setup_errno("fork", "Can't fork for pid 1", e))? {
+        Some(initial) => {
+            let release = lock_gate.map(|(_, w)| w);
+            // The reaper's own setup failures reach --json-status-fd too.
+            let report = report.and_then(|r| r.try_clone().ok());
+            let code = init::run(plan, initial, status_write, release, seccomp_programs, report);
+            sys::exit_now(code)
+        }
+        None => {
+            if let Some((r, w)) = lock_gate {
+                drop(w);
+                let mut b = [0u8; 1];
+                // EOF: the reaper could not take a lock and said so.
+                if !matches!(sys::fd::read_retry(&r, &mut b), Ok(1)) {
+                    sys::exit_now(1);
                 }
-                // COMMAND: its parent is the reaper.
-                if config.die_with_parent {
-                    nix::sys::prctl::set_pdeathsig(Signal::SIGKILL)
-                        .map_err(|e| setup_errno("prctl", "prctl", e))?;
-                    if !plan.new_pidns && nix::unistd::getppid() != my_pid {
-                        sys::exit_now(1);
-                    }
+            }
+            // COMMAND: its parent is the reaper.
+            if config.die_with_parent {
+                set_pdeathsig()?;
+                if !plan.new_pidns && nix::unistd::getppid() != my_pid {
+                    sys::exit_now(1);
                 }
             }
         }
-    } else if config.die_with_parent {
-        nix::sys::prctl::set_pdeathsig(Signal::SIGKILL)
-            .map_err(|e| setup_errno("prctl", "prctl", e))?;
     }
-    drop(fds.status_write);
-
-    if let Some(tier) = ctx.proc_tier.get() {
-        fallbacks.push_str(&format!("proc={tier}\n"));
-    }
-    if let Some(method) = userns_lock {
-        fallbacks.push_str(&format!("userns-lock={method}\n"));
-    }
-    if sys::openat2_emulated() {
-        // Destinations were resolved by the userspace in-root resolver.
-        fallbacks.push_str("openat2=userspace\n");
-    }
-    exec_command(plan, &seccomp_programs, report, fallbacks.as_bytes())
+    Ok(())
 }
 
 /// Why COMMAND runs in a user namespace nestwrap made below the one the
