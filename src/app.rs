@@ -63,7 +63,7 @@ pub fn main_entry() -> i32 {
 }
 
 fn run(args: Vec<OsString>, argv0: &str, reporter: &mut Reporter) -> Result<i32, Error> {
-    let mut config = match cli::parse(args, reporter)? {
+    let config = match cli::parse(args, reporter)? {
         Parsed::Help => {
             print!("{}", crate::doc::usage(argv0));
             return Ok(0);
@@ -75,14 +75,15 @@ fn run(args: Vec<OsString>, argv0: &str, reporter: &mut Reporter) -> Result<i32,
         Parsed::Run(config) => *config,
     };
     let facts = HostFacts::probe_for(&config);
-    cli::validate(&mut config, &facts)?;
+    let config = cli::validate(config, &facts)?;
     sandbox::preflight(&config)?;
     // Read before --clearenv/--unsetenv can remove it.
-    if config.proc_fallback.is_none() {
-        config.proc_fallback = proc_fallback_from_env()?;
-    }
+    let proc_fallback = match config.proc_fallback {
+        Some(mode) => mode,
+        None => proc_fallback_from_env()?.unwrap_or_default(),
+    };
     apply_env_ops(&config.env_ops);
-    Ok(sandbox::spawn(config)?)
+    Ok(sandbox::spawn(config, proc_fallback)?)
 }
 
 /// `NESTWRAP_PROC_FALLBACK=auto|quiet|never` (the option wins over it).

@@ -16,7 +16,7 @@ use crate::config::Config;
 use crate::error::CliError;
 use crate::report::Reporter;
 
-pub use validate::{validate, HostFacts};
+pub use validate::{validate, HostFacts, Validated};
 
 /// What the command line asks nestwrap to do.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -2,10 +2,11 @@
 //! bwrap's order and wording. Setuid-only checks are left out: nestwrap never
 //! runs setuid (DECISIONS.md).
 //!
-//! After [`validate`], `unshare.user` and `unshare.cgroup` hold the decision
-//! and `unshare.user_try` / `unshare.cgroup_try` are cleared.
+//! [`validate`] takes the parsed [`Config`] and returns a new type,
+//! [`Validated`], in which `unshare.user` and `unshare.cgroup` hold the
+//! decision and `unshare.user_try` / `unshare.cgroup_try` are false.
 
-use crate::config::Config;
+use crate::config::{Config, Unshare};
 use crate::error::CliError;
 
 /// Facts about the caller and the kernel that validation depends on.
@@ -102,55 +103,78 @@ pub(crate) fn check_before_userns(cfg: &Config) -> Result<(), CliError> {
     Ok(())
 }
 
-/// Apply bwrap's post-parse rules to `cfg`, resolving the implicit and `-try`
-/// namespaces. `CliError::Usage` if there is no COMMAND (at the point where
-/// bwrap notices it).
-pub fn validate(cfg: &mut Config, host: &HostFacts) -> Result<(), CliError> {
-    check_before_userns(cfg)?;
+/// A command line that passed bwrap's cross-option rules, with the
+/// implicit and `-try` namespaces decided (`unshare.user` and
+/// `unshare.cgroup` hold the decision; `user_try` and `cgroup_try` are
+/// false). Only [`validate`] makes one, and the sandbox takes nothing else,
+/// so no setup can start from a command line that skipped the checks.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Validated(Config);
+
+impl Validated {
+    /// The validated configuration.
+    pub fn config(&self) -> &Config {
+        &self.0
+    }
+
+    /// The configuration, to be carried out.
+    pub fn into_config(self) -> Config {
+        self.0
+    }
+}
+
+impl std::ops::Deref for Validated {
+    type Target = Config;
+
+    fn deref(&self) -> &Config {
+        &self.0
+    }
+}
+
+/// Apply bwrap's post-parse rules to `cfg`, deciding the implicit and
+/// `-try` namespaces (pure: the facts come in as `host`). `CliError::Usage`
+/// if there is no COMMAND (at the point where bwrap notices it).
+pub fn validate(cfg: Config, host: &HostFacts) -> Result<Validated, CliError> {
+    check_before_userns(&cfg)?;
 
     // Not setuid and not root: a user namespace is the only way. nestwrap
     // also creates one for root without CAP_SYS_ADMIN (container root in
     // rootless podman), where bwrap fails with "Creating new namespace
     // failed: Operation not permitted".
-    if (!host.is_root || !host.has_sys_admin) && cfg.userns_fd.is_none() {
-        cfg.unshare.user = true;
-    }
-    if cfg.unshare.user_try && host.userns_available {
-        cfg.unshare.user = true;
-    }
-    cfg.unshare.user_try = false;
+    let u = cfg.unshare;
+    let user = u.user
+        || ((!host.is_root || !host.has_sys_admin) && cfg.userns_fd.is_none())
+        || (u.user_try && host.userns_available);
 
     if cfg.command.is_empty() {
         return Err(CliError::Usage);
     }
 
-    let userns = cfg.unshare.user || cfg.userns_fd.is_some();
+    let userns = user || cfg.userns_fd.is_some();
     if !userns && cfg.uid.is_some_and(|uid| uid != host.real_uid) {
         return Err(CliError::msg("Specifying --uid requires --unshare-user or --userns"));
     }
     if !userns && cfg.gid.is_some_and(|gid| gid != host.real_gid) {
         return Err(CliError::msg("Specifying --gid requires --unshare-user or --userns"));
     }
-    if !cfg.unshare.uts && cfg.hostname.is_some() {
+    if !u.uts && cfg.hostname.is_some() {
         return Err(CliError::msg("Specifying --hostname requires --unshare-uts"));
     }
-    if cfg.as_pid_1 && !cfg.unshare.pid {
+    if cfg.as_pid_1 && !u.pid {
         return Err(CliError::msg("Specifying --as-pid-1 requires --unshare-pid"));
     }
     if cfg.as_pid_1 && !cfg.lock_files.is_empty() {
         return Err(CliError::msg("Specifying --as-pid-1 and --lock-file is not permitted"));
     }
 
-    if cfg.unshare.cgroup && !host.cgroupns_supported {
+    if u.cgroup && !host.cgroupns_supported {
         return Err(CliError::msg(
             "Cannot create new cgroup namespace because the kernel does not support it",
         ));
     }
-    if cfg.unshare.cgroup_try {
-        cfg.unshare.cgroup = host.cgroupns_supported;
-        cfg.unshare.cgroup_try = false;
-    }
-    Ok(())
+    let cgroup = if u.cgroup_try { host.cgroupns_supported } else { u.cgroup };
+    let unshare = Unshare { user, user_try: false, cgroup, cgroup_try: false, ..u };
+    Ok(Validated(Config { unshare, ..cfg }))
 }
 
 #[cfg(test)]
@@ -176,19 +200,16 @@ mod tests {
 
     #[test]
     fn container_root_gets_a_user_namespace() {
-        let mut c = Config { command: vec![OsString::from("true")], ..Config::default() };
-        validate(&mut c, &CONTAINER_ROOT).unwrap();
-        assert!(c.unshare.user);
-        let mut c = Config { command: vec![OsString::from("true")], ..Config::default() };
-        validate(&mut c, &ROOT).unwrap();
-        assert!(!c.unshare.user);
-        let mut c = Config {
+        let c = Config { command: vec![OsString::from("true")], ..Config::default() };
+        assert!(validate(c, &CONTAINER_ROOT).unwrap().unshare.user);
+        let c = Config { command: vec![OsString::from("true")], ..Config::default() };
+        assert!(!validate(c, &ROOT).unwrap().unshare.user);
+        let c = Config {
             command: vec![OsString::from("true")],
             userns_fd: Some(3),
             ..Config::default()
         };
-        validate(&mut c, &CONTAINER_ROOT).unwrap();
-        assert!(!c.unshare.user, "--userns wins");
+        assert!(!validate(c, &CONTAINER_ROOT).unwrap().unshare.user, "--userns wins");
     }
 
     fn config(args: &[&str]) -> Config {
@@ -200,9 +221,8 @@ mod tests {
     }
 
     fn check(args: &[&str], host: HostFacts) -> Result<Config, String> {
-        let mut cfg = config(args);
-        match validate(&mut cfg, &host) {
-            Ok(()) => Ok(cfg),
+        match validate(config(args), &host) {
+            Ok(v) => Ok(v.into_config()),
             Err(CliError::Usage) => Err("<usage>".into()),
             Err(e) => Err(e.to_string()),
         }
@@ -392,16 +412,16 @@ mod tests {
 
     #[test]
     fn usage_comes_after_the_userns_checks() {
-        let mut cfg = Config { unshare: crate::config::Unshare::default(), ..Config::default() };
-        assert_eq!(validate(&mut cfg, &ROOT), Err(CliError::Usage));
-        cfg.disable_userns = true;
+        let cfg = Config { unshare: crate::config::Unshare::default(), ..Config::default() };
+        assert_eq!(validate(cfg.clone(), &ROOT), Err(CliError::Usage));
+        let cfg = Config { disable_userns: true, ..cfg };
         assert_eq!(
-            validate(&mut cfg, &ROOT),
+            validate(cfg, &ROOT),
             Err(CliError::msg("--disable-userns requires --unshare-user"))
         );
         // ... and before the --hostname check.
-        let mut cfg = Config { hostname: Some("h".into()), ..Config::default() };
-        assert_eq!(validate(&mut cfg, &ROOT), Err(CliError::Usage));
+        let cfg = Config { hostname: Some("h".into()), ..Config::default() };
+        assert_eq!(validate(cfg, &ROOT), Err(CliError::Usage));
     }
 
     #[test]

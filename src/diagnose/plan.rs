@@ -69,9 +69,10 @@ pub fn plan_os(
         // COMMAND is optional here: judge the options.
         cfg.command.push("true".into());
     }
-    if let Err(e) = cli::validate(&mut cfg, host) {
-        return refused(e);
-    }
+    let mut cfg = match cli::validate(cfg, host) {
+        Ok(valid) => valid.into_config(),
+        Err(e) => return refused(e),
+    };
     if cfg.proc_fallback.is_none() {
         // As the real run (app::main_entry): the option wins over the
         // variable, and a bad value stops it with this message.

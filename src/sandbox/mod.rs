@@ -19,7 +19,8 @@ use nix::fcntl::OFlag;
 use nix::sys::signal::{SigSet, Signal};
 use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
 
-use crate::config::Config;
+use crate::cli::Validated;
+use crate::config::{Config, ProcFallback};
 use crate::error::{setup_errno, setup_msg, SetupError};
 use crate::sys;
 
@@ -82,11 +83,12 @@ fn pipe() -> Result<(std::os::fd::OwnedFd, std::os::fd::OwnedFd), SetupError> {
 }
 
 /// Prepare, clone, and run the monitor (parent) and the child.
-pub fn spawn(config: Config) -> Result<i32, SetupError> {
+/// `proc_fallback` is `--proc-fallback`, else `NESTWRAP_PROC_FALLBACK`.
+pub fn spawn(config: Validated, proc_fallback: ProcFallback) -> Result<i32, SetupError> {
     if sys::check_single_threaded().is_err() {
         return Err(setup_msg("threads", "internal error: more than one thread before clone"));
     }
-    let plan = prepare::prepare(config)?;
+    let plan = prepare::prepare(config, proc_fallback)?;
     let original_ppid = match PARENT_AT_START.load(std::sync::atomic::Ordering::Relaxed) {
         0 => nix::unistd::getppid(),
         p => nix::unistd::Pid::from_raw(p),

@@ -10,6 +10,7 @@ use nix::fcntl::{open, OFlag};
 use nix::sys::stat::Mode;
 use nix::unistd::{getgid, getuid};
 
+use crate::cli::Validated;
 use crate::config::{CapOp, Config, ProcFallback, SetupOp};
 use crate::error::{setup_errno, SetupError};
 use crate::sys;
@@ -110,9 +111,10 @@ fn cstring(s: &std::ffi::OsStr) -> CString {
     CString::new(s.as_bytes()).unwrap_or_default()
 }
 
-/// Build the plan. `config` has been validated (implicit `--unshare-user`
-/// resolved).
-pub fn prepare(config: Config) -> Result<Plan, SetupError> {
+/// Build the plan from a validated command line (implicit `--unshare-user`
+/// resolved) and the `/proc` fallback mode in force.
+pub fn prepare(config: Validated, proc_fallback: ProcFallback) -> Result<Plan, SetupError> {
+    let config = config.into_config();
     // First, before we open anything that could reuse their numbers.
     let user_fds = FdTable::claim(consumed_fds(&config));
     let real_uid = getuid().as_raw();
@@ -187,7 +189,7 @@ pub fn prepare(config: Config) -> Result<Plan, SetupError> {
             // The monitor joins --userns2 too; if that fails, its one error
             // line is the whole story and the child must not go on.
             || config.userns2_fd.is_some(),
-        proc_fallback: config.proc_fallback.unwrap_or_default(),
+        proc_fallback,
         user_fds,
         config,
     })
