@@ -12,7 +12,7 @@ use nix::fcntl::{open, OFlag};
 use nix::mount::{mount, MsFlags};
 use nix::sys::stat::Mode;
 
-use super::{after_mount, read_proc, resolve_target, warn, At, Ctx, HostPath};
+use super::ctx::{after_mount, read_proc, resolve_target, warn, At, Ctx, HostPath};
 use crate::config::BindKind;
 use crate::error::{setup_errno, Detail, SetupError};
 use crate::report::show;

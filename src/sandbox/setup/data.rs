@@ -9,7 +9,7 @@ use nix::fcntl::{open, OFlag};
 use nix::sys::stat::Mode;
 
 use super::bind::{bind_error, bind_mount, BindFlags};
-use super::{At, Ctx, Seq};
+use super::ctx::{At, Ctx, Seq};
 use crate::error::{setup_errno, SetupError};
 use crate::report::show;
 

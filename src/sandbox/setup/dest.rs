@@ -10,7 +10,7 @@ use std::os::unix::ffi::OsStrExt;
 
 use nix::sys::stat::SFlag;
 
-use super::{At, Ctx};
+use super::ctx::{At, Ctx};
 use crate::config::{DestNeed, SetupOp};
 use crate::error::{setup_errno, setup_msg, SetupError};
 use crate::report::show;

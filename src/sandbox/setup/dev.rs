@@ -7,8 +7,8 @@ use nix::mount::{mount, MsFlags};
 use nix::sys::stat::{Mode, SFlag};
 
 use super::bind::{apply_flags, bind_error, stage, BindFlags};
+use super::ctx::{join, mount_errno, mount_on, oldroot_path, At, Ctx};
 use super::fs::mount_tmpfs;
-use super::{join, mount_errno, mount_on, oldroot_path, At, Ctx};
 use crate::error::{setup_errno, SetupError};
 use crate::report::show;
 use crate::sandbox::resolve::{Dest, NewRoot};

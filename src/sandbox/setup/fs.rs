@@ -8,7 +8,7 @@ use nix::errno::Errno;
 use nix::mount::{mount, MsFlags};
 use nix::sys::stat::Mode;
 
-use super::{mount_errno, mount_on, octal, At, Ctx};
+use super::ctx::{mount_errno, mount_on, octal, At, Ctx};
 use crate::error::{setup_errno, setup_msg, SetupError};
 use crate::report::show;
 use crate::sandbox::resolve::relative;

@@ -10,7 +10,7 @@ use nix::fcntl::{open, OFlag};
 use nix::mount::MsFlags;
 use nix::sys::stat::Mode;
 
-use super::{mount_errno, mount_on, oldroot_path, At, Ctx, Seq, Source};
+use super::ctx::{mount_errno, mount_on, oldroot_path, At, Ctx, Seq, Source};
 use crate::config::OverlayKind;
 use crate::error::{setup_errno, setup_msg, SetupError};
 use crate::report::show;

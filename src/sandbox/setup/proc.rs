@@ -7,8 +7,10 @@ use nix::errno::Errno;
 use nix::mount::{mount, MsFlags};
 
 use super::bind::{apply_flags, bind_error, bind_mount, stage, BindFlags};
-use super::{after_mount, join, mount_errno, mount_target, newroot_err, read_proc, rel_join, warn};
-use super::{At, Ctx};
+use super::ctx::{
+    after_mount, join, mount_errno, mount_target, newroot_err, read_proc, rel_join, warn,
+};
+use super::ctx::{At, Ctx};
 use crate::config::ProcFallback;
 use crate::error::{setup_errno, SetupError};
 use crate::report::show;
