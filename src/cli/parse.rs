@@ -433,11 +433,11 @@ impl State<'_> {
             "--unshare-uts" => u.uts = true,
             "--unshare-cgroup" => u.cgroup = true,
             "--unshare-cgroup-try" => u.cgroup_try = true,
-            "--userns" => self.last_wins(opt, p, |c| &mut c.userns_fd, |v| parse_fd(&v))?,
-            "--userns2" => self.last_wins(opt, p, |c| &mut c.userns2_fd, |v| parse_fd(&v))?,
+            "--userns" => self.last_wins(opt, p, |c| &mut c.userns_fd, parse_fd)?,
+            "--userns2" => self.last_wins(opt, p, |c| &mut c.userns2_fd, parse_fd)?,
             "--disable-userns" => self.cfg.disable_userns = true,
             "--assert-userns-disabled" => self.cfg.assert_userns_disabled = true,
-            "--pidns" => self.last_wins(opt, p, |c| &mut c.pidns_fd, |v| parse_fd(&v))?,
+            "--pidns" => self.last_wins(opt, p, |c| &mut c.pidns_fd, parse_fd)?,
             "--uid" => self.last_wins(opt, p, |c| &mut c.uid, |v| id_value(opt, &v))?,
             "--gid" => self.last_wins(opt, p, |c| &mut c.gid, |v| id_value(opt, &v))?,
             "--hostname" => self.last_wins(opt, p, |c| &mut c.hostname, Ok)?,
@@ -484,14 +484,10 @@ impl State<'_> {
                 let [fd] = take(p, opt)?;
                 self.cfg.sync_fds.push(parse_fd(&fd)?);
             }
-            "--block-fd" => self.last_wins(opt, p, |c| &mut c.block_fd, |v| parse_fd(&v))?,
-            "--userns-block-fd" => {
-                self.last_wins(opt, p, |c| &mut c.userns_block_fd, |v| parse_fd(&v))?
-            }
-            "--info-fd" => self.last_wins(opt, p, |c| &mut c.info_fd, |v| parse_fd(&v))?,
-            "--json-status-fd" => {
-                self.last_wins(opt, p, |c| &mut c.json_status_fd, |v| parse_fd(&v))?
-            }
+            "--block-fd" => self.last_wins(opt, p, |c| &mut c.block_fd, parse_fd)?,
+            "--userns-block-fd" => self.last_wins(opt, p, |c| &mut c.userns_block_fd, parse_fd)?,
+            "--info-fd" => self.last_wins(opt, p, |c| &mut c.info_fd, parse_fd)?,
+            "--json-status-fd" => self.last_wins(opt, p, |c| &mut c.json_status_fd, parse_fd)?,
             _ => return Err(unhandled(opt)),
         }
         Ok(())
@@ -803,7 +799,8 @@ fn parse_c_int(s: &OsStr) -> Option<i32> {
 }
 
 /// An fd argument: `Invalid fd: %s` unless a non-negative decimal `int`.
-fn parse_fd(s: &OsStr) -> Result<FdNum, CliError> {
+fn parse_fd(s: impl AsRef<OsStr>) -> Result<FdNum, CliError> {
+    let s = s.as_ref();
     parse_c_int(s).ok_or_else(|| CliError::Msg(format!("Invalid fd: {}", crate::report::show(s))))
 }
 
