@@ -1,9 +1,16 @@
 //! The lexopt loop: bwrap's `parse_args_recurse`, option by option.
 //!
 //! Rules (see ARCHITECTURE.md §7.4):
-//! * one match arm per option, in the order of bwrap's `usage()`;
-//! * all of an option's values are taken first (missing ones give bwrap's
-//!   "takes N arguments" text from `spec`), then its checks run in bwrap's order;
+//! * an option is looked up in the table (`spec::OPTIONS`; not there: "Unknown
+//!   option"), and its table category picks one family function (`namespaces`,
+//!   `environment`, `filesystem`, ...), which has one match arm per option, in
+//!   the order of bwrap's `usage()`;
+//! * all of an option's values are taken first by [`take`] (the count and the
+//!   "takes N arguments" text come from the table), then its checks run in
+//!   bwrap's order;
+//! * every single-valued option goes through [`set_once`]: a repeat warns
+//!   `Only the last --NAME option will take effect` (NAME from the table)
+//!   before the new value is checked;
 //! * filesystem ops go into `Config::ops` in command-line order;
 //! * `--perms`, `--size` and `--overlay-src` are pending state checked after
 //!   every option, exactly where bwrap checks them;
@@ -15,7 +22,7 @@ use std::os::unix::ffi::OsStrExt;
 
 use lexopt::{Arg, Parser};
 
-use super::spec::{self, CAP_NAMES};
+use super::spec::{self, Category, OptSpec, CAP_NAMES};
 use super::{validate, Parsed};
 use crate::config::{BindKind, CapOp, Config, EnvOp, FdNum, OverlayKind, ProcFallback, SetupOp};
 use crate::error::CliError;
@@ -133,8 +140,8 @@ fn unknown(raw: &OsStr) -> CliError {
 
 /// bwrap 0.13.1 refuses an empty path argument, once the option's other
 /// arguments have passed their own checks.
-fn no_empty(name: &str, paths: &[&OsStr]) -> Result<(), CliError> {
-    if paths.iter().any(|p| p.is_empty()) {
+fn no_empty<S: AsRef<OsStr>>(name: &str, paths: &[S]) -> Result<(), CliError> {
+    if paths.iter().any(|p| p.as_ref().is_empty()) {
         return Err(CliError::Msg(format!("{name} does not take an empty path argument")));
     }
     Ok(())
@@ -144,12 +151,76 @@ fn too_many_args() -> CliError {
     CliError::Msg(format!("Exceeded maximum number of arguments {MAX_ARGS}"))
 }
 
-/// Take the next value of option `name`, whatever it looks like.
-fn value(parser: &mut Parser, name: &str) -> Result<OsString, CliError> {
-    parser.value().map_err(|_| {
-        let msg = spec::find(name).map_or("", |o| o.missing);
-        CliError::msg(msg)
+/// A table entry that its family function does not handle: the table and
+/// the parser drifted apart (`every_table_entry_is_accepted` fails). Refused
+/// as bwrap refuses any name it does not know.
+fn unhandled(opt: &OptSpec) -> CliError {
+    unknown(OsStr::new(opt.name))
+}
+
+/// All the values of `opt`, whatever they look like, taken before any of
+/// them is checked (bwrap's order). The table owns the count: `N` must be
+/// `opt.arity()`, and a missing value gives the table's "takes N arguments".
+fn take<const N: usize>(p: &mut Parser, opt: &OptSpec) -> Result<[OsString; N], CliError> {
+    debug_assert_eq!(N, opt.arity(), "{}: arity differs from the option table", opt.name);
+    let mut values = std::array::from_fn(|_| OsString::new());
+    for v in &mut values {
+        *v = p.value().map_err(|_| CliError::msg(opt.missing))?;
+    }
+    Ok(values)
+}
+
+/// [`take`] for options whose values are all paths, none of them empty.
+fn paths<const N: usize>(p: &mut Parser, opt: &OptSpec) -> Result<[OsString; N], CliError> {
+    let values = take(p, opt)?;
+    no_empty(opt.name, &values)?;
+    Ok(values)
+}
+
+/// The one path of `--proc`, `--dev`, `--tmpfs` and the like.
+fn one_path(p: &mut Parser, opt: &OptSpec) -> Result<OsString, CliError> {
+    let [path] = paths(p, opt)?;
+    Ok(path)
+}
+
+/// `FD DEST` (`--bind-fd`, `--file`, `--bind-data`, ...): the fd is checked
+/// before the path.
+fn fd_and_dest(p: &mut Parser, opt: &OptSpec) -> Result<(FdNum, OsString), CliError> {
+    let [fd, dest] = take(p, opt)?;
+    let fd = parse_fd(&fd)?;
+    no_empty(opt.name, &[&dest])?;
+    Ok((fd, dest))
+}
+
+/// The one rule for single-valued options (`--chdir`, `--uid`, `--userns`,
+/// the monitoring fds, ...): a repeat first warns `Only the last --chdir
+/// option will take effect`, then `value` checks and converts (so its error
+/// follows the warning, as in bwrap), then the new value replaces the old.
+fn set_once<T>(
+    slot: &mut Option<T>,
+    opt: &OptSpec,
+    reporter: &mut Reporter,
+    value: impl FnOnce() -> Result<T, CliError>,
+) -> Result<(), CliError> {
+    if slot.is_some() {
+        reporter.warn(&format!("Only the last {} option will take effect", opt.name));
+    }
+    *slot = Some(value()?);
+    Ok(())
+}
+
+/// `--uid` / `--gid`: `Invalid uid: x` names the option without its dashes.
+fn id_value(opt: &OptSpec, v: &OsStr) -> Result<u32, CliError> {
+    parse_id(v).ok_or_else(|| {
+        let what = opt.name.trim_start_matches('-');
+        CliError::Msg(format!("Invalid {what}: {}", crate::report::show(v)))
     })
+}
+
+/// `--perms` / `--chmod`: an octal mode.
+fn mode_value(opt: &OptSpec, v: &OsStr) -> Result<u32, CliError> {
+    parse_mode(v)
+        .ok_or_else(|| CliError::Msg(format!("{} takes an octal argument <= 07777", opt.name)))
 }
 
 impl State<'_> {
@@ -213,12 +284,6 @@ impl State<'_> {
         Ok(())
     }
 
-    fn warn_only_last(&mut self, already: bool, name: &str) {
-        if already {
-            self.reporter.warn(&format!("Only the last {name} option will take effect"));
-        }
-    }
-
     fn debug_opt(&mut self, value: &OsStr) -> Result<(), CliError> {
         match value.as_bytes() {
             b"force-openat-fallback" => self.cfg.debug_force_openat_fallback = true,
@@ -233,10 +298,6 @@ impl State<'_> {
         Ok(())
     }
 
-    fn push(&mut self, op: SetupOp) {
-        self.cfg.ops.push(op);
-    }
-
     fn check_label(&mut self) -> Result<(), CliError> {
         if *self.selinux.get_or_insert_with(selinux_enabled) {
             Ok(())
@@ -245,7 +306,22 @@ impl State<'_> {
         }
     }
 
-    /// Handle one option; `Some` ends parsing (`--help`, `--version`).
+    /// A single-valued option with no check beyond its own value: take the
+    /// value, then [`set_once`] into the `Config` field that `slot` picks.
+    fn last_wins<T>(
+        &mut self,
+        opt: &OptSpec,
+        p: &mut Parser,
+        slot: fn(&mut Config) -> &mut Option<T>,
+        convert: impl FnOnce(OsString) -> Result<T, CliError>,
+    ) -> Result<(), CliError> {
+        let [v] = take(p, opt)?;
+        set_once(slot(&mut self.cfg), opt, self.reporter, || convert(v))
+    }
+
+    /// Handle one option: the table knows it or it is unknown; its category
+    /// picks the family function that reads it. `Some` ends parsing
+    /// (`--help`, `--version`, also from `--args` data).
     fn option(
         &mut self,
         name: &str,
@@ -253,59 +329,94 @@ impl State<'_> {
         p: &mut Parser,
         in_file: bool,
     ) -> Result<Option<Stop>, CliError> {
-        let cfg = &mut self.cfg;
-        match name {
+        let Some(opt) = spec::find(name) else {
+            return Err(unknown(raw));
+        };
+        match opt.category {
+            Category::General => return self.general(opt, p, in_file),
+            Category::Namespaces => self.namespaces(opt, p)?,
+            Category::Environment => self.environment(opt, p)?,
+            Category::Monitoring => self.monitoring(opt, p)?,
+            Category::Filesystem => self.filesystem(opt, p)?,
+            Category::Lockdown => self.lockdown(opt, p)?,
+            Category::Extensions => self.extensions(opt, p)?,
+        }
+        Ok(None)
+    }
+
+    fn general(
+        &mut self,
+        opt: &OptSpec,
+        p: &mut Parser,
+        in_file: bool,
+    ) -> Result<Option<Stop>, CliError> {
+        match opt.name {
             "--help" => return Ok(Some(Stop::Help)),
             "--version" => return Ok(Some(Stop::Version)),
-            "--args" => {
-                if in_file {
-                    return Err(CliError::msg("--args not supported in arguments file"));
-                }
-                let fd = parse_fd(&value(p, name)?)?;
-                // Bounded, unlike bwrap (DESIGN.md): stop reading once the
-                // items (bwrap's count) or the bytes pass their caps.
-                let budget = MAX_ARGS_DATA_BYTES - self.args_bytes;
-                let before = self.total_args;
-                let mut counter = ArgsCounter::default();
-                let data = read_fd_bounded_and_close(fd, budget + 1, |d| {
-                    before + counter.items(d) > MAX_ARGS
-                })
-                .map_err(|errno| CliError::Errno { msg: "Can't read --args data".into(), errno })?;
-                if before + counter.items(&data) > MAX_ARGS {
-                    return Err(too_many_args());
-                }
-                if data.len() > budget {
-                    return Err(CliError::Msg(limits::args_data_too_long()));
-                }
-                self.args_bytes += data.len();
-                let items = split_args_data(&data);
-                for _ in &items {
-                    self.total_args += 1;
-                    if self.total_args > MAX_ARGS {
-                        return Err(too_many_args());
-                    }
-                }
-                let mut inner = Parser::from_args(items);
-                match self.parse_level(&mut inner, true)? {
-                    Stop::Help => return Ok(Some(Stop::Help)),
-                    Stop::Version => return Ok(Some(Stop::Version)),
-                    Stop::Command(_) | Stop::End => {}
-                }
-            }
+            "--args" => return self.args(opt, p, in_file),
             "--argv0" => {
-                let v = value(p, name)?;
-                if cfg.argv0.is_some() {
+                let [v] = take(p, opt)?;
+                if self.cfg.argv0.is_some() {
                     return Err(CliError::msg("--argv0 used multiple times"));
                 }
-                cfg.argv0 = Some(v);
+                self.cfg.argv0 = Some(v);
             }
             "--level-prefix" => {
-                cfg.level_prefix = true;
+                self.cfg.level_prefix = true;
                 self.reporter.level_prefix = true;
             }
-            "--not-a-security-boundary" => cfg.not_a_security_boundary = true,
+            "--not-a-security-boundary" => self.cfg.not_a_security_boundary = true,
+            _ => return Err(unhandled(opt)),
+        }
+        Ok(None)
+    }
+
+    /// `--args FD`: read the data, count its items, parse them in place.
+    fn args(
+        &mut self,
+        opt: &OptSpec,
+        p: &mut Parser,
+        in_file: bool,
+    ) -> Result<Option<Stop>, CliError> {
+        if in_file {
+            return Err(CliError::msg("--args not supported in arguments file"));
+        }
+        let [fd] = take(p, opt)?;
+        let fd = parse_fd(&fd)?;
+        // Bounded, unlike bwrap (DESIGN.md): stop reading once the
+        // items (bwrap's count) or the bytes pass their caps.
+        let budget = MAX_ARGS_DATA_BYTES - self.args_bytes;
+        let before = self.total_args;
+        let mut counter = ArgsCounter::default();
+        let data =
+            read_fd_bounded_and_close(fd, budget + 1, |d| before + counter.items(d) > MAX_ARGS)
+                .map_err(|errno| CliError::Errno { msg: "Can't read --args data".into(), errno })?;
+        if before + counter.items(&data) > MAX_ARGS {
+            return Err(too_many_args());
+        }
+        if data.len() > budget {
+            return Err(CliError::Msg(limits::args_data_too_long()));
+        }
+        self.args_bytes += data.len();
+        let items = split_args_data(&data);
+        for _ in &items {
+            self.total_args += 1;
+            if self.total_args > MAX_ARGS {
+                return Err(too_many_args());
+            }
+        }
+        let mut inner = Parser::from_args(items);
+        match self.parse_level(&mut inner, true)? {
+            Stop::Help => Ok(Some(Stop::Help)),
+            Stop::Version => Ok(Some(Stop::Version)),
+            Stop::Command(_) | Stop::End => Ok(None),
+        }
+    }
+
+    fn namespaces(&mut self, opt: &OptSpec, p: &mut Parser) -> Result<(), CliError> {
+        let u = &mut self.cfg.unshare;
+        match opt.name {
             "--unshare-all" => {
-                let u = &mut cfg.unshare;
                 u.user_try = true;
                 u.ipc = true;
                 u.pid = true;
@@ -313,306 +424,146 @@ impl State<'_> {
                 u.cgroup_try = true;
                 u.net = true;
             }
-            "--share-net" => cfg.unshare.net = false,
-            "--forward-signals" => cfg.forward_signals = true,
-            "--scope-abstract-unix-sockets" => cfg.scope_abstract_unix_sockets = true,
-            "--scope-signals" => cfg.scope_signals = true,
-            // main_entry answers `--diagnose` as argv[1]; anywhere else
-            // (after other options, in --args data, in BWRAP-ARGS) it is
-            // an error rather than a silent mode switch.
-            "--diagnose" => return Err(CliError::msg(DIAGNOSE_NOT_FIRST)),
-            "--proc-fallback" => {
-                let v = value(p, name)?;
-                let Some(mode) = ProcFallback::from_name(&v) else {
-                    return Err(CliError::msg(format!(
-                        "--proc-fallback takes auto, quiet or never, not {}",
-                        crate::report::show(&v)
-                    )));
-                };
-                let already = self.cfg.proc_fallback.is_some();
-                self.warn_only_last(already, name);
-                self.cfg.proc_fallback = Some(mode);
-            }
-            "--unshare-user" => cfg.unshare.user = true,
-            "--unshare-user-try" => cfg.unshare.user_try = true,
-            "--unshare-ipc" => cfg.unshare.ipc = true,
-            "--unshare-pid" => cfg.unshare.pid = true,
-            "--unshare-net" => cfg.unshare.net = true,
-            "--unshare-uts" => cfg.unshare.uts = true,
-            "--unshare-cgroup" => cfg.unshare.cgroup = true,
-            "--unshare-cgroup-try" => cfg.unshare.cgroup_try = true,
-            "--userns" | "--userns2" | "--pidns" => {
-                let v = value(p, name)?;
-                let slot = match name {
-                    "--userns" => &mut self.cfg.userns_fd,
-                    "--userns2" => &mut self.cfg.userns2_fd,
-                    _ => &mut self.cfg.pidns_fd,
-                };
-                let already = slot.is_some();
-                self.warn_only_last(already, name);
-                let fd = parse_fd(&v)?;
-                match name {
-                    "--userns" => self.cfg.userns_fd = Some(fd),
-                    "--userns2" => self.cfg.userns2_fd = Some(fd),
-                    _ => self.cfg.pidns_fd = Some(fd),
-                }
-            }
-            "--disable-userns" => cfg.disable_userns = true,
-            "--assert-userns-disabled" => cfg.assert_userns_disabled = true,
-            "--uid" | "--gid" => {
-                let v = value(p, name)?;
-                let already = if name == "--uid" { cfg.uid.is_some() } else { cfg.gid.is_some() };
-                self.warn_only_last(already, name);
-                let what = if name == "--uid" { "uid" } else { "gid" };
-                let id = parse_id(&v).ok_or_else(|| {
-                    CliError::Msg(format!("Invalid {what}: {}", crate::report::show(&v)))
-                })?;
-                if name == "--uid" {
-                    self.cfg.uid = Some(id);
-                } else {
-                    self.cfg.gid = Some(id);
-                }
-            }
-            "--hostname" => {
-                let v = value(p, name)?;
-                let already = cfg.hostname.is_some();
-                self.warn_only_last(already, name);
-                self.cfg.hostname = Some(v);
-            }
+            "--share-net" => u.net = false,
+            "--unshare-user" => u.user = true,
+            "--unshare-user-try" => u.user_try = true,
+            "--unshare-ipc" => u.ipc = true,
+            "--unshare-pid" => u.pid = true,
+            "--unshare-net" => u.net = true,
+            "--unshare-uts" => u.uts = true,
+            "--unshare-cgroup" => u.cgroup = true,
+            "--unshare-cgroup-try" => u.cgroup_try = true,
+            "--userns" => self.last_wins(opt, p, |c| &mut c.userns_fd, parse_fd)?,
+            "--userns2" => self.last_wins(opt, p, |c| &mut c.userns2_fd, parse_fd)?,
+            "--disable-userns" => self.cfg.disable_userns = true,
+            "--assert-userns-disabled" => self.cfg.assert_userns_disabled = true,
+            "--pidns" => self.last_wins(opt, p, |c| &mut c.pidns_fd, parse_fd)?,
+            "--uid" => self.last_wins(opt, p, |c| &mut c.uid, |v| id_value(opt, &v))?,
+            "--gid" => self.last_wins(opt, p, |c| &mut c.gid, |v| id_value(opt, &v))?,
+            "--hostname" => self.last_wins(opt, p, |c| &mut c.hostname, Ok)?,
+            _ => return Err(unhandled(opt)),
+        }
+        Ok(())
+    }
+
+    fn environment(&mut self, opt: &OptSpec, p: &mut Parser) -> Result<(), CliError> {
+        match opt.name {
             "--chdir" => {
-                let v = value(p, name)?;
-                let already = cfg.chdir.is_some();
-                self.warn_only_last(already, name);
-                // After the warning, as in bwrap.
-                no_empty(name, &[&v])?;
-                self.cfg.chdir = Some(v);
+                // The empty-path check comes after the warning, as in bwrap.
+                let path = |v: OsString| no_empty(opt.name, &[&v]).map(|()| v);
+                self.last_wins(opt, p, |c| &mut c.chdir, path)?
             }
-            "--clearenv" => cfg.env_ops.push(EnvOp::Clear),
+            "--clearenv" => self.cfg.env_ops.push(EnvOp::Clear),
             "--setenv" => {
-                let var = value(p, name)?;
-                let val = value(p, name)?;
+                let [var, value] = take(p, opt)?;
                 if !valid_env_name(&var) {
                     return Err(CliError::msg("setenv failed"));
                 }
-                cfg.env_ops.push(EnvOp::Set { var, value: val });
+                self.cfg.env_ops.push(EnvOp::Set { var, value });
             }
             "--unsetenv" => {
-                let var = value(p, name)?;
+                let [var] = take(p, opt)?;
                 if !valid_env_name(&var) {
                     return Err(CliError::msg("unsetenv failed"));
                 }
-                cfg.env_ops.push(EnvOp::Unset { var });
+                self.cfg.env_ops.push(EnvOp::Unset { var });
             }
+            _ => return Err(unhandled(opt)),
+        }
+        Ok(())
+    }
+
+    fn monitoring(&mut self, opt: &OptSpec, p: &mut Parser) -> Result<(), CliError> {
+        match opt.name {
             "--lock-file" => {
-                let v = value(p, name)?;
-                no_empty(name, &[&v])?;
-                cfg.lock_files.push(v);
+                let [path] = paths(p, opt)?;
+                self.cfg.lock_files.push(path);
             }
             "--sync-fd" => {
                 // Repeatable since 0.13.1: no "only the last" warning.
-                let fd = parse_fd(&value(p, name)?)?;
-                cfg.sync_fds.push(fd);
+                let [fd] = take(p, opt)?;
+                self.cfg.sync_fds.push(parse_fd(&fd)?);
             }
+            "--block-fd" => self.last_wins(opt, p, |c| &mut c.block_fd, parse_fd)?,
+            "--userns-block-fd" => self.last_wins(opt, p, |c| &mut c.userns_block_fd, parse_fd)?,
+            "--info-fd" => self.last_wins(opt, p, |c| &mut c.info_fd, parse_fd)?,
+            "--json-status-fd" => self.last_wins(opt, p, |c| &mut c.json_status_fd, parse_fd)?,
+            _ => return Err(unhandled(opt)),
+        }
+        Ok(())
+    }
+
+    /// Filesystem options: every op goes into `Config::ops` in command-line
+    /// order; `--perms`, `--size` and `--overlay-src` only leave state
+    /// pending for the op that follows.
+    fn filesystem(&mut self, opt: &OptSpec, p: &mut Parser) -> Result<(), CliError> {
+        let name = opt.name;
+        let op = match name {
+            "--perms" | "--size" => return self.modifier(opt, p),
+            "--overlay-src" => return self.overlay_src(opt, p),
+            "--overlay" | "--tmp-overlay" | "--ro-overlay" => self.overlay(opt, p)?,
             "--bind" | "--bind-try" | "--dev-bind" | "--dev-bind-try" | "--ro-bind"
             | "--ro-bind-try" => {
-                let src = value(p, name)?;
-                let dest = value(p, name)?;
+                let [src, dest] = paths(p, opt)?;
                 let kind = match name {
                     "--bind" | "--bind-try" => BindKind::ReadWrite,
                     "--dev-bind" | "--dev-bind-try" => BindKind::Devices,
                     _ => BindKind::ReadOnly,
                 };
-                let allow_notexist = name.ends_with("-try");
-                no_empty(name, &[&src, &dest])?;
-                self.push(SetupOp::Bind { src, dest, kind, allow_notexist });
+                SetupOp::Bind { src, dest, kind, allow_notexist: name.ends_with("-try") }
             }
             "--bind-fd" | "--ro-bind-fd" => {
-                let fd = value(p, name)?;
-                let dest = value(p, name)?;
-                let fd = parse_fd(&fd)?;
-                no_empty(name, &[&dest])?;
-                self.push(SetupOp::BindFd { fd, dest, readonly: name == "--ro-bind-fd" });
+                let (fd, dest) = fd_and_dest(p, opt)?;
+                SetupOp::BindFd { fd, dest, readonly: name == "--ro-bind-fd" }
             }
-            "--remount-ro" => {
-                let dest = value(p, name)?;
-                no_empty(name, &[&dest])?;
-                self.push(SetupOp::RemountRo { dest });
-            }
-            "--overlay-src" => match p.value() {
-                Ok(src) => {
-                    no_empty(name, &[&src])?;
-                    self.overlay_srcs.push(src)
-                }
-                Err(_) => {
-                    // bwrap counts the source anyway and only notices at the end.
-                    self.check_pending(name)?;
-                    return Err(CliError::msg(OVERLAY_SRC_UNUSED));
-                }
-            },
-            "--overlay" => {
-                let rwsrc = value(p, name)?;
-                let workdir = value(p, name)?;
-                let dest = value(p, name)?;
-                if self.overlay_srcs.is_empty() {
-                    return Err(CliError::msg("--overlay requires at least one --overlay-src"));
-                }
-                no_empty(name, &[&rwsrc, &workdir, &dest])?;
-                let srcs = std::mem::take(&mut self.overlay_srcs);
-                self.push(SetupOp::Overlay {
-                    srcs,
-                    kind: OverlayKind::ReadWrite { rwsrc, workdir },
-                    dest,
-                });
-            }
-            "--tmp-overlay" => {
-                let dest = value(p, name)?;
-                if self.overlay_srcs.is_empty() {
-                    return Err(CliError::msg("--tmp-overlay requires at least one --overlay-src"));
-                }
-                no_empty(name, &[&dest])?;
-                let srcs = std::mem::take(&mut self.overlay_srcs);
-                self.push(SetupOp::Overlay { srcs, kind: OverlayKind::Tmp, dest });
-            }
-            "--ro-overlay" => {
-                let dest = value(p, name)?;
-                if self.overlay_srcs.len() < 2 {
-                    return Err(CliError::msg("--ro-overlay requires at least two --overlay-src"));
-                }
-                no_empty(name, &[&dest])?;
-                let srcs = std::mem::take(&mut self.overlay_srcs);
-                self.push(SetupOp::Overlay { srcs, kind: OverlayKind::ReadOnly, dest });
-            }
-            "--exec-label" | "--file-label" => {
-                let v = value(p, name)?;
-                let already = if name == "--exec-label" {
-                    cfg.exec_label.is_some()
-                } else {
-                    cfg.file_label.is_some()
-                };
-                self.warn_only_last(already, name);
-                if name == "--exec-label" {
-                    self.cfg.exec_label = Some(v);
-                } else {
-                    self.cfg.file_label = Some(v);
-                }
-                self.check_label()?;
-            }
-            "--proc" => {
-                let dest = value(p, name)?;
-                no_empty(name, &[&dest])?;
-                self.push(SetupOp::Proc { dest });
-            }
-            "--dev" => {
-                let dest = value(p, name)?;
-                no_empty(name, &[&dest])?;
-                self.push(SetupOp::Dev { dest });
-            }
+            "--remount-ro" => SetupOp::RemountRo { dest: one_path(p, opt)? },
+            "--proc" => SetupOp::Proc { dest: one_path(p, opt)? },
+            "--dev" => SetupOp::Dev { dest: one_path(p, opt)? },
             "--tmpfs" => {
-                let dest = value(p, name)?;
-                no_empty(name, &[&dest])?;
-                let perms = self.perms.take();
-                let size = self.size.take();
-                self.push(SetupOp::Tmpfs { dest, perms, size });
+                let dest = one_path(p, opt)?;
+                SetupOp::Tmpfs { dest, perms: self.perms.take(), size: self.size.take() }
             }
-            "--mqueue" => {
-                let dest = value(p, name)?;
-                no_empty(name, &[&dest])?;
-                self.push(SetupOp::Mqueue { dest });
+            "--mqueue" => SetupOp::Mqueue { dest: one_path(p, opt)? },
+            "--dir" => SetupOp::Dir { dest: one_path(p, opt)?, perms: self.perms.take() },
+            "--file" => {
+                let (fd, dest) = fd_and_dest(p, opt)?;
+                SetupOp::File { fd, dest, perms: self.perms.take() }
             }
-            "--dir" => {
-                let dest = value(p, name)?;
-                no_empty(name, &[&dest])?;
-                let perms = self.perms.take();
-                self.push(SetupOp::Dir { dest, perms });
-            }
-            "--file" | "--bind-data" | "--ro-bind-data" => {
-                let fd = value(p, name)?;
-                let dest = value(p, name)?;
-                let fd = parse_fd(&fd)?;
-                no_empty(name, &[&dest])?;
-                let perms = self.perms.take();
-                self.push(match name {
-                    "--file" => SetupOp::File { fd, dest, perms },
-                    _ => SetupOp::BindData { fd, dest, perms, readonly: name == "--ro-bind-data" },
-                });
+            "--bind-data" | "--ro-bind-data" => {
+                let (fd, dest) = fd_and_dest(p, opt)?;
+                let readonly = name == "--ro-bind-data";
+                SetupOp::BindData { fd, dest, perms: self.perms.take(), readonly }
             }
             "--symlink" => {
-                let target = value(p, name)?;
-                let dest = value(p, name)?;
-                no_empty(name, &[&target, &dest])?;
-                self.push(SetupOp::Symlink { target, dest });
+                let [target, dest] = paths(p, opt)?;
+                SetupOp::Symlink { target, dest }
             }
-            "--seccomp" => {
-                let v = value(p, name)?;
-                if !cfg.add_seccomp.is_empty() {
-                    return Err(CliError::msg(
-                        "--seccomp cannot be combined with --add-seccomp-fd",
-                    ));
-                }
-                let already = cfg.seccomp_fd.is_some();
-                self.warn_only_last(already, name);
-                self.cfg.seccomp_fd = Some(parse_fd(&v)?);
+            "--chmod" => {
+                let [mode, path] = take(p, opt)?;
+                let mode = mode_value(opt, &mode)?;
+                no_empty(name, &[&path])?;
+                SetupOp::Chmod { mode, path }
             }
-            "--add-seccomp-fd" => {
-                let v = value(p, name)?;
-                if cfg.seccomp_fd.is_some() {
-                    return Err(CliError::msg(
-                        "--add-seccomp-fd cannot be combined with --seccomp",
-                    ));
-                }
-                let fd = parse_fd(&v)?;
-                // Never more than one instruction past the kernel's limit: a
-                // longer program would be truncated to 16 bits of length.
-                let data = read_fd_bounded_and_close(fd, SECCOMP_READ_MAX, |_| false).map_err(
-                    |errno| CliError::Errno { msg: "Can't read seccomp data".into(), errno },
-                )?;
-                limits::check_seccomp_program(&data).map_err(CliError::Msg)?;
-                cfg.add_seccomp.push(data);
-                // The kernel's limit on the chain, checked before anything
-                // runs (the child checks again with --disable-userns's lock).
-                limits::check_seccomp_stack(cfg.add_seccomp.iter().map(|p| p.len() / 8))
-                    .map_err(CliError::Msg)?;
-            }
-            "--block-fd" | "--userns-block-fd" | "--info-fd" | "--json-status-fd" => {
-                let v = value(p, name)?;
-                let already = match name {
-                    "--block-fd" => cfg.block_fd.is_some(),
-                    "--userns-block-fd" => cfg.userns_block_fd.is_some(),
-                    "--info-fd" => cfg.info_fd.is_some(),
-                    _ => cfg.json_status_fd.is_some(),
-                };
-                self.warn_only_last(already, name);
-                let fd = Some(parse_fd(&v)?);
-                match name {
-                    "--block-fd" => self.cfg.block_fd = fd,
-                    "--userns-block-fd" => self.cfg.userns_block_fd = fd,
-                    "--info-fd" => self.cfg.info_fd = fd,
-                    _ => self.cfg.json_status_fd = fd,
-                }
-            }
-            "--new-session" => cfg.new_session = true,
-            "--die-with-parent" => cfg.die_with_parent = true,
-            "--as-pid-1" => cfg.as_pid_1 = true,
-            "--cap-add" | "--cap-drop" => {
-                let v = value(p, name)?;
-                let cap = parse_cap(&v).ok_or_else(|| {
-                    CliError::Msg(format!("unknown cap: {}", crate::report::show(&v)))
-                })?;
-                cfg.caps.push(if name == "--cap-add" { CapOp::Add(cap) } else { CapOp::Drop(cap) });
-            }
+            _ => return Err(unhandled(opt)),
+        };
+        self.cfg.ops.push(op);
+        Ok(())
+    }
+
+    /// `--perms` and `--size`: pending until the op that uses them.
+    fn modifier(&mut self, opt: &OptSpec, p: &mut Parser) -> Result<(), CliError> {
+        let [v] = take(p, opt)?;
+        let twice = || CliError::Msg(format!("{} given twice for the same action", opt.name));
+        match opt.name {
             "--perms" => {
-                let v = value(p, name)?;
                 if self.perms.is_some() {
-                    return Err(CliError::msg("--perms given twice for the same action"));
+                    return Err(twice());
                 }
-                let mode = parse_mode(&v)
-                    .ok_or_else(|| CliError::msg("--perms takes an octal argument <= 07777"))?;
-                self.perms = Some(mode);
+                self.perms = Some(mode_value(opt, &v)?);
             }
             "--size" => {
-                let v = value(p, name)?;
                 if self.size.is_some() {
-                    return Err(CliError::msg("--size given twice for the same action"));
+                    return Err(twice());
                 }
                 let size = parse_size(&v)
                     .ok_or_else(|| CliError::msg("--size takes a non-zero number of bytes"))?;
@@ -623,17 +574,138 @@ impl State<'_> {
                 }
                 self.size = Some(size);
             }
-            "--chmod" => {
-                let mode = value(p, name)?;
-                let path = value(p, name)?;
-                let mode = parse_mode(&mode)
-                    .ok_or_else(|| CliError::msg("--chmod takes an octal argument <= 07777"))?;
-                no_empty(name, &[&path])?;
-                self.push(SetupOp::Chmod { mode, path });
-            }
-            _ => return Err(unknown(raw)),
+            _ => return Err(unhandled(opt)),
         }
-        Ok(None)
+        Ok(())
+    }
+
+    /// `--overlay-src SRC`: one more layer for the next overlay op.
+    fn overlay_src(&mut self, opt: &OptSpec, p: &mut Parser) -> Result<(), CliError> {
+        let Ok([src]) = take(p, opt) else {
+            // bwrap counts the source anyway and only notices at the end.
+            self.check_pending(opt.name)?;
+            return Err(CliError::msg(OVERLAY_SRC_UNUSED));
+        };
+        no_empty(opt.name, &[&src])?;
+        self.overlay_srcs.push(src);
+        Ok(())
+    }
+
+    /// `--overlay`, `--tmp-overlay`, `--ro-overlay`: values first, then the
+    /// layer count, then empty paths; the pending layers go into the op.
+    fn overlay(&mut self, opt: &OptSpec, p: &mut Parser) -> Result<SetupOp, CliError> {
+        let (kind, dest) = match opt.name {
+            "--overlay" => {
+                let [rwsrc, workdir, dest] = take(p, opt)?;
+                self.check_layers(opt, 1)?;
+                no_empty(opt.name, &[&rwsrc, &workdir, &dest])?;
+                (OverlayKind::ReadWrite { rwsrc, workdir }, dest)
+            }
+            "--tmp-overlay" | "--ro-overlay" => {
+                let [dest] = take(p, opt)?;
+                let (kind, min) = match opt.name {
+                    "--tmp-overlay" => (OverlayKind::Tmp, 1),
+                    _ => (OverlayKind::ReadOnly, 2),
+                };
+                self.check_layers(opt, min)?;
+                no_empty(opt.name, &[&dest])?;
+                (kind, dest)
+            }
+            _ => return Err(unhandled(opt)),
+        };
+        let srcs = std::mem::take(&mut self.overlay_srcs);
+        Ok(SetupOp::Overlay { srcs, kind, dest })
+    }
+
+    /// `--overlay requires at least one --overlay-src` and the like.
+    fn check_layers(&self, opt: &OptSpec, min: usize) -> Result<(), CliError> {
+        if self.overlay_srcs.len() >= min {
+            return Ok(());
+        }
+        let count = if min == 1 { "one" } else { "two" };
+        Err(CliError::Msg(format!("{} requires at least {count} --overlay-src", opt.name)))
+    }
+
+    fn lockdown(&mut self, opt: &OptSpec, p: &mut Parser) -> Result<(), CliError> {
+        match opt.name {
+            "--exec-label" => {
+                self.last_wins(opt, p, |c| &mut c.exec_label, Ok)?;
+                self.check_label()?;
+            }
+            "--file-label" => {
+                self.last_wins(opt, p, |c| &mut c.file_label, Ok)?;
+                self.check_label()?;
+            }
+            "--seccomp" => {
+                let [v] = take(p, opt)?;
+                if !self.cfg.add_seccomp.is_empty() {
+                    return Err(CliError::msg(
+                        "--seccomp cannot be combined with --add-seccomp-fd",
+                    ));
+                }
+                set_once(&mut self.cfg.seccomp_fd, opt, self.reporter, || parse_fd(&v))?;
+            }
+            "--add-seccomp-fd" => self.add_seccomp_fd(opt, p)?,
+            "--new-session" => self.cfg.new_session = true,
+            "--die-with-parent" => self.cfg.die_with_parent = true,
+            "--as-pid-1" => self.cfg.as_pid_1 = true,
+            "--cap-add" | "--cap-drop" => {
+                let [v] = take(p, opt)?;
+                let cap = parse_cap(&v).ok_or_else(|| {
+                    CliError::Msg(format!("unknown cap: {}", crate::report::show(&v)))
+                })?;
+                let op = if opt.name == "--cap-add" { CapOp::Add(cap) } else { CapOp::Drop(cap) };
+                self.cfg.caps.push(op);
+            }
+            _ => return Err(unhandled(opt)),
+        }
+        Ok(())
+    }
+
+    /// `--add-seccomp-fd FD`: read the program now, as bwrap does.
+    fn add_seccomp_fd(&mut self, opt: &OptSpec, p: &mut Parser) -> Result<(), CliError> {
+        let [v] = take(p, opt)?;
+        let cfg = &mut self.cfg;
+        if cfg.seccomp_fd.is_some() {
+            return Err(CliError::msg("--add-seccomp-fd cannot be combined with --seccomp"));
+        }
+        let fd = parse_fd(&v)?;
+        // Never more than one instruction past the kernel's limit: a
+        // longer program would be truncated to 16 bits of length.
+        let data = read_fd_bounded_and_close(fd, SECCOMP_READ_MAX, |_| false)
+            .map_err(|errno| CliError::Errno { msg: "Can't read seccomp data".into(), errno })?;
+        limits::check_seccomp_program(&data).map_err(CliError::Msg)?;
+        cfg.add_seccomp.push(data);
+        // The kernel's limit on the chain, checked before anything
+        // runs (the child checks again with --disable-userns's lock).
+        limits::check_seccomp_stack(cfg.add_seccomp.iter().map(|p| p.len() / 8))
+            .map_err(CliError::Msg)
+    }
+
+    /// nestwrap's own options.
+    fn extensions(&mut self, opt: &OptSpec, p: &mut Parser) -> Result<(), CliError> {
+        match opt.name {
+            "--proc-fallback" => {
+                let [v] = take(p, opt)?;
+                // The word is checked before the repeat warning.
+                let Some(mode) = ProcFallback::from_name(&v) else {
+                    return Err(CliError::msg(format!(
+                        "--proc-fallback takes auto, quiet or never, not {}",
+                        crate::report::show(&v)
+                    )));
+                };
+                set_once(&mut self.cfg.proc_fallback, opt, self.reporter, || Ok(mode))?;
+            }
+            "--forward-signals" => self.cfg.forward_signals = true,
+            "--scope-abstract-unix-sockets" => self.cfg.scope_abstract_unix_sockets = true,
+            "--scope-signals" => self.cfg.scope_signals = true,
+            // main_entry answers `--diagnose` as argv[1]; anywhere else
+            // (after other options, in --args data, in BWRAP-ARGS) it is
+            // an error rather than a silent mode switch.
+            "--diagnose" => return Err(CliError::msg(DIAGNOSE_NOT_FIRST)),
+            _ => return Err(unhandled(opt)),
+        }
+        Ok(())
     }
 }
 
@@ -727,7 +799,8 @@ fn parse_c_int(s: &OsStr) -> Option<i32> {
 }
 
 /// An fd argument: `Invalid fd: %s` unless a non-negative decimal `int`.
-fn parse_fd(s: &OsStr) -> Result<FdNum, CliError> {
+fn parse_fd(s: impl AsRef<OsStr>) -> Result<FdNum, CliError> {
+    let s = s.as_ref();
     parse_c_int(s).ok_or_else(|| CliError::Msg(format!("Invalid fd: {}", crate::report::show(s))))
 }
 
@@ -1424,6 +1497,41 @@ mod tests {
         let (_, lines) = run(&["--sync-fd", "3", "--sync-fd", "4", "t"]);
         assert!(lines.is_empty());
         assert_eq!(err(&["--argv0", "a", "--argv0", "b", "t"]), "--argv0 used multiple times");
+    }
+
+    /// The single-valued options `warnings` leaves out: the warning names
+    /// the option as the table does, before the new value is checked.
+    #[test]
+    fn warnings_for_labels_and_proc_fallback() {
+        let mut rep = Reporter::capture();
+        let r =
+            parse_args_with(os(&["--file-label", "a", "--file-label", "b", "t"]), &mut rep, true);
+        assert_eq!(r.map(|p| matches!(p, Parsed::Run(_))), Ok(true));
+        assert_eq!(rep.captured(), ["bwrap: Only the last --file-label option will take effect"]);
+        let (r, lines) = run(&["--proc-fallback", "quiet", "--proc-fallback", "never", "t"]);
+        assert_eq!(
+            r.map(|p| matches!(p, Parsed::Run(c) if c.proc_fallback == Some(ProcFallback::Never))),
+            Ok(true)
+        );
+        assert_eq!(lines, ["bwrap: Only the last --proc-fallback option will take effect"]);
+        // A bad word is refused before the repeat warning.
+        let (r, lines) = run(&["--proc-fallback", "auto", "--proc-fallback", "x", "t"]);
+        assert_eq!(r, Err(CliError::msg("--proc-fallback takes auto, quiet or never, not x")));
+        assert!(lines.is_empty());
+        // --seccomp: the combination check comes first, the fd after the warning.
+        let (r, lines) = run(&["--seccomp", "3", "--seccomp", "x", "t"]);
+        assert_eq!(r, Err(CliError::msg("Invalid fd: x")));
+        assert_eq!(lines, ["bwrap: Only the last --seccomp option will take effect"]);
+        // --chdir: the empty path is refused after the warning.
+        let (r, lines) = run(&["--chdir", "/a", "--chdir", "", "t"]);
+        assert_eq!(r, Err(CliError::msg("--chdir does not take an empty path argument")));
+        assert_eq!(lines, ["bwrap: Only the last --chdir option will take effect"]);
+    }
+
+    /// The parser's own copy of `--overlay-src`'s message is the table's.
+    #[test]
+    fn overlay_src_unused_is_the_table_text() {
+        assert_eq!(spec::find("--overlay-src").map(|o| o.missing), Some(OVERLAY_SRC_UNUSED));
     }
 
     #[test]

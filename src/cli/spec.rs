@@ -3,8 +3,11 @@
 //! page and the shell completions, and it holds the exact "takes N arguments"
 //! texts that `parse` prints when values are missing.
 //!
-//! The parser (`cli::parse`) has one match arm per entry; a unit test drives
-//! the parser with every entry so that the two cannot drift apart.
+//! The parser (`cli::parse`) looks every option up here: the entry's category
+//! picks the parser's family function, which has one match arm per entry, and
+//! its metavariables give the number of values taken and the "takes N
+//! arguments" text. A unit test drives the parser with every entry so that
+//! the two cannot drift apart.
 
 /// The man page's grouping of options.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
