@@ -1315,9 +1315,10 @@ mod tests {
 
     #[test]
     fn perms_values() {
-        let ok = |v: &str| match cfg(&["--perms", v, "--dir", "/d", "t"]).ops[0] {
-            SetupOp::Dir { perms, .. } => perms,
-            _ => unreachable!(),
+        let ok = |v: &str| {
+            let op = cfg(&["--perms", v, "--dir", "/d", "t"]).ops.remove(0);
+            let SetupOp::Dir { perms, .. } = op else { panic!("not a --dir: {op:?}") };
+            perms
         };
         assert_eq!(ok("0"), Some(0));
         assert_eq!(ok("7777"), Some(0o7777));
@@ -1337,9 +1338,10 @@ mod tests {
 
     #[test]
     fn size_values() {
-        let ok = |v: &str| match cfg(&["--size", v, "--tmpfs", "/d", "t"]).ops[0] {
-            SetupOp::Tmpfs { size, .. } => size,
-            _ => unreachable!(),
+        let ok = |v: &str| {
+            let op = cfg(&["--size", v, "--tmpfs", "/d", "t"]).ops.remove(0);
+            let SetupOp::Tmpfs { size, .. } = op else { panic!("not a --tmpfs: {op:?}") };
+            size
         };
         assert_eq!(ok("1"), Some(1));
         assert_eq!(ok("0x10"), Some(16));
