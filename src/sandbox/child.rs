@@ -77,7 +77,7 @@ fn run(plan: &Plan, mut fds: ChildFds, report: Option<&OwnedFd>) -> Result<Never
     let config = &plan.config;
     // The monitor cloned us non-dumpable (see sandbox::run); our own
     // /proc/self files must be ours to write the uid/gid maps.
-    super::set_dumpable(true)?;
+    super::dumpable::set(true)?;
     if config.die_with_parent {
         nix::sys::prctl::set_pdeathsig(Signal::SIGKILL)
             .map_err(|e| setup_errno("prctl", "prctl", e))?;
@@ -827,7 +827,7 @@ fn drop_privs(plan: &Plan) -> Result<(), SetupError> {
             Err(e) => return Err(setup_errno("caps", "capset failed", e)),
         }
     }
-    super::set_dumpable(true)?;
+    super::dumpable::set(true)?;
     Ok(())
 }
 

@@ -3,6 +3,7 @@
 //! The only module that knows the process tree.
 
 pub mod child;
+pub mod dumpable;
 pub mod init;
 pub mod label;
 pub mod monitor;
@@ -162,7 +163,7 @@ pub fn spawn(config: Config) -> Result<i32, SetupError> {
     // which needs the child dumpable from the start; it turns itself
     // non-dumpable before it releases the child (monitor::run).
     if !plan.monitor_gate {
-        set_dumpable(false)?;
+        dumpable::set(false)?;
     }
     match sys::clone_fork(plan.clone_flags).map_err(|e| clone_error(e, plan.new_userns))? {
         None => {
@@ -205,11 +206,6 @@ pub fn spawn(config: Config) -> Result<i32, SetupError> {
             result
         }
     }
-}
-
-/// `PR_SET_DUMPABLE` with bwrap's message.
-fn set_dumpable(on: bool) -> Result<(), SetupError> {
-    nix::sys::prctl::set_dumpable(on).map_err(|e| setup_errno("prctl", "can't set dumpable", e))
 }
 
 #[allow(clippy::too_many_arguments)]

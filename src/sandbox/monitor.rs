@@ -44,9 +44,9 @@ pub fn run(
     } else {
         Vec::new()
     };
-    // Never dumpable from here on (see sandbox::run); the child waits for
+    // Never dumpable from here on (see `dumpable`); the child waits for
     // our release when there is a gate, so it cannot exec before this.
-    super::set_dumpable(false)?;
+    super::dumpable::set(false)?;
     // The monitor needs no privileges.
     match sys::caps::capset(sys::caps::CapSets::default()) {
         Ok(()) => {}
