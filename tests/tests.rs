@@ -15,6 +15,7 @@ mod faults;
 mod generated;
 mod hostile;
 mod inroot;
+mod inventory;
 mod monitoring;
 mod proptest_parse;
 mod sandbox;

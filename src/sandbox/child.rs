@@ -78,7 +78,7 @@ fn run(plan: &Plan, mut fds: ChildFds, report: Option<&OwnedFd>) -> Result<Never
     let config = &plan.config;
     // The monitor cloned us non-dumpable (see sandbox::run); our own
     // /proc/self files must be ours to write the uid/gid maps.
-    super::set_dumpable(true)?;
+    super::dumpable::set(true)?;
     if config.die_with_parent {
         set_pdeathsig()?;
     }
@@ -864,7 +864,7 @@ fn drop_privs(plan: &Plan) -> Result<(), SetupError> {
             Err(e) => return Err(setup_errno("caps", "capset failed", e)),
         }
     }
-    super::set_dumpable(true)?;
+    super::dumpable::set(true)?;
     Ok(())
 }
 

@@ -3,6 +3,7 @@
 //! The only module that knows the process tree.
 
 pub mod child;
+pub mod dumpable;
 pub mod init;
 pub mod label;
 pub mod monitor;
@@ -14,10 +15,13 @@ pub mod setup;
 pub mod status;
 pub mod userns_lock;
 
+use std::os::fd::OwnedFd;
+
 use nix::errno::Errno;
 use nix::fcntl::OFlag;
 use nix::sys::signal::{SigSet, Signal};
 use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
+use nix::unistd::Pid;
 
 use crate::cli::Validated;
 use crate::config::{Config, ProcFallback};
@@ -78,8 +82,12 @@ fn clone_error(e: Errno, userns: bool) -> SetupError {
     setup_errno("clone", "Creating new namespace failed", e)
 }
 
-fn pipe() -> Result<(std::os::fd::OwnedFd, std::os::fd::OwnedFd), SetupError> {
+fn pipe() -> Result<(OwnedFd, OwnedFd), SetupError> {
     nix::unistd::pipe2(OFlag::O_CLOEXEC).map_err(|e| setup_errno("pipe", "pipe2()", e))
+}
+
+fn socketpair() -> Result<(OwnedFd, OwnedFd), SetupError> {
+    sys::cred_socketpair().map_err(|e| setup_errno("socketpair", "socketpair()", e))
 }
 
 /// Prepare, clone, and run the monitor (parent) and the child.
@@ -89,174 +97,214 @@ pub fn spawn(config: Validated, proc_fallback: ProcFallback) -> Result<i32, Setu
         return Err(setup_msg("threads", "internal error: more than one thread before clone"));
     }
     let plan = prepare::prepare(config, proc_fallback)?;
-    let original_ppid = match PARENT_AT_START.load(std::sync::atomic::Ordering::Relaxed) {
-        0 => nix::unistd::getppid(),
-        p => nix::unistd::Pid::from_raw(p),
-    };
-
-    // The child waits for the monitor only when the monitor has something
-    // to do first (bwrap always waits): report the pid on --info-fd or
-    // --json-status-fd while the namespaces still exist, or wait for
-    // --userns-block-fd. With --die-with-parent the pipe stays, unwritten,
-    // so the child can tell whether the monitor died before PDEATHSIG was
-    // set (it sees POLLHUP).
-    let (go_read, go_write) =
-        (plan.monitor_gate || plan.config.die_with_parent).then(pipe).transpose()?.unzip();
-    let (status_read, status_write) = if plan.needs_reaper {
-        let (r, w) = pipe()?;
-        nix::fcntl::fcntl(&r, nix::fcntl::FcntlArg::F_SETFL(OFlag::O_NONBLOCK))
-            .map_err(|e| setup_errno("pipe", "pipe2()", e))?;
-        Some((r, w))
-    } else {
-        None
+    let original_ppid = parent_at_start();
+    let go = go_pipe(&plan)?;
+    let status = status_pipe(&plan)?;
+    block_signals(&plan.config)?;
+    reap_inherited_zombies();
+    let setup = command_socket(&plan.config)?;
+    join_userns(&plan.config)?;
+    let pid = pidns_socket(&plan.config)?;
+    let channels = Channels::pair(go, status, setup, pid);
+    // The monitor is never dumpable while COMMAND runs (see `dumpable`).
+    // Without a monitor gate the child may exec before the monitor runs at
+    // all, so this is set before the clone (the child makes itself dumpable
+    // again first thing, for its own uid_map). With a gate the monitor must
+    // first read the child's namespaces, which needs the child dumpable from
+    // the start; it turns itself non-dumpable before it releases the child
+    // (monitor::run).
+    if !plan.monitor_gate {
+        dumpable::set(false)?;
     }
-    .unzip();
+    match sys::clone_fork(plan.clone_flags).map_err(|e| clone_error(e, plan.new_userns))? {
+        None => child::child_main(&plan, channels.child_side()),
+        Some(cloned) => monitor_or_kill(plan, cloned, channels, original_ppid),
+    }
+}
 
-    // Block SIGCHLD so the monitor can use a signalfd; reap inherited zombies.
+/// The parent recorded by `note_parent_at_start`, or ours now.
+fn parent_at_start() -> Pid {
+    match PARENT_AT_START.load(std::sync::atomic::Ordering::Relaxed) {
+        0 => nix::unistd::getppid(),
+        p => Pid::from_raw(p),
+    }
+}
+
+/// The child waits for the monitor only when the monitor has something to
+/// do first (bwrap always waits): report the pid on --info-fd or
+/// --json-status-fd while the namespaces still exist, or wait for
+/// --userns-block-fd. With --die-with-parent the pipe stays, unwritten, so
+/// the child can tell whether the monitor died before PDEATHSIG was set (it
+/// sees POLLHUP).
+fn go_pipe(plan: &prepare::Plan) -> Result<Option<(OwnedFd, OwnedFd)>, SetupError> {
+    (plan.monitor_gate || plan.config.die_with_parent).then(pipe).transpose()
+}
+
+/// The reaper → monitor exit-status pipe (non-blocking read end), when
+/// there is a reaper.
+fn status_pipe(plan: &prepare::Plan) -> Result<Option<(OwnedFd, OwnedFd)>, SetupError> {
+    if !plan.needs_reaper {
+        return Ok(None);
+    }
+    let (r, w) = pipe()?;
+    nix::fcntl::fcntl(&r, nix::fcntl::FcntlArg::F_SETFL(OFlag::O_NONBLOCK))
+        .map_err(|e| setup_errno("pipe", "pipe2()", e))?;
+    Ok(Some((r, w)))
+}
+
+/// Block SIGCHLD so the monitor can use a signalfd, and with
+/// --forward-signals the signals it forwards, which it takes through the
+/// same signalfd (the child unblocks everything before exec).
+fn block_signals(config: &Config) -> Result<(), SetupError> {
     let mut mask = SigSet::empty();
     mask.add(Signal::SIGCHLD);
-    // --forward-signals: the monitor takes these through its signalfd
-    // (the child unblocks everything before exec).
-    if plan.config.forward_signals {
+    if config.forward_signals {
         for sig in monitor::FORWARDED {
             mask.add(sig);
         }
     }
-    mask.thread_block().map_err(|e| setup_errno("sigprocmask", "sigprocmask", e))?;
-    while let Ok(s) = waitpid(nix::unistd::Pid::from_raw(-1), Some(WaitPidFlag::WNOHANG)) {
-        if s == nix::sys::wait::WaitStatus::StillAlive {
+    mask.thread_block().map_err(|e| setup_errno("sigprocmask", "sigprocmask", e))
+}
+
+/// Reap zombies inherited from whoever exec'd us: the monitor's wait loop
+/// must see only its own children.
+fn reap_inherited_zombies() {
+    while let Ok(s) = waitpid(Pid::from_raw(-1), Some(WaitPidFlag::WNOHANG)) {
+        if s == WaitStatus::StillAlive {
             break;
         }
     }
+}
 
-    let wants_command_socket = plan.config.json_status_fd.is_some() || plan.config.forward_signals;
-    let socketpair =
-        || sys::cred_socketpair().map_err(|e| setup_errno("socketpair", "socketpair()", e));
-    let (setup_read, setup_write) = wants_command_socket.then(socketpair).transpose()?.unzip();
-    // Join --userns before clone: the sandbox lives in that user namespace.
-    if let Some(fd) = plan.config.userns_fd {
-        sys::setns(fd, libc::CLONE_NEWUSER).map_err(|e| match e {
-            Errno::EINVAL => setup_msg(
-                "userns",
-                "Joining the specified user namespace failed, it might not be a descendant of the current user namespace.",
-            ),
-            e => setup_errno("userns", "Joining specified user namespace failed", e),
-        })?;
+/// The COMMAND → monitor credentials socket, for --json-status-fd (the
+/// command-pid line) and --forward-signals (COMMAND's pid).
+fn command_socket(config: &Config) -> Result<Option<(OwnedFd, OwnedFd)>, SetupError> {
+    let wanted = config.json_status_fd.is_some() || config.forward_signals;
+    wanted.then(socketpair).transpose()
+}
+
+/// Join --userns before clone: the sandbox lives in that user namespace.
+fn join_userns(config: &Config) -> Result<(), SetupError> {
+    let Some(fd) = config.userns_fd else { return Ok(()) };
+    sys::setns(fd, libc::CLONE_NEWUSER).map_err(|e| match e {
+        Errno::EINVAL => setup_msg(
+            "userns",
+            "Joining the specified user namespace failed, it might not be a descendant of the current user namespace.",
+        ),
+        e => setup_errno("userns", "Joining specified user namespace failed", e),
+    })
+}
+
+/// --pidns: intermediate processes come and go; become their subreaper and
+/// learn the final pid over a credentials socket.
+fn pidns_socket(config: &Config) -> Result<Option<(OwnedFd, OwnedFd)>, SetupError> {
+    if config.pidns_fd.is_none() {
+        return Ok(None);
     }
-    // --pidns: intermediate processes come and go; become their subreaper
-    // and learn the final pid over a credentials socket.
-    let (pid_read, pid_write) = match plan.config.pidns_fd {
-        Some(_) => {
-            nix::sys::prctl::set_child_subreaper(true)
-                .map_err(|e| setup_errno("prctl", "prctl", e))?;
-            Some(socketpair()?)
-        }
-        None => None,
-    }
-    .unzip();
-    // The monitor is never dumpable while COMMAND runs: no process of our
-    // uid, COMMAND included where a /proc fallback shows us to it, may
-    // ptrace it or open its /proc/PID/{mem,root,cwd,environ,fd} (bwrap's
-    // monitor is dumpable). Without a monitor gate the child may exec
-    // before the monitor runs at all, so this is set before the clone (the
-    // child makes itself dumpable again first thing, for its own uid_map).
-    // With a gate the monitor must first read the child's namespaces,
-    // which needs the child dumpable from the start; it turns itself
-    // non-dumpable before it releases the child (monitor::run).
-    if !plan.monitor_gate {
-        set_dumpable(false)?;
-    }
-    match sys::clone_fork(plan.clone_flags).map_err(|e| clone_error(e, plan.new_userns))? {
-        None => {
-            // The monitor's ends: only the go pipe's write end matters (the
-            // child watches for its hangup); the rest are close-on-exec and
-            // the reaper closes everything it does not use.
-            drop(go_write);
-            std::mem::forget((status_read, setup_read, pid_read));
-            let fds = child::ChildFds {
+    nix::sys::prctl::set_child_subreaper(true).map_err(|e| setup_errno("prctl", "prctl", e))?;
+    socketpair().map(Some)
+}
+
+/// Both ends of every channel made before clone; each process keeps its
+/// side after it.
+struct Channels {
+    child: child::ChildFds,
+    monitor: monitor::MonitorFds,
+    /// `--pidns`: where the monitor learns the final pid.
+    pid_read: Option<OwnedFd>,
+}
+
+type Pair = Option<(OwnedFd, OwnedFd)>;
+
+impl Channels {
+    /// Each pair is (read end, write end); the socket pairs are symmetric.
+    fn pair(go: Pair, status: Pair, setup: Pair, pid: Pair) -> Channels {
+        let (go_read, go_write) = go.unzip();
+        let (status_read, status_write) = status.unzip();
+        let (setup_read, setup_write) = setup.unzip();
+        let (pid_read, pid_write) = pid.unzip();
+        Channels {
+            child: child::ChildFds {
                 go_read,
                 pid_socket: pid_write,
                 status_write,
                 setup_finished: setup_write,
-            };
-            child::child_main(&plan, fds)
+            },
+            monitor: monitor::MonitorFds { go_write, status_read, setup_finished: setup_read },
+            pid_read,
         }
-        Some(cloned) => {
-            let mut reaped = false;
-            let result = run_monitor(
-                plan,
-                cloned,
-                go_read,
-                go_write,
-                status_read,
-                status_write,
-                setup_read,
-                setup_write,
-                pid_read,
-                pid_write,
-                original_ppid,
-                &mut reaped,
-            );
-            if result.is_err() && !reaped {
-                // The monitor failed after clone: nobody would follow the
-                // sandbox any more, so it must not outlive us (bwrap's
-                // monitor just dies; ours leaves nothing behind).
-                let _ = nix::sys::signal::kill(cloned, Signal::SIGKILL);
-                while let Err(Errno::EINTR) = waitpid(cloned, None) {}
-            }
-            result
-        }
+    }
+
+    /// In the child: only the go pipe's write end is closed (the child
+    /// watches for its hangup); the monitor's other ends are close-on-exec
+    /// and the reaper closes everything it does not use.
+    fn child_side(self) -> child::ChildFds {
+        let Channels { child, monitor, pid_read } = self;
+        drop(monitor.go_write);
+        std::mem::forget((monitor.status_read, monitor.setup_finished, pid_read));
+        child
     }
 }
 
-/// `PR_SET_DUMPABLE` with bwrap's message.
-fn set_dumpable(on: bool) -> Result<(), SetupError> {
-    nix::sys::prctl::set_dumpable(on).map_err(|e| setup_errno("prctl", "can't set dumpable", e))
+/// Run the monitor; if it fails after clone, nobody would follow the
+/// sandbox any more, so it must not outlive us (bwrap's monitor just dies;
+/// ours leaves nothing behind).
+fn monitor_or_kill(
+    plan: prepare::Plan,
+    cloned: Pid,
+    channels: Channels,
+    original_ppid: Pid,
+) -> Result<i32, SetupError> {
+    let mut reaped = false;
+    let result = run_monitor(plan, cloned, channels, original_ppid, &mut reaped);
+    if result.is_err() && !reaped {
+        let _ = nix::sys::signal::kill(cloned, Signal::SIGKILL);
+        while let Err(Errno::EINTR) = waitpid(cloned, None) {}
+    }
+    result
 }
 
-#[allow(clippy::too_many_arguments)]
+/// The monitor's steps before `monitor::run`: close the child's ends, learn
+/// the final pid (--pidns), join --userns2.
 fn run_monitor(
     plan: prepare::Plan,
-    cloned: nix::unistd::Pid,
-    go_read: Option<std::os::fd::OwnedFd>,
-    go_write: Option<std::os::fd::OwnedFd>,
-    status_read: Option<std::os::fd::OwnedFd>,
-    status_write: Option<std::os::fd::OwnedFd>,
-    setup_read: Option<std::os::fd::OwnedFd>,
-    setup_write: Option<std::os::fd::OwnedFd>,
-    pid_read: Option<std::os::fd::OwnedFd>,
-    pid_write: Option<std::os::fd::OwnedFd>,
-    original_ppid: nix::unistd::Pid,
+    cloned: Pid,
+    channels: Channels,
+    original_ppid: Pid,
     reaped: &mut bool,
 ) -> Result<i32, SetupError> {
-    let mut pid = cloned;
-    drop(go_read);
-    drop(status_write);
-    drop(setup_write);
-    drop(pid_write);
-    if let Some(sock) = pid_read {
-        // EOF or no credentials: the child failed and said why.
-        match sys::recv_with_pid_blocking(&sock) {
-            Ok(Some(sys::CredMessage { pid: Some(p), .. })) => pid = nix::unistd::Pid::from_raw(p),
-            // The child failed before reporting; let its own message
-            // come first, as in bwrap.
-            // The child failed before reporting. If it said why (exit
-            // status 1), that one line is the whole story (bwrap adds
-            // a second, "Unexpected short read from pid socket").
-            _ => {
-                let status = waitpid(pid, None);
-                *reaped = status.is_ok();
-                if let Ok(WaitStatus::Exited(_, 1)) = status {
-                    return Ok(1);
-                }
-                return Err(setup_msg("pidns", "Unexpected short read from pid socket"));
-            }
-        }
-    }
+    let Channels { child, monitor: fds, pid_read } = channels;
+    drop(child.go_read);
+    drop(child.status_write);
+    drop(child.setup_finished);
+    drop(child.pid_socket);
+    let pid = match pid_read {
+        Some(sock) => match final_pid(&sock, cloned, reaped)? {
+            Some(pid) => pid,
+            None => return Ok(1),
+        },
+        None => cloned,
+    };
     if let Some(fd) = plan.config.userns2_fd {
         sys::setns(fd, libc::CLONE_NEWUSER)
             .map_err(|e| setup_errno("userns2", "Setting userns2 failed", e))?;
     }
-    let fds = monitor::MonitorFds { go_write, status_read, setup_finished: setup_read };
     monitor::run(plan, pid, fds, original_ppid, reaped)
+}
+
+/// --pidns: the final process's pid, as the child reports it. None when the
+/// child failed before reporting and said why (exit status 1): that one line
+/// is the whole story (bwrap adds a second, "Unexpected short read from pid
+/// socket").
+fn final_pid(sock: &OwnedFd, cloned: Pid, reaped: &mut bool) -> Result<Option<Pid>, SetupError> {
+    // EOF or no credentials: the child failed.
+    if let Ok(Some(sys::CredMessage { pid: Some(p), .. })) = sys::recv_with_pid_blocking(sock) {
+        return Ok(Some(Pid::from_raw(p)));
+    }
+    let status = waitpid(cloned, None);
+    *reaped = status.is_ok();
+    if let Ok(WaitStatus::Exited(_, 1)) = status {
+        return Ok(None);
+    }
+    Err(setup_msg("pidns", "Unexpected short read from pid socket"))
 }

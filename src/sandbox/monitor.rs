@@ -12,6 +12,7 @@ use nix::sys::signalfd::{SfdFlags, SignalFd};
 use nix::sys::wait::{waitpid, WaitPidFlag};
 use nix::unistd::Pid;
 
+use super::dumpable;
 use super::init::exit_code;
 use super::prepare::Plan;
 use super::status;
@@ -44,70 +45,14 @@ pub fn run(
     } else {
         Vec::new()
     };
-    // Never dumpable from here on (see sandbox::run); the child waits for
-    // our release when there is a gate, so it cannot exec before this.
-    super::set_dumpable(false)?;
-    // The monitor needs no privileges.
-    match sys::caps::capset(sys::caps::CapSets::default()) {
-        Ok(()) => {}
-        Err(Errno::EPERM) if plan.is_root => {}
-        Err(e) => return Err(setup_errno("caps", "capset failed", e)),
-    }
+    drop_privileges(&plan)?;
     if config.die_with_parent {
-        nix::sys::prctl::set_pdeathsig(Signal::SIGKILL)
-            .map_err(|e| setup_errno("prctl", "prctl", e))?;
-        // Close the race with a parent that died before PDEATHSIG was set.
-        if nix::unistd::getppid() != original_ppid {
-            let _ = nix::sys::signal::kill(nix::unistd::getpid(), Signal::SIGKILL);
-        }
+        die_with_parent(original_ppid)?;
     }
-
-    if let Some(fd) = config.info_fd {
-        let out =
-            plan.user_fds.take(fd).map_err(|e| setup_errno("info-fd", "Write to info_fd", e))?;
-        status::write_all(&out, &status::info_json(child, &ids))
-            .map_err(|e| setup_errno("info-fd", "Write to info_fd", e))?;
-    }
-    let json = match config.json_status_fd {
-        Some(fd) => {
-            let out = plan
-                .user_fds
-                .take(fd)
-                .map_err(|e| setup_errno("json-status-fd", "Write to info_fd", e))?;
-            status::write_all(&out, &status::status_first_line(child, &ids))
-                .map_err(|e| setup_errno("json-status-fd", "Write to info_fd", e))?;
-            Some(out)
-        }
-        None => None,
-    };
-    if let Some(fd) = config.userns_block_fd {
-        if let Ok(owned) = plan.user_fds.take(fd) {
-            let mut b = [0u8; 1];
-            while let Err(Errno::EINTR) = nix::unistd::read(&owned, &mut b) {}
-        }
-    }
-
-    // Release a gated child; otherwise keep the pipe open (unwritten) for
-    // as long as the monitor lives, so the child's liveness check holds.
-    let go_held = match fds.go_write {
-        Some(go) if plan.monitor_gate => {
-            // A child never released would wait for ever, and so would we.
-            // EPIPE: the child is already gone (and said why); its status
-            // follows below.
-            if let Err(e) = write_no_sigpipe(&go, &[1u8]).or_else(|e| match e {
-                Errno::EPIPE => Ok(()),
-                e => Err(e),
-            }) {
-                let err = setup_errno("monitor", "Can't release the sandbox", e);
-                if let Some(json) = &json {
-                    let _ = status::write_all(json, &monitor_error_line(&err));
-                }
-                return Err(err);
-            }
-            None
-        }
-        other => other,
-    };
+    write_info(&plan, child, &ids)?;
+    let json = start_json_status(&plan, child, &ids)?;
+    wait_userns_block(&plan);
+    let go_held = release(&plan, fds.go_write, json.as_ref())?;
 
     // Keep only what the loop needs; the caller's fds went to the child.
     let keep: Vec<i32> =
@@ -121,14 +66,8 @@ pub fn run(
     // or two close_range calls instead of one close each.
     std::mem::forget(plan);
     let _ = sys::close_all_except(&keep);
-    let mut reporter = StatusReporter {
-        json,
-        setup: fds.setup_finished,
-        exec_started: false,
-        error: None,
-        command: None,
-        pending_signals: Vec::new(),
-    };
+
+    let mut reporter = StatusReporter::new(json, fds.setup_finished);
     let code = match wait_for_exit(child, fds.status_read.as_ref(), &mut reporter, forward) {
         Ok(code) => code,
         Err(err) => {
@@ -145,6 +84,89 @@ pub fn run(
     // As bwrap's dump_info: a status line that cannot be written is an error.
     reporter.finish(code).map_err(|e| setup_errno("json-status-fd", "Write to info_fd", e))?;
     Ok(code)
+}
+
+/// Never dumpable from here on (see `dumpable`; the child waits for our
+/// release when there is a gate, so it cannot exec before this), and no
+/// capabilities: the monitor needs none.
+fn drop_privileges(plan: &Plan) -> Result<(), SetupError> {
+    dumpable::set(false)?;
+    match sys::caps::capset(sys::caps::CapSets::default()) {
+        Ok(()) => Ok(()),
+        Err(Errno::EPERM) if plan.is_root => Ok(()),
+        Err(e) => Err(setup_errno("caps", "capset failed", e)),
+    }
+}
+
+/// --die-with-parent: SIGKILL when our parent dies, and close the race with
+/// a parent that died before PDEATHSIG was set.
+fn die_with_parent(original_ppid: Pid) -> Result<(), SetupError> {
+    nix::sys::prctl::set_pdeathsig(Signal::SIGKILL)
+        .map_err(|e| setup_errno("prctl", "prctl", e))?;
+    if nix::unistd::getppid() != original_ppid {
+        let _ = nix::sys::signal::kill(nix::unistd::getpid(), Signal::SIGKILL);
+    }
+    Ok(())
+}
+
+/// --info-fd: the child's pid and namespaces, then the fd is closed.
+fn write_info(plan: &Plan, child: Pid, ids: &[(&str, u64)]) -> Result<(), SetupError> {
+    let Some(fd) = plan.config.info_fd else { return Ok(()) };
+    let out = plan.user_fds.take(fd).map_err(|e| setup_errno("info-fd", "Write to info_fd", e))?;
+    status::write_all(&out, &status::info_json(child, ids))
+        .map_err(|e| setup_errno("info-fd", "Write to info_fd", e))
+}
+
+/// --json-status-fd: its first line; the fd stays open for the lines that
+/// follow.
+fn start_json_status(
+    plan: &Plan,
+    child: Pid,
+    ids: &[(&str, u64)],
+) -> Result<Option<OwnedFd>, SetupError> {
+    let Some(fd) = plan.config.json_status_fd else { return Ok(None) };
+    let out =
+        plan.user_fds.take(fd).map_err(|e| setup_errno("json-status-fd", "Write to info_fd", e))?;
+    status::write_all(&out, &status::status_first_line(child, ids))
+        .map_err(|e| setup_errno("json-status-fd", "Write to info_fd", e))?;
+    Ok(Some(out))
+}
+
+/// --userns-block-fd: wait until the caller writes to it or closes it.
+fn wait_userns_block(plan: &Plan) {
+    if let Some(fd) = plan.config.userns_block_fd {
+        if let Ok(owned) = plan.user_fds.take(fd) {
+            let mut b = [0u8; 1];
+            while let Err(Errno::EINTR) = nix::unistd::read(&owned, &mut b) {}
+        }
+    }
+}
+
+/// Release a gated child; otherwise keep the pipe open (unwritten) for as
+/// long as the monitor lives, so the child's liveness check holds. Returns
+/// the pipe to hold.
+fn release(
+    plan: &Plan,
+    go_write: Option<OwnedFd>,
+    json: Option<&OwnedFd>,
+) -> Result<Option<OwnedFd>, SetupError> {
+    let go = match go_write {
+        Some(go) if plan.monitor_gate => go,
+        other => return Ok(other),
+    };
+    // A child never released would wait for ever, and so would we.
+    // EPIPE: the child is already gone (and said why); its status follows
+    // in the wait loop.
+    match write_no_sigpipe(&go, &[1u8]) {
+        Ok(()) | Err(Errno::EPIPE) => Ok(None),
+        Err(e) => {
+            let err = setup_errno("monitor", "Can't release the sandbox", e);
+            if let Some(json) = json {
+                let _ = status::write_all(json, &monitor_error_line(&err));
+            }
+            Err(err)
+        }
+    }
 }
 
 /// Write to a pipe whose reader may be gone (a child that died before we
@@ -193,6 +215,17 @@ struct StatusReporter {
 }
 
 impl StatusReporter {
+    fn new(json: Option<OwnedFd>, setup: Option<OwnedFd>) -> StatusReporter {
+        StatusReporter {
+            json,
+            setup,
+            exec_started: false,
+            error: None,
+            command: None,
+            pending_signals: Vec::new(),
+        }
+    }
+
     /// Read what COMMAND's process sent; write the command-pid line on the
     /// first message. Returns false once the peer is gone.
     fn pump(&mut self) -> bool {
