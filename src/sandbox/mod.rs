@@ -20,7 +20,7 @@ use nix::sys::signal::{SigSet, Signal};
 use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
 
 use crate::config::Config;
-use crate::error::{setup_errno, setup_msg, SetupError};
+use crate::error::{setup_errno, setup_msg, SetupError, Step};
 use crate::sys;
 
 /// Our parent when we started, read first thing: --die-with-parent
@@ -48,7 +48,7 @@ pub fn preflight(config: &Config) -> Result<(), SetupError> {
             OFlag::O_PATH | OFlag::O_CLOEXEC,
             nix::sys::stat::Mode::empty(),
         )
-        .map_err(|e| setup_errno("open-proc", "Can't open /proc", e))?;
+        .map_err(|e| setup_errno(Step::OpenProc, "Can't open /proc", e))?;
         label::set_file_create(&proc_fd, label)?;
     }
     Ok(())
@@ -58,33 +58,33 @@ pub fn preflight(config: &Config) -> Result<(), SetupError> {
 fn clone_error(e: Errno, userns: bool) -> SetupError {
     if userns && e == Errno::EINVAL {
         return setup_msg(
-            "clone",
+            Step::Clone,
             "Creating new namespace failed, likely because the kernel does not support user namespaces.  bwrap must be installed setuid on such systems.",
         );
     }
     if userns && e == Errno::EPERM {
         return setup_msg(
-            "clone",
+            Step::CloneNoPermission,
             "No permissions to create a new namespace, likely because the kernel does not allow non-privileged user namespaces. On e.g. debian this can be enabled with 'sysctl kernel.unprivileged_userns_clone=1'.",
         );
     }
     if e == Errno::ENOSPC {
         return setup_msg(
-            "clone",
+            Step::Clone,
             "Creating new namespace failed: nesting depth or /proc/sys/user/max_*_namespaces exceeded (ENOSPC)",
         );
     }
-    setup_errno("clone", "Creating new namespace failed", e)
+    setup_errno(Step::Clone, "Creating new namespace failed", e)
 }
 
 fn pipe() -> Result<(std::os::fd::OwnedFd, std::os::fd::OwnedFd), SetupError> {
-    nix::unistd::pipe2(OFlag::O_CLOEXEC).map_err(|e| setup_errno("pipe", "pipe2()", e))
+    nix::unistd::pipe2(OFlag::O_CLOEXEC).map_err(|e| setup_errno(Step::Pipe, "pipe2()", e))
 }
 
 /// Prepare, clone, and run the monitor (parent) and the child.
 pub fn spawn(config: Config) -> Result<i32, SetupError> {
     if sys::check_single_threaded().is_err() {
-        return Err(setup_msg("threads", "internal error: more than one thread before clone"));
+        return Err(setup_msg(Step::Threads, "internal error: more than one thread before clone"));
     }
     let plan = prepare::prepare(config)?;
     let original_ppid = match PARENT_AT_START.load(std::sync::atomic::Ordering::Relaxed) {
@@ -103,7 +103,7 @@ pub fn spawn(config: Config) -> Result<i32, SetupError> {
     let (status_read, status_write) = if plan.needs_reaper {
         let (r, w) = pipe()?;
         nix::fcntl::fcntl(&r, nix::fcntl::FcntlArg::F_SETFL(OFlag::O_NONBLOCK))
-            .map_err(|e| setup_errno("pipe", "pipe2()", e))?;
+            .map_err(|e| setup_errno(Step::Pipe, "pipe2()", e))?;
         Some((r, w))
     } else {
         None
@@ -120,7 +120,7 @@ pub fn spawn(config: Config) -> Result<i32, SetupError> {
             mask.add(sig);
         }
     }
-    mask.thread_block().map_err(|e| setup_errno("sigprocmask", "sigprocmask", e))?;
+    mask.thread_block().map_err(|e| setup_errno(Step::Sigprocmask, "sigprocmask", e))?;
     while let Ok(s) = waitpid(nix::unistd::Pid::from_raw(-1), Some(WaitPidFlag::WNOHANG)) {
         if s == nix::sys::wait::WaitStatus::StillAlive {
             break;
@@ -129,16 +129,16 @@ pub fn spawn(config: Config) -> Result<i32, SetupError> {
 
     let wants_command_socket = plan.config.json_status_fd.is_some() || plan.config.forward_signals;
     let socketpair =
-        || sys::cred_socketpair().map_err(|e| setup_errno("socketpair", "socketpair()", e));
+        || sys::cred_socketpair().map_err(|e| setup_errno(Step::Socketpair, "socketpair()", e));
     let (setup_read, setup_write) = wants_command_socket.then(socketpair).transpose()?.unzip();
     // Join --userns before clone: the sandbox lives in that user namespace.
     if let Some(fd) = plan.config.userns_fd {
         sys::setns(fd, libc::CLONE_NEWUSER).map_err(|e| match e {
             Errno::EINVAL => setup_msg(
-                "userns",
+                Step::Userns,
                 "Joining the specified user namespace failed, it might not be a descendant of the current user namespace.",
             ),
-            e => setup_errno("userns", "Joining specified user namespace failed", e),
+            e => setup_errno(Step::Userns, "Joining specified user namespace failed", e),
         })?;
     }
     // --pidns: intermediate processes come and go; become their subreaper
@@ -146,7 +146,7 @@ pub fn spawn(config: Config) -> Result<i32, SetupError> {
     let (pid_read, pid_write) = match plan.config.pidns_fd {
         Some(_) => {
             nix::sys::prctl::set_child_subreaper(true)
-                .map_err(|e| setup_errno("prctl", "prctl", e))?;
+                .map_err(|e| setup_errno(Step::Prctl, "prctl", e))?;
             Some(socketpair()?)
         }
         None => None,
@@ -209,7 +209,7 @@ pub fn spawn(config: Config) -> Result<i32, SetupError> {
 
 /// `PR_SET_DUMPABLE` with bwrap's message.
 fn set_dumpable(on: bool) -> Result<(), SetupError> {
-    nix::sys::prctl::set_dumpable(on).map_err(|e| setup_errno("prctl", "can't set dumpable", e))
+    nix::sys::prctl::set_dumpable(on).map_err(|e| setup_errno(Step::Prctl, "can't set dumpable", e))
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -247,13 +247,13 @@ fn run_monitor(
                 if let Ok(WaitStatus::Exited(_, 1)) = status {
                     return Ok(1);
                 }
-                return Err(setup_msg("pidns", "Unexpected short read from pid socket"));
+                return Err(setup_msg(Step::Pidns, "Unexpected short read from pid socket"));
             }
         }
     }
     if let Some(fd) = plan.config.userns2_fd {
         sys::setns(fd, libc::CLONE_NEWUSER)
-            .map_err(|e| setup_errno("userns2", "Setting userns2 failed", e))?;
+            .map_err(|e| setup_errno(Step::Userns2, "Setting userns2 failed", e))?;
     }
     let fds = monitor::MonitorFds { go_write, status_read, setup_finished: setup_read };
     monitor::run(plan, pid, fds, original_ppid, reaped)

@@ -15,7 +15,7 @@ use nix::unistd::Pid;
 use super::init::exit_code;
 use super::prepare::Plan;
 use super::status;
-use crate::error::{setup_errno, SetupError};
+use crate::error::{setup_errno, SetupError, Step};
 use crate::sys;
 
 /// The monitor's side of the channels created before clone.
@@ -51,11 +51,11 @@ pub fn run(
     match sys::caps::capset(sys::caps::CapSets::default()) {
         Ok(()) => {}
         Err(Errno::EPERM) if plan.is_root => {}
-        Err(e) => return Err(setup_errno("caps", "capset failed", e)),
+        Err(e) => return Err(setup_errno(Step::Caps, "capset failed", e)),
     }
     if config.die_with_parent {
         nix::sys::prctl::set_pdeathsig(Signal::SIGKILL)
-            .map_err(|e| setup_errno("prctl", "prctl", e))?;
+            .map_err(|e| setup_errno(Step::Prctl, "prctl", e))?;
         // Close the race with a parent that died before PDEATHSIG was set.
         if nix::unistd::getppid() != original_ppid {
             let _ = nix::sys::signal::kill(nix::unistd::getpid(), Signal::SIGKILL);
@@ -64,18 +64,18 @@ pub fn run(
 
     if let Some(fd) = config.info_fd {
         let out =
-            plan.user_fds.take(fd).map_err(|e| setup_errno("info-fd", "Write to info_fd", e))?;
+            plan.user_fds.take(fd).map_err(|e| setup_errno(Step::InfoFd, "Write to info_fd", e))?;
         status::write_all(&out, &status::info_json(child, &ids))
-            .map_err(|e| setup_errno("info-fd", "Write to info_fd", e))?;
+            .map_err(|e| setup_errno(Step::InfoFd, "Write to info_fd", e))?;
     }
     let json = match config.json_status_fd {
         Some(fd) => {
             let out = plan
                 .user_fds
                 .take(fd)
-                .map_err(|e| setup_errno("json-status-fd", "Write to info_fd", e))?;
+                .map_err(|e| setup_errno(Step::JsonStatusFd, "Write to info_fd", e))?;
             status::write_all(&out, &status::status_first_line(child, &ids))
-                .map_err(|e| setup_errno("json-status-fd", "Write to info_fd", e))?;
+                .map_err(|e| setup_errno(Step::JsonStatusFd, "Write to info_fd", e))?;
             Some(out)
         }
         None => None,
@@ -98,7 +98,7 @@ pub fn run(
                 Errno::EPIPE => Ok(()),
                 e => Err(e),
             }) {
-                let err = setup_errno("monitor", "Can't release the sandbox", e);
+                let err = setup_errno(Step::Monitor, "Can't release the sandbox", e);
                 if let Some(json) = &json {
                     let _ = status::write_all(json, &monitor_error_line(&err));
                 }
@@ -143,7 +143,7 @@ pub fn run(
     };
     *done = true;
     // As bwrap's dump_info: a status line that cannot be written is an error.
-    reporter.finish(code).map_err(|e| setup_errno("json-status-fd", "Write to info_fd", e))?;
+    reporter.finish(code).map_err(|e| setup_errno(Step::JsonStatusFd, "Write to info_fd", e))?;
     Ok(code)
 }
 
@@ -262,7 +262,7 @@ fn wait_for_exit(
         }
     }
     let sfd = SignalFd::with_flags(&mask, SfdFlags::SFD_CLOEXEC | SfdFlags::SFD_NONBLOCK)
-        .map_err(|e| setup_errno("signalfd", "Can't create signalfd", e))?;
+        .map_err(|e| setup_errno(Step::Signalfd, "Can't create signalfd", e))?;
 
     loop {
         {
@@ -275,7 +275,7 @@ fn wait_for_exit(
             }
             match poll(&mut pfds, PollTimeout::NONE) {
                 Ok(_) | Err(Errno::EINTR) => {}
-                Err(e) => return Err(setup_errno("poll", "poll", e)),
+                Err(e) => return Err(setup_errno(Step::Poll, "poll", e)),
             }
         }
         reporter.pump();
@@ -286,7 +286,7 @@ fn wait_for_exit(
             match nix::unistd::read(s, &mut buf) {
                 Ok(4) => return Ok(i32::from_ne_bytes(buf)),
                 Ok(_) | Err(Errno::EAGAIN) | Err(Errno::EINTR) => {}
-                Err(e) => return Err(setup_errno("read", "read eventfd", e)),
+                Err(e) => return Err(setup_errno(Step::Read, "read eventfd", e)),
             }
         }
         loop {
@@ -296,7 +296,7 @@ fn wait_for_exit(
                 }
                 Ok(Some(_)) => {}
                 Ok(None) | Err(Errno::EAGAIN) | Err(Errno::EINTR) => break,
-                Err(e) => return Err(setup_errno("read", "read signalfd", e)),
+                Err(e) => return Err(setup_errno(Step::Read, "read signalfd", e)),
             }
         }
         loop {
@@ -309,7 +309,7 @@ fn wait_for_exit(
                 Err(Errno::ECHILD) if status_read.is_some() => break,
                 // Breaking out here would wait for a SIGCHLD already taken
                 // from the signalfd: for ever.
-                Err(e) => return Err(setup_errno("wait", "waitpid", e)),
+                Err(e) => return Err(setup_errno(Step::Wait, "waitpid", e)),
                 Ok(status) if status.pid() == Some(child) => {
                     // A report may have raced with the child's death.
                     if let Some(s) = status_read {

@@ -11,7 +11,7 @@ use nix::sys::stat::Mode;
 use nix::unistd::{getgid, getuid};
 
 use crate::config::{CapOp, Config, ProcFallback, SetupOp};
-use crate::error::{setup_errno, SetupError};
+use crate::error::{setup_errno, SetupError, Step};
 use crate::sys;
 use crate::sys::fd::FdTable;
 
@@ -130,7 +130,7 @@ pub fn prepare(config: Config) -> Result<Plan, SetupError> {
     let last_cap = sys::caps::last_cap();
     let start = if is_root {
         sys::caps::capget()
-            .map_err(|e| setup_errno("capget", "capget (for uid == 0) failed", e))?
+            .map_err(|e| setup_errno(Step::Capget, "capget (for uid == 0) failed", e))?
             .effective
     } else {
         0
@@ -162,7 +162,7 @@ pub fn prepare(config: Config) -> Result<Plan, SetupError> {
 
     let proc_fd =
         open("/proc", OFlag::O_PATH | OFlag::O_CLOEXEC | OFlag::O_DIRECTORY, Mode::empty())
-            .map_err(|e| setup_errno("open-proc", "Can't open /proc", e))?;
+            .map_err(|e| setup_errno(Step::OpenProc, "Can't open /proc", e))?;
 
     let exec_path = cstring(&config.command[0]);
     let mut exec_argv: Vec<CString> = config.command.iter().map(|a| cstring(a)).collect();

@@ -18,7 +18,7 @@ use nix::sys::stat::{stat, Mode, SFlag};
 use std::cell::Cell;
 
 use crate::config::{BindKind, OverlayKind, ProcFallback, SetupOp};
-use crate::error::{setup_errno, setup_msg, Detail, SetupError};
+use crate::error::{setup_errno, setup_msg, Detail, SetupError, Step};
 use crate::report::{format_line, show, write_stderr, Level};
 use crate::sys;
 use crate::sys::mount::{cstr, is_at_or_below, mount_setattr, parse_mountinfo};
@@ -376,7 +376,7 @@ pub fn read_proc(ctx: &Ctx<'_>, name: &str) -> Result<Vec<u8>, Errno> {
 
 fn bind_error(src: &OsStr, dest: &OsStr, f: BindFailure) -> SetupError {
     SetupError::new(
-        "bind-mount",
+        Step::BindMount,
         format!("Can't bind mount {} on {}", show(src), show(dest)),
         Detail::Stage(f.stage, f.errno),
     )
@@ -404,7 +404,7 @@ fn copy_fd(from: &OwnedFd, to: &OwnedFd) -> Result<(), Errno> {
     }
 }
 
-fn mount_errno(step: &'static str, msg: String, e: Errno) -> SetupError {
+fn mount_errno(step: Step, msg: String, e: Errno) -> SetupError {
     SetupError::new(step, msg, Detail::Mount(e))
 }
 
@@ -464,7 +464,7 @@ pub fn setup_newroot(
                         }
                         Err(e) => {
                             return Err(setup_errno(
-                                "stat-source",
+                                Step::StatSource,
                                 format!("Can't get type of source {}", show(p)),
                                 e,
                             )
@@ -522,7 +522,7 @@ pub fn setup_newroot(
             let parent_mode = parent_mode(default_perms(op, perms));
             fresh.set(ctx.root.mkdir_parents(rel, parent_mode).map_err(|e| {
                 setup_errno(
-                    "mkdir-parents",
+                    Step::MkdirParents,
                     format!("Can't mkdir parents for {}", show(dest_typed)),
                     e,
                 )
@@ -568,7 +568,7 @@ pub fn setup_newroot(
                 let flags = BindFlags { readonly: true, devices: false, recursive: false };
                 bind_mount(ctx, None, rel, flags, target).map_err(|f| {
                     SetupError::new(
-                        "remount-ro",
+                        Step::RemountRo,
                         format!("Can't remount readonly on {}", show(dest_typed)),
                         Detail::Stage(f.stage, f.errno),
                     )
@@ -579,7 +579,7 @@ pub fn setup_newroot(
                 let pre = target;
                 let Some(Source::Overlay { lower, upper }) = source else {
                     return Err(setup_msg(
-                        "overlay",
+                        Step::Overlay,
                         "internal error: overlay sources not resolved",
                     ));
                 };
@@ -593,7 +593,11 @@ pub fn setup_newroot(
                         Mode::empty(),
                     )
                     .map_err(|e| {
-                        setup_errno("overlay", format!("Can't open overlay {what} {}", show(p)), e)
+                        setup_errno(
+                            Step::Overlay,
+                            format!("Can't open overlay {what} {}", show(p)),
+                            e,
+                        )
                     })
                 };
                 let fd_path =
@@ -628,9 +632,12 @@ pub fn setup_newroot(
                         show(&options)
                     );
                     if e == Errno::ELOOP {
-                        setup_msg("overlay", format!("{msg}: Overlay directories may not overlap"))
+                        setup_msg(
+                            Step::Overlay,
+                            format!("{msg}: Overlay directories may not overlap"),
+                        )
                     } else {
-                        mount_errno("overlay", msg, e)
+                        mount_errno(Step::Overlay, msg, e)
                     }
                     .with_path(dest_typed.clone())
                 };
@@ -657,7 +664,7 @@ pub fn setup_newroot(
                 let pre = target;
                 let tmpfs_err = |e| {
                     mount_errno(
-                        "mount-tmpfs",
+                        Step::MountTmpfs,
                         format!("Can't mount tmpfs on {}", show(dest_typed)),
                         e,
                     )
@@ -671,7 +678,7 @@ pub fn setup_newroot(
                 let pre = target;
                 let mqueue_err = |e| {
                     mount_errno(
-                        "mount-mqueue",
+                        Step::MountMqueue,
                         format!("Can't mount mqueue on {}", show(dest_typed)),
                         e,
                     )
@@ -689,7 +696,7 @@ pub fn setup_newroot(
                 // PATH as given: `FILE/` is ENOTDIR, as in bwrap.
                 let found =
                     ctx.root.lookup(relative(dest_typed), libc::O_NOFOLLOW).map_err(|e| {
-                        setup_errno("chmod", format!("Can't open {}", show(dest_typed)), e)
+                        setup_errno(Step::Chmod, format!("Can't open {}", show(dest_typed)), e)
                             .with_path(dest_typed.clone())
                     })?;
                 let magic = format!("self/fd/{}", found.fd.as_raw_fd());
@@ -701,7 +708,7 @@ pub fn setup_newroot(
                 )
                 .map_err(|e| {
                     setup_errno(
-                        "chmod",
+                        Step::Chmod,
                         format!("Can't chmod {} {}", octal(*mode), show(dest_typed)),
                         e,
                     )
@@ -714,7 +721,7 @@ pub fn setup_newroot(
                     .create_file_in(fresh.take(), rel, perms.unwrap_or(0o666))
                     .map_err(|e| {
                         setup_errno(
-                            "create-file",
+                            Step::CreateFile,
                             format!("Can't create file {}", show(dest_typed)),
                             e,
                         )
@@ -722,7 +729,7 @@ pub fn setup_newroot(
                     })?;
                 let write_err = |e| {
                     setup_errno(
-                        "write-file",
+                        Step::WriteFile,
                         format!("Can't write data to file {}", show(dest_typed)),
                         e,
                     )
@@ -787,16 +794,20 @@ fn prepare_dest(
     make_parents: impl FnOnce() -> Result<Option<OwnedFd>, SetupError>,
 ) -> Result<Option<Dest>, SetupError> {
     let msg = |m: &str| {
-        setup_msg("destination", format!("{m} {}", show(dest_typed))).with_path(dest_typed)
+        setup_msg(Step::Destination, format!("{m} {}", show(dest_typed))).with_path(dest_typed)
     };
     let create_err = |e| {
-        setup_errno("create-file", format!("Can't create file {}", show(dest_typed)), e)
+        setup_errno(Step::CreateFile, format!("Can't create file {}", show(dest_typed)), e)
             .with_path(dest_typed)
     };
     let check = |found: Dest| -> Result<Option<Dest>, SetupError> {
         let st = nix::sys::stat::fstat(&found.fd).map_err(|e| {
-            setup_errno("destination", format!("Can't get type of dest {}", show(dest_typed)), e)
-                .with_path(dest_typed)
+            setup_errno(
+                Step::Destination,
+                format!("Can't get type of dest {}", show(dest_typed)),
+                e,
+            )
+            .with_path(dest_typed)
         })?;
         let fmt = SFlag::from_bits_truncate(st.st_mode) & SFlag::S_IFMT;
         if fmt == SFlag::S_IFLNK {
@@ -838,7 +849,7 @@ fn prepare_dest(
 }
 
 fn newroot_err(e: Errno) -> SetupError {
-    setup_errno("newroot", "Can't open /newroot", e)
+    setup_errno(Step::Newroot, "Can't open /newroot", e)
 }
 
 /// Append `path` to overlayfs mount options, escaping `\\`, `,` and `:`.
@@ -879,7 +890,7 @@ pub fn overlay_options(lower: &[OsString], upper: Option<&(OsString, OsString)>)
 fn proc_link_in_setup_root() -> Result<(), SetupError> {
     match nix::unistd::symlinkat("oldroot/proc", nix::fcntl::AT_FDCWD, "/proc") {
         Ok(()) | Err(Errno::EEXIST) => Ok(()),
-        Err(e) => Err(setup_errno("overlay", "Creating proc failed", e)),
+        Err(e) => Err(setup_errno(Step::Overlay, "Creating proc failed", e)),
     }
 }
 
@@ -889,9 +900,9 @@ fn make_tmp_overlay_dirs(n: u32) -> Result<(OsString, OsString), SetupError> {
     let upper = format!("/tmp-overlay-upper-{n}");
     let work = format!("/tmp-overlay-work-{n}");
     nix::unistd::mkdir(upper.as_str(), Mode::from_bits_truncate(0o755))
-        .map_err(|e| setup_errno("tmp-overlay", "Creating --tmp-overlay upperdir failed", e))?;
+        .map_err(|e| setup_errno(Step::TmpOverlay, "Creating --tmp-overlay upperdir failed", e))?;
     nix::unistd::mkdir(work.as_str(), Mode::from_bits_truncate(0o755))
-        .map_err(|e| setup_errno("tmp-overlay", "Creating --tmp-overlay workdir failed", e))?;
+        .map_err(|e| setup_errno(Step::TmpOverlay, "Creating --tmp-overlay workdir failed", e))?;
     Ok((upper.into(), work.into()))
 }
 
@@ -901,18 +912,17 @@ fn check_bind_fd(ctx: &Ctx<'_>, fd: i32, rel: &OsStr) -> Result<(), SetupError> 
     let owned = ctx
         .user_fds
         .take(fd)
-        .map_err(|e| setup_errno("bind-fd", format!("Can't stat fd {fd}"), e))?;
+        .map_err(|e| setup_errno(Step::BindFd, format!("Can't stat fd {fd}"), e))?;
     let fd_st = nix::sys::stat::fstat(&owned)
-        .map_err(|e| setup_errno("bind-fd", format!("Can't stat fd {fd}"), e))?;
+        .map_err(|e| setup_errno(Step::BindFd, format!("Can't stat fd {fd}"), e))?;
     let dest = NewRoot::path(rel);
-    let mount_st = ctx
-        .root
-        .lstat(rel)
-        .map_err(|e| setup_errno("bind-fd", format!("Can't stat mount at {}", show(&dest)), e))?;
+    let mount_st = ctx.root.lstat(rel).map_err(|e| {
+        setup_errno(Step::BindFd, format!("Can't stat mount at {}", show(&dest)), e)
+    })?;
     if fd_st.st_ino != mount_st.st_ino || fd_st.st_dev != mount_st.st_dev {
         // bwrap prints whatever errno was left over; on its usual path that
         // is EINVAL, and a fixed value keeps the message reproducible.
-        return Err(setup_errno("bind-fd", "Race condition binding dirfd", Errno::EINVAL));
+        return Err(setup_errno(Step::BindFd, "Race condition binding dirfd", Errno::EINVAL));
     }
     Ok(())
 }
@@ -936,10 +946,10 @@ fn bind_data(
         Mode::from_bits_truncate(perms),
     )
     .map_err(|e| {
-        setup_errno("bind-data", format!("Can't create tmpfile for {}", show(dest_typed)), e)
+        setup_errno(Step::BindData, format!("Can't create tmpfile for {}", show(dest_typed)), e)
     })?;
     let write_err = |e| {
-        setup_errno("write-file", format!("Can't write data to file {}", show(dest_typed)), e)
+        setup_errno(Step::WriteFile, format!("Can't write data to file {}", show(dest_typed)), e)
             .with_path(dest_typed.to_owned())
     };
     let input = ctx.user_fds.take(fd).map_err(write_err)?;
@@ -979,20 +989,20 @@ fn make_symlink(
         Err((Errno::EEXIST, Some(existing))) => match existing {
             Ok(existing) if existing.as_os_str() == target => Ok(()),
             Ok(existing) => Err(setup_msg(
-                "symlink",
+                Step::Symlink,
                 format!("{}: existing destination is {}", msg(), show(existing.as_os_str())),
             )),
             Err(Errno::EINVAL) => Err(setup_msg(
-                "symlink",
+                Step::Symlink,
                 format!("{}: destination exists and is not a symlink", msg()),
             )),
             Err(e) => Err(setup_errno(
-                "symlink",
+                Step::Symlink,
                 format!("{}: destination exists, and cannot read symlink target", msg()),
                 e,
             )),
         },
-        Err((e, _)) => Err(setup_errno("symlink", msg(), e).with_path(dest_typed.to_owned())),
+        Err((e, _)) => Err(setup_errno(Step::Symlink, msg(), e).with_path(dest_typed.to_owned())),
     }
 }
 
@@ -1013,13 +1023,13 @@ fn mount_proc(
     // bwrap covers a few writable legacy entries read-only. They are
     // looked up inside the procfs just mounted, where none is a symlink.
     let proc_rel = if on_root { OsStr::new("") } else { rel };
-    let proc = ctx
-        .root
-        .lookup(proc_rel, libc::O_DIRECTORY)
-        .map_err(|e| setup_errno("proc-cover", format!("Can't access {}", show(dest_typed)), e))?;
+    let proc = ctx.root.lookup(proc_rel, libc::O_DIRECTORY).map_err(|e| {
+        setup_errno(Step::ProcCover, format!("Can't access {}", show(dest_typed)), e)
+    })?;
     for sub in ["sys", "sysrq-trigger", "irq", "bus"] {
         let path = NewRoot::path(&rel_join(rel, sub));
-        let access_err = |e| setup_errno("proc-cover", format!("Can't access {}", show(&path)), e);
+        let access_err =
+            |e| setup_errno(Step::ProcCover, format!("Can't access {}", show(&path)), e);
         // Effective credentials (AT_EACCESS): with a non-zero sandbox uid,
         // plain access() would drop our capabilities and miss entries the
         // setup could write.
@@ -1093,11 +1103,11 @@ fn mount_fresh_proc(
     pre: Option<Dest>,
 ) -> Result<bool, SetupError> {
     let (target, on_root) = mount_target(ctx, pre, rel).map_err(|e| {
-        mount_errno("mount-proc", format!("Can't mount proc on {}", show(dest)), e)
+        mount_errno(Step::MountProc, format!("Can't mount proc on {}", show(dest)), e)
             .with_path(dest.to_owned())
     })?;
     let refused = |e: Errno| {
-        mount_errno("mount-proc", format!("Can't mount proc on {}", show(dest)), e)
+        mount_errno(Step::MountProc, format!("Can't mount proc on {}", show(dest)), e)
             .with_path(dest.to_owned())
     };
     let err = match proc_mount(&target.path, None) {
@@ -1198,7 +1208,7 @@ fn mount_dev(
     let typed = show(dest_typed);
     let dest = NewRoot::path(rel);
     let tmpfs_err =
-        |e| mount_errno("mount-dev", format!("Can't mount tmpfs on {}", show(dest_typed)), e);
+        |e| mount_errno(Step::MountDev, format!("Can't mount tmpfs on {}", show(dest_typed)), e);
     let on_root = mount_on(ctx, pre, rel, tmpfs_err, |path| mount_tmpfs(ctx, path, 0o755, None))?;
     // From here on everything is inside the tmpfs we just mounted, where
     // nothing but what we make exists: plain names under its fd.
@@ -1211,26 +1221,26 @@ fn mount_dev(
     for node in ["null", "zero", "full", "random", "urandom", "tty"] {
         let node_src = OsString::from(format!("/oldroot/dev/{node}"));
         make_node_file(&dev, node).map_err(|e| {
-            setup_errno("mount-dev", format!("Can't create file {typed}/{node}"), e)
+            setup_errno(Step::MountDev, format!("Can't create file {typed}/{node}"), e)
         })?;
         bind_node(&node_src, &at(node), &join(&dest, node))?;
     }
     for (i, node) in ["stdin", "stdout", "stderr"].iter().enumerate() {
         let target = format!("/proc/self/fd/{i}");
         nix::unistd::symlinkat(target.as_str(), &dev.fd, *node).map_err(|e| {
-            setup_errno("mount-dev", format!("Can't create symlink {typed}/{node}"), e)
+            setup_errno(Step::MountDev, format!("Can't create symlink {typed}/{node}"), e)
         })?;
     }
     for (name, target) in [("fd", "/proc/self/fd"), ("core", "/proc/kcore")] {
         nix::unistd::symlinkat(target, &dev.fd, name).map_err(|e| {
-            setup_errno("mount-dev", format!("Can't create symlink {typed}/{name}"), e)
+            setup_errno(Step::MountDev, format!("Can't create symlink {typed}/{name}"), e)
         })?;
     }
     let dir_mode = Mode::from_bits_truncate(0o755);
     nix::sys::stat::mkdirat(&dev.fd, "shm", dir_mode)
-        .map_err(|e| setup_errno("mount-dev", format!("Can't create {typed}/shm"), e))?;
+        .map_err(|e| setup_errno(Step::MountDev, format!("Can't create {typed}/shm"), e))?;
     nix::sys::stat::mkdirat(&dev.fd, "pts", dir_mode)
-        .map_err(|e| setup_errno("mount-dev", format!("Can't create {typed}/pts"), e))?;
+        .map_err(|e| setup_errno(Step::MountDev, format!("Can't create {typed}/pts"), e))?;
     mount(
         Some("devpts"),
         at("pts").as_os_str(),
@@ -1238,13 +1248,14 @@ fn mount_dev(
         MsFlags::MS_NOSUID | MsFlags::MS_NOEXEC,
         Some("newinstance,ptmxmode=0666,mode=620"),
     )
-    .map_err(|e| mount_errno("mount-devpts", format!("Can't mount devpts on {typed}/pts"), e))?;
-    nix::unistd::symlinkat("pts/ptmx", &dev.fd, "ptmx")
-        .map_err(|e| setup_errno("mount-dev", format!("Can't make symlink at {typed}/ptmx"), e))?;
+    .map_err(|e| mount_errno(Step::MountDevpts, format!("Can't mount devpts on {typed}/pts"), e))?;
+    nix::unistd::symlinkat("pts/ptmx", &dev.fd, "ptmx").map_err(|e| {
+        setup_errno(Step::MountDev, format!("Can't make symlink at {typed}/ptmx"), e)
+    })?;
     if let Some(tty) = ctx.host_tty.filter(|t| !t.is_empty()) {
         let src = oldroot_path(tty);
         make_node_file(&dev, "console")
-            .map_err(|e| setup_errno("mount-dev", format!("creating {typed}/console"), e))?;
+            .map_err(|e| setup_errno(Step::MountDev, format!("creating {typed}/console"), e))?;
         bind_node(&src, &at("console"), &join(&dest, "console"))?;
     }
     // nosuid on every node bound above, in one call instead of one per
