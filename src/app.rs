@@ -7,7 +7,7 @@ use std::ffi::OsString;
 
 use crate::cli::{self, HostFacts, Parsed};
 use crate::config::{EnvOp, ProcFallback};
-use crate::error::{setup_msg, CliError, Error, SetupError};
+use crate::error::{setup_msg, CliError, Error, SetupError, Step};
 use crate::report::Reporter;
 use crate::{sandbox, sys};
 
@@ -89,7 +89,7 @@ fn run(args: Vec<OsString>, argv0: &str, reporter: &mut Reporter) -> Result<i32,
 /// `NESTWRAP_PROC_FALLBACK=auto|quiet|never` (the option wins over it).
 fn proc_fallback_from_env() -> Result<Option<ProcFallback>, SetupError> {
     let Some(value) = std::env::var_os("NESTWRAP_PROC_FALLBACK") else { return Ok(None) };
-    ProcFallback::from_env_value(&value).map(Some).map_err(|m| setup_msg("env", m))
+    ProcFallback::from_env_value(&value).map(Some).map_err(|m| setup_msg(Step::Env, m))
 }
 
 /// `--setenv`/`--unsetenv`/`--clearenv`, applied to our own environment in

@@ -12,6 +12,8 @@ use std::fmt;
 use std::sync::OnceLock;
 
 use nix::errno::Errno;
+mod step;
+pub use step::Step;
 
 /// A command-line error.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -49,8 +51,9 @@ pub enum Detail {
 /// A failed setup step.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SetupError {
-    /// Short machine-readable step name for `--json-status-fd` (`"mount-proc"`).
-    pub step: &'static str,
+    /// The step that failed; `step.as_str()` is the `"step"` on
+    /// `--json-status-fd` (`"mount-proc"`).
+    pub step: Step,
     /// The path the step acted on, when there is one.
     pub path: Option<OsString>,
     /// bwrap's message text, already formatted with the path.
@@ -59,7 +62,7 @@ pub struct SetupError {
 }
 
 impl SetupError {
-    pub fn new(step: &'static str, message: impl Into<String>, detail: Detail) -> Self {
+    pub fn new(step: Step, message: impl Into<String>, detail: Detail) -> Self {
         SetupError { step, path: None, message: message.into(), detail }
     }
 
@@ -74,9 +77,9 @@ impl SetupError {
     /// stays bwrap's. Failures that must look exactly like bwrap's (a proc
     /// mount under `--proc-fallback never`, ENOSPC) get no hint.
     pub fn hint(&self) -> Option<&'static str> {
-        if self.step == "clone"
-            && self.message.starts_with("No permissions to create a new namespace")
-        {
+        // Keyed on the step and errno only, never on the message: bwrap's
+        // wording can change without losing a hint.
+        if self.step == Step::CloneNoPermission {
             return Some(
                 "Hint: besides the sysctl, a container's seccomp profile or an LSM (AppArmor, \
                  SELinux) can refuse new namespaces; `nestwrap --diagnose` shows which applies here",
@@ -84,27 +87,27 @@ impl SetupError {
         }
         let errno = self.errno()?;
         match (self.step, errno) {
-            ("uid-map" | "gid-map" | "setgroups", Errno::EPERM | Errno::EACCES) => Some(
+            (Step::UidMap | Step::GidMap | Step::Setgroups, Errno::EPERM | Errno::EACCES) => Some(
                 "Hint: an AppArmor policy may restrict unprivileged user namespaces \
                  (Ubuntu 23.10+: load the nestwrap package's profile /etc/apparmor.d/nestwrap, or \
                  sysctl kernel.apparmor_restrict_unprivileged_userns=0); /proc mounted with hidepid has the same effect; \
                  `nestwrap --diagnose` shows which applies here",
             ),
-            ("loopback", Errno::EPERM | Errno::EACCES) => Some(
+            (Step::Loopback, Errno::EPERM | Errno::EACCES) => Some(
                 "Hint: an AppArmor policy may restrict unprivileged user namespaces \
                  (Ubuntu 23.10+: load the nestwrap package's profile /etc/apparmor.d/nestwrap, or \
                  sysctl kernel.apparmor_restrict_unprivileged_userns=0); `nestwrap --diagnose` shows which applies here",
             ),
-            ("clone", Errno::EPERM) => Some(
+            (Step::Clone, Errno::EPERM) => Some(
                 "Hint: a container's seccomp profile or an LSM may refuse new namespaces; \
                  `nestwrap --diagnose` shows which applies here",
             ),
-            ("mount-base", Errno::EACCES | Errno::EPERM) => Some(
+            (Step::MountBase, Errno::EACCES | Errno::EPERM) => Some(
                 "Hint: SELinux confinement (podman's container_t) or an AppArmor profile refuses \
                  this tmpfs mount; run the container with --security-opt label=type:spc_t \
                  (or apparmor=unconfined); `nestwrap --diagnose` shows which applies here",
             ),
-            ("make-slave", Errno::EACCES | Errno::EPERM) => Some(
+            (Step::MakeSlave, Errno::EACCES | Errno::EPERM) => Some(
                 "Hint: Docker's default AppArmor profile refuses mount propagation changes; run the \
                  container with --security-opt apparmor=unconfined; `nestwrap --diagnose` shows \
                  which applies here",
@@ -186,24 +189,30 @@ mod tests {
         let e = CliError::Errno { msg: "Can't read --args data".into(), errno: Errno::EBADF };
         assert_eq!(e.to_string(), "Can't read --args data: Bad file descriptor");
         assert_eq!(
-            setup_errno("x", "Can't mkdir /a", Errno::EROFS).to_string(),
+            setup_errno(Step::MkdirParents, "Can't mkdir /a", Errno::EROFS).to_string(),
             "Can't mkdir /a: Read-only file system"
         );
     }
 
     #[test]
     fn display_matches_bwrap() {
-        let e =
-            SetupError::new("mount-proc", "Can't mount proc on /proc", Detail::Mount(Errno::EPERM));
+        let e = SetupError::new(
+            Step::MountProc,
+            "Can't mount proc on /proc",
+            Detail::Mount(Errno::EPERM),
+        );
         assert_eq!(e.to_string(), "Can't mount proc on /proc: Operation not permitted");
-        let e =
-            SetupError::new("mount-tmpfs", "Can't mount tmpfs on /x", Detail::Mount(Errno::ENOSPC));
+        let e = SetupError::new(
+            Step::MountTmpfs,
+            "Can't mount tmpfs on /x",
+            Detail::Mount(Errno::ENOSPC),
+        );
         assert_eq!(
             e.to_string(),
             "Can't mount tmpfs on /x: Limit exceeded (ENOSPC). (Hint: Check that /proc/sys/fs/mount-max is sufficient, typically 100000)"
         );
         let e = SetupError::new(
-            "bind-mount",
+            Step::BindMount,
             "Can't bind mount /usr/bin on /bin",
             Detail::Stage("Unable to mount source on destination".into(), Some(Errno::ENOENT)),
         );
@@ -215,32 +224,35 @@ mod tests {
 
     #[test]
     fn apparmor_hints_where_decided() {
-        let uid_map = setup_errno("uid-map", "setting up uid map", Errno::EACCES).hint();
+        let uid_map = setup_errno(Step::UidMap, "setting up uid map", Errno::EACCES).hint();
         assert!(uid_map.is_some_and(|h| h.contains("/etc/apparmor.d/nestwrap")), "{uid_map:?}");
-        assert!(setup_errno("loopback", "loopback: Failed RTM_NEWADDR", Errno::EPERM)
+        assert!(setup_errno(Step::Loopback, "loopback: Failed RTM_NEWADDR", Errno::EPERM)
             .hint()
             .is_some());
-        assert!(setup_errno("uid-map", "setting up uid map", Errno::EINVAL).hint().is_none());
-        assert!(setup_errno("mount-proc", "x", Errno::EPERM).hint().is_none());
+        assert!(setup_errno(Step::UidMap, "setting up uid map", Errno::EINVAL).hint().is_none());
+        assert!(setup_errno(Step::MountProc, "x", Errno::EPERM).hint().is_none());
         let selinux =
-            SetupError::new("mount-base", "Failed to mount tmpfs", Detail::Mount(Errno::EACCES));
+            SetupError::new(Step::MountBase, "Failed to mount tmpfs", Detail::Mount(Errno::EACCES));
         assert!(selinux.hint().is_some_and(|h| h.contains("label=type:spc_t")));
-        let apparmor =
-            SetupError::new("make-slave", "Failed to make / slave", Detail::Mount(Errno::EACCES));
+        let apparmor = SetupError::new(
+            Step::MakeSlave,
+            "Failed to make / slave",
+            Detail::Mount(Errno::EACCES),
+        );
         assert!(apparmor.hint().is_some_and(|h| h.contains("apparmor=unconfined")));
     }
 
     #[test]
     fn hints_point_at_diagnose() {
         let userns = setup_msg(
-            "clone",
+            Step::CloneNoPermission,
             "No permissions to create a new namespace, likely because the kernel does not allow non-privileged user namespaces. On e.g. debian this can be enabled with 'sysctl kernel.unprivileged_userns_clone=1'.",
         );
         for e in [
             userns,
-            setup_errno("clone", "Creating new namespace failed", Errno::EPERM),
-            setup_errno("uid-map", "setting up uid map", Errno::EPERM),
-            setup_errno("loopback", "loopback: Failed RTM_NEWADDR", Errno::EPERM),
+            setup_errno(Step::Clone, "Creating new namespace failed", Errno::EPERM),
+            setup_errno(Step::UidMap, "setting up uid map", Errno::EPERM),
+            setup_errno(Step::Loopback, "loopback: Failed RTM_NEWADDR", Errno::EPERM),
         ] {
             let hint = e.hint().unwrap_or_else(|| panic!("no hint for {e}"));
             assert!(hint.starts_with("Hint: "), "{hint}");
@@ -249,13 +261,92 @@ mod tests {
         // bwrap's exact failures stay alone (DECISIONS: never = bwrap's
         // failure exactly; ENOSPC hints as bwrap).
         let enospc = setup_msg(
-            "clone",
+            Step::Clone,
             "Creating new namespace failed: nesting depth or /proc/sys/user/max_*_namespaces exceeded (ENOSPC)",
         );
         assert!(enospc.hint().is_none());
-        let proc =
-            SetupError::new("mount-proc", "Can't mount proc on /proc", Detail::Mount(Errno::EPERM));
+        let proc = SetupError::new(
+            Step::MountProc,
+            "Can't mount proc on /proc",
+            Detail::Mount(Errno::EPERM),
+        );
         assert!(proc.hint().is_none());
+    }
+
+    /// `hint()` before `Step`: keyed on the wire string, and on the message
+    /// for the unprivileged clone. Kept here to prove the typed one fires
+    /// for exactly the same (step, errno) pairs.
+    fn hint_before_step(step: &str, message: &str, errno: Option<Errno>) -> Option<&'static str> {
+        if step == "clone" && message.starts_with("No permissions to create a new namespace") {
+            return Some("clone-no-permission");
+        }
+        match (step, errno?) {
+            ("uid-map" | "gid-map" | "setgroups", Errno::EPERM | Errno::EACCES) => Some("userns"),
+            ("loopback", Errno::EPERM | Errno::EACCES) => Some("loopback"),
+            ("clone", Errno::EPERM) => Some("clone"),
+            ("mount-base", Errno::EACCES | Errno::EPERM) => Some("mount-base"),
+            ("make-slave", Errno::EACCES | Errno::EPERM) => Some("make-slave"),
+            _ => None,
+        }
+    }
+
+    #[test]
+    fn hints_fire_for_the_same_steps_and_errnos_as_before() {
+        // The message each step's errors carry; only the unprivileged clone
+        // was told apart by it.
+        let message = |step: Step| match step {
+            Step::CloneNoPermission => {
+                "No permissions to create a new namespace, likely because \
+                                       the kernel does not allow non-privileged user namespaces."
+            }
+            Step::Clone => "Creating new namespace failed",
+            _ => "some bwrap message",
+        };
+        let errnos = [
+            None,
+            Some(Errno::EPERM),
+            Some(Errno::EACCES),
+            Some(Errno::EINVAL),
+            Some(Errno::ENOSPC),
+            Some(Errno::ENOENT),
+            Some(Errno::EROFS),
+        ];
+        let mut fired = 0;
+        for &step in Step::ALL {
+            for errno in errnos {
+                let details = match errno {
+                    None => vec![Detail::None, Detail::Stage("stage".into(), None)],
+                    Some(e) => {
+                        vec![
+                            Detail::Errno(e),
+                            Detail::Mount(e),
+                            Detail::Stage("stage".into(), Some(e)),
+                        ]
+                    }
+                };
+                for detail in details {
+                    let e = SetupError::new(step, message(step), detail);
+                    let before = hint_before_step(step.as_str(), &e.message, errno);
+                    assert_eq!(e.hint().is_some(), before.is_some(), "{step:?} {errno:?}: {e}");
+                    fired += usize::from(before.is_some());
+                }
+            }
+        }
+        // CloneNoPermission (all 20 step/detail cases), uid-map, gid-map,
+        // setgroups, loopback, mount-base, make-slave (EPERM, EACCES; 3
+        // details each), clone (EPERM; 3 details).
+        assert_eq!(fired, 20 + 6 * 2 * 3 + 3);
+    }
+
+    #[test]
+    fn unprivileged_clone_hint_does_not_depend_on_the_wording() {
+        let reworded = setup_msg(Step::CloneNoPermission, "some other wording");
+        assert!(reworded.hint().is_some_and(|h| h.contains("besides the sysctl")));
+        assert_eq!(reworded.step.as_str(), "clone");
+        // The other clone failures without errno (EINVAL, ENOSPC) get none.
+        assert!(setup_msg(Step::Clone, "No permissions to create a new namespace")
+            .hint()
+            .is_none());
     }
 }
 
@@ -269,11 +360,11 @@ pub enum Error {
 }
 
 /// Shorthand for `SetupError::new(step, msg, Detail::Errno(errno))`.
-pub fn setup_errno(step: &'static str, msg: impl Into<String>, errno: Errno) -> SetupError {
+pub fn setup_errno(step: Step, msg: impl Into<String>, errno: Errno) -> SetupError {
     SetupError::new(step, msg, Detail::Errno(errno))
 }
 
 /// Shorthand for a plain message without errno.
-pub fn setup_msg(step: &'static str, msg: impl Into<String>) -> SetupError {
+pub fn setup_msg(step: Step, msg: impl Into<String>) -> SetupError {
     SetupError::new(step, msg, Detail::None)
 }

@@ -28,7 +28,7 @@ use super::setup::warn;
 use super::setup::{self, Ctx};
 use super::status;
 use crate::config::SetupOp;
-use crate::error::{setup_errno, setup_msg, Detail, SetupError};
+use crate::error::{setup_errno, setup_msg, Detail, SetupError, Step};
 use crate::report::{format_line, write_stderr, Level};
 use crate::sys;
 
@@ -69,7 +69,7 @@ pub fn child_main(plan: &Plan, mut fds: ChildFds) -> ! {
 
 enum Never {}
 
-fn mount_err(step: &'static str, msg: &str, e: Errno) -> SetupError {
+fn mount_err(step: Step, msg: &str, e: Errno) -> SetupError {
     SetupError::new(step, msg, Detail::Mount(e))
 }
 
@@ -102,7 +102,7 @@ fn run(plan: &Plan, mut fds: ChildFds, report: Option<&OwnedFd>) -> Result<Never
     let ops = setup::resolve_sources(&config.ops)?;
     let mut setup_root = Some(enter_setup_root()?);
     let root = super::resolve::NewRoot::open(config.debug_force_openat_fallback)
-        .map_err(|e| setup_errno("newroot", "Can't open /newroot", e))?;
+        .map_err(|e| setup_errno(Step::Newroot, "Can't open /newroot", e))?;
     let ctx = Ctx {
         proc_fd: &plan.proc_fd,
         root: &root,
@@ -121,7 +121,7 @@ fn run(plan: &Plan, mut fds: ChildFds, report: Option<&OwnedFd>) -> Result<Never
     if let Some(name) = &config.hostname {
         sys::sethostname(name.as_bytes()).map_err(|e| {
             setup_errno(
-                "sethostname",
+                Step::Sethostname,
                 format!("Can't set hostname to {}", crate::report::show(name)),
                 e,
             )
@@ -135,7 +135,7 @@ fn run(plan: &Plan, mut fds: ChildFds, report: Option<&OwnedFd>) -> Result<Never
     let chroot_locked = leave_setup_root(plan, &mut setup_root, &mut fallbacks)?;
     if let Some(fd) = config.userns2_fd {
         sys::setns(fd, libc::CLONE_NEWUSER)
-            .map_err(|e| setup_errno("userns2", "Setting userns2 failed", e))?;
+            .map_err(|e| setup_errno(Step::Userns2, "Setting userns2 failed", e))?;
     }
     // Whether a filter was there before ours (the kernel counts it too).
     let filtered_before =
@@ -177,7 +177,8 @@ fn run(plan: &Plan, mut fds: ChildFds, report: Option<&OwnedFd>) -> Result<Never
 }
 
 fn set_pdeathsig() -> Result<(), SetupError> {
-    nix::sys::prctl::set_pdeathsig(Signal::SIGKILL).map_err(|e| setup_errno("prctl", "prctl", e))
+    nix::sys::prctl::set_pdeathsig(Signal::SIGKILL)
+        .map_err(|e| setup_errno(Step::Prctl, "prctl", e))
 }
 
 /// `--pidns`: enter it (and optionally a new pid namespace below it),
@@ -189,10 +190,11 @@ fn enter_pidns(plan: &Plan, pid_socket: Option<OwnedFd>) -> Result<(), SetupErro
         return Ok(());
     };
     sys::setns(fd, libc::CLONE_NEWPID)
-        .map_err(|e| setup_errno("pidns", "Setting pidns failed", e))?;
+        .map_err(|e| setup_errno(Step::Pidns, "Setting pidns failed", e))?;
     fork_intermediate_child()?;
     if config.unshare.pid {
-        sys::unshare(libc::CLONE_NEWPID).map_err(|e| setup_errno("pidns", "unshare pid ns", e))?;
+        sys::unshare(libc::CLONE_NEWPID)
+            .map_err(|e| setup_errno(Step::Pidns, "unshare pid ns", e))?;
         fork_intermediate_child()?;
     }
     if let Some(sock) = &pid_socket {
@@ -215,7 +217,7 @@ fn wait_for_monitor(plan: &Plan, go: Option<OwnedFd>) -> Result<(), SetupError> 
             Ok(1) => {}
             // EOF: the monitor died; nobody is left to tell.
             Ok(_) => sys::exit_now(1),
-            Err(e) => return Err(setup_errno("monitor", "Can't read from the monitor", e)),
+            Err(e) => return Err(setup_errno(Step::Monitor, "Can't read from the monitor", e)),
         }
     } else if sys::fd::peer_gone(&go) {
         sys::exit_now(1);
@@ -236,12 +238,12 @@ fn switch_to_sandbox_ids(plan: &Plan) -> Result<(), SetupError> {
     }
     if plan.sandbox_uid != plan.real_uid {
         nix::unistd::setuid(nix::unistd::Uid::from_raw(plan.sandbox_uid)).map_err(|e| {
-            setup_errno("setuid", format!("unable to switch to uid {}", plan.sandbox_uid), e)
+            setup_errno(Step::Setuid, format!("unable to switch to uid {}", plan.sandbox_uid), e)
         })?;
     }
     if plan.sandbox_gid != plan.real_gid {
         nix::unistd::setgid(nix::unistd::Gid::from_raw(plan.sandbox_gid)).map_err(|e| {
-            setup_errno("setgid", format!("unable to switch to gid {}", plan.sandbox_gid), e)
+            setup_errno(Step::Setgid, format!("unable to switch to gid {}", plan.sandbox_gid), e)
         })?;
     }
     Ok(())
@@ -270,11 +272,11 @@ fn enter_setup_root() -> Result<SetupRoot, SetupError> {
         MsFlags::MS_SILENT | MsFlags::MS_SLAVE | MsFlags::MS_REC,
         None::<&str>,
     )
-    .map_err(|e| mount_err("make-slave", "Failed to make / slave", e))?;
+    .map_err(|e| mount_err(Step::MakeSlave, "Failed to make / slave", e))?;
     let base = mount_setup_tmpfs()?;
-    nix::unistd::chdir(base).map_err(|e| setup_errno("chdir", "chdir base_path", e))?;
+    nix::unistd::chdir(base).map_err(|e| setup_errno(Step::Chdir, "chdir base_path", e))?;
     nix::unistd::mkdir("newroot", Mode::from_bits_truncate(0o755))
-        .map_err(|e| setup_errno("mkdir-newroot", "Creating newroot failed", e))?;
+        .map_err(|e| setup_errno(Step::MkdirNewroot, "Creating newroot failed", e))?;
     mount(
         Some("newroot"),
         "newroot",
@@ -282,14 +284,14 @@ fn enter_setup_root() -> Result<SetupRoot, SetupError> {
         MsFlags::MS_SILENT | MsFlags::MS_BIND | MsFlags::MS_REC,
         None::<&str>,
     )
-    .map_err(|e| mount_err("bind-newroot", "setting up newroot bind", e))?;
+    .map_err(|e| mount_err(Step::BindNewroot, "setting up newroot bind", e))?;
     nix::unistd::mkdir("oldroot", Mode::from_bits_truncate(0o755))
-        .map_err(|e| setup_errno("mkdir-oldroot", "Creating oldroot failed", e))?;
+        .map_err(|e| setup_errno(Step::MkdirOldroot, "Creating oldroot failed", e))?;
     // The host root, for the pivot_root fallback (it must be named after
     // we chroot into the setup tmpfs).
     let real_root =
         nix::fcntl::open("/", OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC, Mode::empty())
-            .map_err(|e| setup_errno("pivot-root", "can't open /", e))?;
+            .map_err(|e| setup_errno(Step::PivotRoot, "can't open /", e))?;
     let pivot_refused = match nix::unistd::pivot_root(base, "oldroot") {
         Ok(()) => None,
         // A container seccomp profile refusing pivot_root, or a root
@@ -298,9 +300,9 @@ fn enter_setup_root() -> Result<SetupRoot, SetupError> {
             chroot_instead_of_pivot(base, e)?;
             Some(e)
         }
-        Err(e) => return Err(setup_errno("pivot-root", "pivot_root", e)),
+        Err(e) => return Err(setup_errno(Step::PivotRoot, "pivot_root", e)),
     };
-    nix::unistd::chdir("/").map_err(|e| setup_errno("chdir", "chdir / (base path)", e))?;
+    nix::unistd::chdir("/").map_err(|e| setup_errno(Step::Chdir, "chdir / (base path)", e))?;
     Ok(SetupRoot { base, real_root, pivot_refused })
 }
 
@@ -315,14 +317,14 @@ fn chroot_instead_of_pivot(base: &str, why: Errno) -> Result<(), SetupError> {
         MsFlags::MS_SILENT | MsFlags::MS_BIND | MsFlags::MS_REC,
         None::<&str>,
     )
-    .map_err(|_| setup_errno("pivot-root", "pivot_root", why))?;
+    .map_err(|_| setup_errno(Step::PivotRoot, "pivot_root", why))?;
     // The copy of / holds a copy of the setup tmpfs over the base
     // directory: detach it, so the host's own files there (sources under
     // /tmp) show under /oldroot as they do after a pivot.
     let covered = format!("oldroot{base}");
     umount2(covered.as_str(), MntFlags::MNT_DETACH)
-        .map_err(|_| setup_errno("pivot-root", "pivot_root", why))?;
-    nix::unistd::chroot(".").map_err(|_| setup_errno("pivot-root", "pivot_root", why))
+        .map_err(|_| setup_errno(Step::PivotRoot, "pivot_root", why))?;
+    nix::unistd::chroot(".").map_err(|_| setup_errno(Step::PivotRoot, "pivot_root", why))
 }
 
 /// Detach the old root so nothing of the host stays reachable, and make
@@ -339,7 +341,7 @@ fn leave_setup_root(
         MsFlags::MS_SILENT | MsFlags::MS_REC | MsFlags::MS_PRIVATE,
         None::<&str>,
     )
-    .map_err(|e| mount_err("oldroot-private", "Failed to make old root rprivate", e))?;
+    .map_err(|e| mount_err(Step::OldrootPrivate, "Failed to make old root rprivate", e))?;
     let Some(why) = setup_root.as_ref().and_then(|r| r.pivot_refused) else {
         // The second pivot's lazy unmount of the setup tmpfs takes the old
         // root with it: one unmount (one RCU grace period) instead of two.
@@ -351,7 +353,7 @@ fn leave_setup_root(
         return Ok(false);
     };
     umount2("oldroot", MntFlags::MNT_DETACH)
-        .map_err(|e| setup_errno("umount-oldroot", "unmount old root", e))?;
+        .map_err(|e| setup_errno(Step::UmountOldroot, "unmount old root", e))?;
     move_root_and_lock(plan, &real_root, base)?;
     warn(
         plan.config.level_prefix,
@@ -383,7 +385,7 @@ fn isolate_from_outside(
     let command_in_own_userns =
         own_userns || (config.userns2_fd.is_none() && (plan.new_userns || chroot_locked));
     if !command_in_own_userns {
-        enter_own_userns(plan, libc::CLONE_NEWUSER | libc::CLONE_NEWNS, "proc-isolation")?;
+        enter_own_userns(plan, libc::CLONE_NEWUSER | libc::CLONE_NEWNS, Step::ProcIsolation)?;
         fallbacks.push_str("proc-isolation=userns\n");
     }
     Ok(())
@@ -410,8 +412,8 @@ fn seccomp_programs(plan: &Plan) -> Result<Vec<Vec<u8>>, SetupError> {
             .user_fds
             .take(fd)
             .and_then(|f| sys::fd::read_bounded(&f, crate::limits::SECCOMP_READ_MAX, |_| false))
-            .map_err(|e| setup_errno("seccomp", "Can't read seccomp data", e))?;
-        crate::limits::check_seccomp_program(&data).map_err(|m| setup_msg("seccomp", m))?;
+            .map_err(|e| setup_errno(Step::Seccomp, "Can't read seccomp data", e))?;
+        crate::limits::check_seccomp_program(&data).map_err(|m| setup_msg(Step::Seccomp, m))?;
         programs.push(data);
     }
     programs.extend(config.add_seccomp.iter().cloned());
@@ -424,7 +426,7 @@ fn enter_command_state(plan: &Plan) -> Result<(), SetupError> {
     let new_cwd = choose_cwd(plan)?;
     std::env::set_var("PWD", &new_cwd);
     if config.new_session {
-        nix::unistd::setsid().map_err(|e| setup_errno("setsid", "setsid", e))?;
+        nix::unistd::setsid().map_err(|e| setup_errno(Step::Setsid, "setsid", e))?;
     }
     if let Some(label) = &config.exec_label {
         super::label::set_exec(&plan.proc_fd, label, &config.command[0])?;
@@ -454,10 +456,13 @@ fn fork_reaper(
     let lock_gate = if config.lock_files.is_empty() {
         None
     } else {
-        Some(nix::unistd::pipe2(OFlag::O_CLOEXEC).map_err(|e| setup_errno("pipe", "pipe2()", e))?)
+        Some(
+            nix::unistd::pipe2(OFlag::O_CLOEXEC)
+                .map_err(|e| setup_errno(Step::Pipe, "pipe2()", e))?,
+        )
     };
     let my_pid = nix::unistd::getpid();
-    match sys::fork().map_err(|e| setup_errno("fork", "Can't fork for pid 1", e))? {
+    match sys::fork().map_err(|e| setup_errno(Step::Fork, "Can't fork for pid 1", e))? {
         Some(initial) => {
             let release = lock_gate.map(|(_, w)| w);
             // The reaper's own setup failures reach --json-status-fd too.
@@ -535,7 +540,7 @@ fn check_seccomp_chain(
     if crate::limits::stack_surely_fits(lens, filtered_before) {
         return Ok(());
     }
-    match sys::fork().map_err(|e| setup_errno("fork", "Can't fork", e))? {
+    match sys::fork().map_err(|e| setup_errno(Step::Fork, "Can't fork", e))? {
         None => {
             for program in programs {
                 if let Err(e) = sys::seccomp_set_filter(program) {
@@ -579,24 +584,24 @@ fn lock_user_namespaces(plan: &Plan) -> Result<Option<OwnUserns>, SetupError> {
         let use_seccomp = match sysctl {
             Ok(fd) => {
                 sys::fd::write_all(&fd, b"1").map_err(|e| {
-                    setup_errno("disable-userns", "sysctl user.max_user_namespaces = 1", e)
+                    setup_errno(Step::DisableUserns, "sysctl user.max_user_namespaces = 1", e)
                 })?;
                 false
             }
             Err(Errno::EROFS) | Err(Errno::EACCES) | Err(Errno::EPERM) => true,
             Err(e) => {
                 return Err(setup_errno(
-                    "disable-userns",
+                    Step::DisableUserns,
                     "cannot open /proc/sys/user/max_user_namespaces",
                     e,
                 ))
             }
         };
-        enter_own_userns(plan, libc::CLONE_NEWUSER, "unshare-user")?;
+        enter_own_userns(plan, libc::CLONE_NEWUSER, Step::UnshareUser)?;
         if use_seccomp {
             let filter = super::userns_lock::filter().ok_or_else(|| {
                 setup_msg(
-                    "disable-userns",
+                    Step::DisableUserns,
                     "cannot open /proc/sys/user/max_user_namespaces: Read-only file system \
                      (and no seccomp filter is known for this architecture)",
                 )
@@ -605,7 +610,7 @@ fn lock_user_namespaces(plan: &Plan) -> Result<Option<OwnUserns>, SetupError> {
         }
         own = Some(OwnUserns::DisableUserns { seccomp: use_seccomp });
     } else if needs_second_userns(plan) {
-        enter_own_userns(plan, libc::CLONE_NEWUSER, "unshare-user")?;
+        enter_own_userns(plan, libc::CLONE_NEWUSER, Step::UnshareUser)?;
         own = Some(OwnUserns::DevIds);
     }
     // Verify that no new user namespace can be made any more.
@@ -613,7 +618,7 @@ fn lock_user_namespaces(plan: &Plan) -> Result<Option<OwnUserns>, SetupError> {
         && sys::unshare(libc::CLONE_NEWUSER).is_ok()
     {
         return Err(setup_msg(
-            "assert-userns-disabled",
+            Step::AssertUsernsDisabled,
             "creation of new user namespaces was not disabled as requested",
         ));
     }
@@ -626,7 +631,7 @@ fn lock_user_namespaces(plan: &Plan) -> Result<Option<OwnUserns>, SetupError> {
 /// maps us to): our own ids in the parent namespace, so no privilege is
 /// needed there and COMMAND sees the same ids as without the layer.
 /// setgroups is denied first where the parent namespace still allows it.
-fn enter_own_userns(plan: &Plan, flags: libc::c_int, step: &'static str) -> Result<(), SetupError> {
+fn enter_own_userns(plan: &Plan, flags: libc::c_int, step: Step) -> Result<(), SetupError> {
     // Read before: in the new namespace our ids are unmapped until written.
     let ids = (getuid().as_raw(), getgid().as_raw());
     sys::unshare(flags).map_err(|e| setup_errno(step, "unshare user ns", e))?;
@@ -643,13 +648,13 @@ fn map_own_userns(plan: &Plan, (uid, gid): (u32, u32)) -> Result<(), SetupError>
         if needs_second_userns(plan) { (plan.sandbox_uid, plan.sandbox_gid) } else { (uid, gid) };
     let write = |name: &str, text: &str| write_proc_file(plan, name, text);
     write("self/uid_map", &format!("{in_uid} {uid} 1\n"))
-        .map_err(|e| setup_errno("uid-map", "setting up uid map", e))?;
+        .map_err(|e| setup_errno(Step::UidMap, "setting up uid map", e))?;
     match write("self/setgroups", "deny\n") {
         Ok(()) | Err(Errno::ENOENT) | Err(Errno::EPERM) => {}
-        Err(e) => return Err(setup_errno("setgroups", "error writing to setgroups", e)),
+        Err(e) => return Err(setup_errno(Step::Setgroups, "error writing to setgroups", e)),
     }
     write("self/gid_map", &format!("{in_gid} {gid} 1\n"))
-        .map_err(|e| setup_errno("gid-map", "setting up gid map", e))?;
+        .map_err(|e| setup_errno(Step::GidMap, "setting up gid map", e))?;
     Ok(())
 }
 
@@ -669,10 +674,10 @@ fn mount_setup_tmpfs() -> Result<&'static str, SetupError> {
             Err(e @ (Errno::ENOENT | Errno::ENOTDIR)) => {
                 first_err.get_or_insert(e);
             }
-            Err(e) => return Err(mount_err("mount-base", "Failed to mount tmpfs", e)),
+            Err(e) => return Err(mount_err(Step::MountBase, "Failed to mount tmpfs", e)),
         }
     }
-    Err(mount_err("mount-base", "Failed to mount tmpfs", first_err.unwrap_or(Errno::ENOENT)))
+    Err(mount_err(Step::MountBase, "Failed to mount tmpfs", first_err.unwrap_or(Errno::ENOENT)))
 }
 
 /// Second pivot: make /newroot the root and detach the setup tmpfs.
@@ -682,13 +687,14 @@ fn second_pivot() -> Result<(), SetupError> {
         OFlag::O_DIRECTORY | OFlag::O_RDONLY | OFlag::O_CLOEXEC,
         Mode::empty(),
     )
-    .map_err(|e| setup_errno("pivot", "can't open /", e))?;
-    nix::unistd::chdir("/newroot").map_err(|e| setup_errno("pivot", "chdir /newroot", e))?;
+    .map_err(|e| setup_errno(Step::Pivot, "can't open /", e))?;
+    nix::unistd::chdir("/newroot").map_err(|e| setup_errno(Step::Pivot, "chdir /newroot", e))?;
     nix::unistd::pivot_root(".", ".")
-        .map_err(|e| setup_errno("pivot", "pivot_root(/newroot)", e))?;
-    nix::unistd::fchdir(&oldroot).map_err(|e| setup_errno("pivot", "fchdir to oldroot", e))?;
-    umount2(".", MntFlags::MNT_DETACH).map_err(|e| setup_errno("pivot", "umount old root", e))?;
-    nix::unistd::chdir("/").map_err(|e| setup_errno("pivot", "chdir /", e))?;
+        .map_err(|e| setup_errno(Step::Pivot, "pivot_root(/newroot)", e))?;
+    nix::unistd::fchdir(&oldroot).map_err(|e| setup_errno(Step::Pivot, "fchdir to oldroot", e))?;
+    umount2(".", MntFlags::MNT_DETACH)
+        .map_err(|e| setup_errno(Step::Pivot, "umount old root", e))?;
+    nix::unistd::chdir("/").map_err(|e| setup_errno(Step::Pivot, "chdir /", e))?;
     Ok(())
 }
 
@@ -700,7 +706,7 @@ fn second_pivot() -> Result<(), SetupError> {
 /// of the moved mount leads back into it. If the extra layer cannot be made,
 /// fail rather than start a weaker sandbox.
 fn move_root_and_lock(plan: &Plan, real_root: &OwnedFd, base: &str) -> Result<(), SetupError> {
-    let step = |msg: &str, e: Errno| setup_errno("locked-chroot", msg.to_owned(), e);
+    let step = |msg: &str, e: Errno| setup_errno(Step::LockedChroot, msg.to_owned(), e);
     let newroot = nix::fcntl::open(
         "/newroot",
         OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
@@ -734,7 +740,7 @@ fn move_root_and_lock(plan: &Plan, real_root: &OwnedFd, base: &str) -> Result<()
 /// Fork; the parent exits at once and the child carries on (used to land
 /// inside a pid namespace entered with setns/unshare).
 fn fork_intermediate_child() -> Result<(), SetupError> {
-    match sys::fork().map_err(|e| setup_errno("pidns", "Can't fork for --pidns", e))? {
+    match sys::fork().map_err(|e| setup_errno(Step::Pidns, "Can't fork for --pidns", e))? {
         Some(_) => sys::exit_now(0),
         None => Ok(()),
     }
@@ -753,7 +759,7 @@ fn exec_command(
             plan.user_fds.close(fd);
         }
     }
-    SigSet::all().thread_unblock().map_err(|e| setup_errno("sigprocmask", "sigprocmask", e))?;
+    SigSet::all().thread_unblock().map_err(|e| setup_errno(Step::Sigprocmask, "sigprocmask", e))?;
 
     // Ambient capabilities carry the requested set across exec.
     if plan.requested_caps != 0 && !plan.keeps_caller_caps() {
@@ -763,7 +769,7 @@ fn exec_command(
                     Ok(()) | Err(Errno::EINVAL) | Err(Errno::EPERM) => {}
                     Err(e) => {
                         return Err(setup_errno(
-                            "caps",
+                            Step::Caps,
                             format!("Adding ambient capability {cap}"),
                             e,
                         ))
@@ -785,7 +791,7 @@ fn exec_command(
     }
     let err = nix::unistd::execvp(&plan.exec_path, &plan.exec_argv).unwrap_err();
     Err(setup_errno(
-        "exec",
+        Step::Exec,
         format!(
             "execvp {}",
             crate::report::show(std::ffi::OsStr::from_bytes(plan.exec_path.as_bytes()))
@@ -818,12 +824,14 @@ fn write_uid_gid_map(plan: &Plan) -> Result<(), SetupError> {
         if needs_second_userns(plan) { (0, 0) } else { (plan.sandbox_uid, plan.sandbox_gid) };
     let uid_map = format!("{ns_uid} {} 1\n", plan.real_uid);
     let gid_map = format!("{ns_gid} {} 1\n", plan.real_gid);
-    write("self/uid_map", &uid_map).map_err(|e| setup_errno("uid-map", "setting up uid map", e))?;
+    write("self/uid_map", &uid_map)
+        .map_err(|e| setup_errno(Step::UidMap, "setting up uid map", e))?;
     match write("self/setgroups", "deny\n") {
         Ok(()) | Err(Errno::ENOENT) => {}
-        Err(e) => return Err(setup_errno("setgroups", "error writing to setgroups", e)),
+        Err(e) => return Err(setup_errno(Step::Setgroups, "error writing to setgroups", e)),
     }
-    write("self/gid_map", &gid_map).map_err(|e| setup_errno("gid-map", "setting up gid map", e))?;
+    write("self/gid_map", &gid_map)
+        .map_err(|e| setup_errno(Step::GidMap, "setting up gid map", e))?;
     Ok(())
 }
 
@@ -838,7 +846,7 @@ fn drop_bounding_set(keep: u64, last_cap: u32) -> Result<(), SetupError> {
                 Err(Errno::EPERM) if sys::caps::bounding_read(cap) == Ok(false) => {}
                 Err(e) => {
                     return Err(setup_errno(
-                        "caps",
+                        Step::Caps,
                         format!("Dropping capability {cap} from bounds"),
                         e,
                     ))
@@ -861,7 +869,7 @@ fn drop_privs(plan: &Plan) -> Result<(), SetupError> {
             // As bwrap: root may lack some of what it asked for (a bounding
             // set without CAP_SYS_RESOURCE, systemd-nspawn's seccomp policy).
             Err(Errno::EPERM) if plan.is_root => {}
-            Err(e) => return Err(setup_errno("caps", "capset failed", e)),
+            Err(e) => return Err(setup_errno(Step::Caps, "capset failed", e)),
         }
     }
     super::dumpable::set(true)?;
@@ -872,7 +880,7 @@ fn drop_privs(plan: &Plan) -> Result<(), SetupError> {
 fn choose_cwd(plan: &Plan) -> Result<OsString, SetupError> {
     if let Some(dir) = &plan.config.chdir {
         nix::unistd::chdir(dir.as_os_str()).map_err(|e| {
-            setup_errno("chdir", format!("Can't chdir to {}", crate::report::show(dir)), e)
+            setup_errno(Step::Chdir, format!("Can't chdir to {}", crate::report::show(dir)), e)
                 .with_path(dir.clone())
         })?;
         return Ok(dir.clone());

@@ -5,9 +5,9 @@
 //! first thing, for its own uid/gid maps. `spawn`, the monitor and the child
 //! each set it at their step; the message is bwrap's.
 
-use crate::error::{setup_errno, SetupError};
+use crate::error::{setup_errno, SetupError, Step};
 
 /// `PR_SET_DUMPABLE` with bwrap's message.
 pub fn set(on: bool) -> Result<(), SetupError> {
-    nix::sys::prctl::set_dumpable(on).map_err(|e| setup_errno("prctl", "can't set dumpable", e))
+    nix::sys::prctl::set_dumpable(on).map_err(|e| setup_errno(Step::Prctl, "can't set dumpable", e))
 }

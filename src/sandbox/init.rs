@@ -14,7 +14,7 @@ use nix::unistd::Pid;
 
 use super::prepare::Plan;
 use super::userns_lock::apply_seccomp;
-use crate::error::{setup_errno, SetupError};
+use crate::error::{setup_errno, SetupError, Step};
 use crate::report::{format_line, write_stderr, Level};
 use crate::sys;
 
@@ -36,7 +36,9 @@ fn take_locks(plan: &Plan) -> Result<Vec<OwnedFd>, SetupError> {
     for path in &config.lock_files {
         let show = crate::report::show(path);
         let fd = open(path.as_os_str(), OFlag::O_RDONLY | OFlag::O_CLOEXEC, Mode::empty())
-            .map_err(|e| setup_errno("lock-file", format!("Unable to open lock file {show}"), e))?;
+            .map_err(|e| {
+                setup_errno(Step::LockFile, format!("Unable to open lock file {show}"), e)
+            })?;
         let lock = libc::flock {
             l_type: libc::F_RDLCK as libc::c_short,
             l_whence: libc::SEEK_SET as libc::c_short,
@@ -49,7 +51,11 @@ fn take_locks(plan: &Plan) -> Result<Vec<OwnedFd>, SetupError> {
                 Ok(_) => break,
                 Err(Errno::EINTR) => continue,
                 Err(e) => {
-                    return Err(setup_errno("lock-file", format!("Unable to lock file {show}"), e))
+                    return Err(setup_errno(
+                        Step::LockFile,
+                        format!("Unable to lock file {show}"),
+                        e,
+                    ))
                 }
             }
         }
@@ -97,7 +103,7 @@ fn reap(
     match sys::caps::capset(none) {
         Ok(()) => {}
         Err(Errno::EPERM) if plan.is_root => {}
-        Err(e) => return Err(setup_errno("caps", "capset failed", e)),
+        Err(e) => return Err(setup_errno(Step::Caps, "capset failed", e)),
     }
 
     let mut keep: Vec<i32> = config.sync_fds.clone();
@@ -119,7 +125,7 @@ fn reap(
 
     if config.die_with_parent {
         nix::sys::prctl::set_pdeathsig(Signal::SIGKILL)
-            .map_err(|e| setup_errno("prctl", "prctl", e))?;
+            .map_err(|e| setup_errno(Step::Prctl, "prctl", e))?;
     }
     for program in seccomp {
         apply_seccomp(program)?;
@@ -146,7 +152,7 @@ fn reap(
             // COMMAND's status is out: our exit ends the namespace's
             // stragglers anyway, and a second verdict would contradict it.
             Err(_) if initial_done => break,
-            Err(e) => return Err(setup_errno("wait", "init wait()", e)),
+            Err(e) => return Err(setup_errno(Step::Wait, "init wait()", e)),
         }
     }
     drop(locks);

@@ -14,13 +14,13 @@ use nix::errno::Errno;
 use nix::fcntl::{open, openat, OFlag};
 use nix::sys::stat::Mode;
 
-use crate::error::{setup_errno, SetupError};
+use crate::error::{setup_errno, SetupError, Step};
 
 /// libselinux's `security_check_context`: the kernel validates a context
 /// written to selinuxfs's `context` node.
 pub fn check(label: &OsStr) -> Result<(), SetupError> {
     let invalid =
-        |e| setup_errno("label", format!("invalid label {}", crate::report::show(label)), e);
+        |e| setup_errno(Step::Label, format!("invalid label {}", crate::report::show(label)), e);
     let fd = open("/sys/fs/selinux/context", OFlag::O_RDWR | OFlag::O_CLOEXEC, Mode::empty())
         .map_err(invalid)?;
     write_nul_terminated(&fd, label).map_err(invalid)
@@ -29,13 +29,13 @@ pub fn check(label: &OsStr) -> Result<(), SetupError> {
 /// `setfscreatecon`: label files this thread creates from now on.
 pub fn set_file_create(proc_fd: &OwnedFd, label: &OsStr) -> Result<(), SetupError> {
     write_attr(proc_fd, "thread-self/attr/fscreate", label)
-        .map_err(|e| setup_errno("label", "--file-label setup failed", e))
+        .map_err(|e| setup_errno(Step::Label, "--file-label setup failed", e))
 }
 
 /// `setexeccon`: the label COMMAND gets at `execve`.
 pub fn set_exec(proc_fd: &OwnedFd, label: &OsStr, command: &OsStr) -> Result<(), SetupError> {
     write_attr(proc_fd, "thread-self/attr/exec", label).map_err(|e| {
-        setup_errno("label", format!("label_exec {}", crate::report::show(command)), e)
+        setup_errno(Step::Label, format!("label_exec {}", crate::report::show(command)), e)
     })
 }
 

@@ -25,7 +25,7 @@ use nix::unistd::Pid;
 
 use crate::cli::Validated;
 use crate::config::{Config, ProcFallback};
-use crate::error::{setup_errno, setup_msg, SetupError};
+use crate::error::{setup_errno, setup_msg, SetupError, Step};
 use crate::sys;
 
 /// Our parent when we started, read first thing: --die-with-parent
@@ -53,7 +53,7 @@ pub fn preflight(config: &Config) -> Result<(), SetupError> {
             OFlag::O_PATH | OFlag::O_CLOEXEC,
             nix::sys::stat::Mode::empty(),
         )
-        .map_err(|e| setup_errno("open-proc", "Can't open /proc", e))?;
+        .map_err(|e| setup_errno(Step::OpenProc, "Can't open /proc", e))?;
         label::set_file_create(&proc_fd, label)?;
     }
     Ok(())
@@ -63,38 +63,38 @@ pub fn preflight(config: &Config) -> Result<(), SetupError> {
 fn clone_error(e: Errno, userns: bool) -> SetupError {
     if userns && e == Errno::EINVAL {
         return setup_msg(
-            "clone",
+            Step::Clone,
             "Creating new namespace failed, likely because the kernel does not support user namespaces.  bwrap must be installed setuid on such systems.",
         );
     }
     if userns && e == Errno::EPERM {
         return setup_msg(
-            "clone",
+            Step::CloneNoPermission,
             "No permissions to create a new namespace, likely because the kernel does not allow non-privileged user namespaces. On e.g. debian this can be enabled with 'sysctl kernel.unprivileged_userns_clone=1'.",
         );
     }
     if e == Errno::ENOSPC {
         return setup_msg(
-            "clone",
+            Step::Clone,
             "Creating new namespace failed: nesting depth or /proc/sys/user/max_*_namespaces exceeded (ENOSPC)",
         );
     }
-    setup_errno("clone", "Creating new namespace failed", e)
+    setup_errno(Step::Clone, "Creating new namespace failed", e)
 }
 
 fn pipe() -> Result<(OwnedFd, OwnedFd), SetupError> {
-    nix::unistd::pipe2(OFlag::O_CLOEXEC).map_err(|e| setup_errno("pipe", "pipe2()", e))
+    nix::unistd::pipe2(OFlag::O_CLOEXEC).map_err(|e| setup_errno(Step::Pipe, "pipe2()", e))
 }
 
 fn socketpair() -> Result<(OwnedFd, OwnedFd), SetupError> {
-    sys::cred_socketpair().map_err(|e| setup_errno("socketpair", "socketpair()", e))
+    sys::cred_socketpair().map_err(|e| setup_errno(Step::Socketpair, "socketpair()", e))
 }
 
 /// Prepare, clone, and run the monitor (parent) and the child.
 /// `proc_fallback` is `--proc-fallback`, else `NESTWRAP_PROC_FALLBACK`.
 pub fn spawn(config: Validated, proc_fallback: ProcFallback) -> Result<i32, SetupError> {
     if sys::check_single_threaded().is_err() {
-        return Err(setup_msg("threads", "internal error: more than one thread before clone"));
+        return Err(setup_msg(Step::Threads, "internal error: more than one thread before clone"));
     }
     let plan = prepare::prepare(config, proc_fallback)?;
     let original_ppid = parent_at_start();
@@ -148,7 +148,7 @@ fn status_pipe(plan: &prepare::Plan) -> Result<Option<(OwnedFd, OwnedFd)>, Setup
     }
     let (r, w) = pipe()?;
     nix::fcntl::fcntl(&r, nix::fcntl::FcntlArg::F_SETFL(OFlag::O_NONBLOCK))
-        .map_err(|e| setup_errno("pipe", "pipe2()", e))?;
+        .map_err(|e| setup_errno(Step::Pipe, "pipe2()", e))?;
     Ok(Some((r, w)))
 }
 
@@ -163,7 +163,7 @@ fn block_signals(config: &Config) -> Result<(), SetupError> {
             mask.add(sig);
         }
     }
-    mask.thread_block().map_err(|e| setup_errno("sigprocmask", "sigprocmask", e))
+    mask.thread_block().map_err(|e| setup_errno(Step::Sigprocmask, "sigprocmask", e))
 }
 
 /// Reap zombies inherited from whoever exec'd us: the monitor's wait loop
@@ -188,10 +188,10 @@ fn join_userns(config: &Config) -> Result<(), SetupError> {
     let Some(fd) = config.userns_fd else { return Ok(()) };
     sys::setns(fd, libc::CLONE_NEWUSER).map_err(|e| match e {
         Errno::EINVAL => setup_msg(
-            "userns",
+            Step::Userns,
             "Joining the specified user namespace failed, it might not be a descendant of the current user namespace.",
         ),
-        e => setup_errno("userns", "Joining specified user namespace failed", e),
+        e => setup_errno(Step::Userns, "Joining specified user namespace failed", e),
     })
 }
 
@@ -201,7 +201,7 @@ fn pidns_socket(config: &Config) -> Result<Option<(OwnedFd, OwnedFd)>, SetupErro
     if config.pidns_fd.is_none() {
         return Ok(None);
     }
-    nix::sys::prctl::set_child_subreaper(true).map_err(|e| setup_errno("prctl", "prctl", e))?;
+    nix::sys::prctl::set_child_subreaper(true).map_err(|e| setup_errno(Step::Prctl, "prctl", e))?;
     socketpair().map(Some)
 }
 
@@ -287,7 +287,7 @@ fn run_monitor(
     };
     if let Some(fd) = plan.config.userns2_fd {
         sys::setns(fd, libc::CLONE_NEWUSER)
-            .map_err(|e| setup_errno("userns2", "Setting userns2 failed", e))?;
+            .map_err(|e| setup_errno(Step::Userns2, "Setting userns2 failed", e))?;
     }
     monitor::run(plan, pid, fds, original_ppid, reaped)
 }
@@ -306,5 +306,5 @@ fn final_pid(sock: &OwnedFd, cloned: Pid, reaped: &mut bool) -> Result<Option<Pi
     if let Ok(WaitStatus::Exited(_, 1)) = status {
         return Ok(None);
     }
-    Err(setup_msg("pidns", "Unexpected short read from pid socket"))
+    Err(setup_msg(Step::Pidns, "Unexpected short read from pid socket"))
 }

@@ -16,7 +16,7 @@ use super::dumpable;
 use super::init::exit_code;
 use super::prepare::Plan;
 use super::status;
-use crate::error::{setup_errno, SetupError};
+use crate::error::{setup_errno, SetupError, Step};
 use crate::sys;
 
 /// The monitor's side of the channels created before clone.
@@ -82,7 +82,7 @@ pub fn run(
     };
     *done = true;
     // As bwrap's dump_info: a status line that cannot be written is an error.
-    reporter.finish(code).map_err(|e| setup_errno("json-status-fd", "Write to info_fd", e))?;
+    reporter.finish(code).map_err(|e| setup_errno(Step::JsonStatusFd, "Write to info_fd", e))?;
     Ok(code)
 }
 
@@ -94,7 +94,7 @@ fn drop_privileges(plan: &Plan) -> Result<(), SetupError> {
     match sys::caps::capset(sys::caps::CapSets::default()) {
         Ok(()) => Ok(()),
         Err(Errno::EPERM) if plan.is_root => Ok(()),
-        Err(e) => Err(setup_errno("caps", "capset failed", e)),
+        Err(e) => Err(setup_errno(Step::Caps, "capset failed", e)),
     }
 }
 
@@ -102,7 +102,7 @@ fn drop_privileges(plan: &Plan) -> Result<(), SetupError> {
 /// a parent that died before PDEATHSIG was set.
 fn die_with_parent(original_ppid: Pid) -> Result<(), SetupError> {
     nix::sys::prctl::set_pdeathsig(Signal::SIGKILL)
-        .map_err(|e| setup_errno("prctl", "prctl", e))?;
+        .map_err(|e| setup_errno(Step::Prctl, "prctl", e))?;
     if nix::unistd::getppid() != original_ppid {
         let _ = nix::sys::signal::kill(nix::unistd::getpid(), Signal::SIGKILL);
     }
@@ -112,9 +112,10 @@ fn die_with_parent(original_ppid: Pid) -> Result<(), SetupError> {
 /// --info-fd: the child's pid and namespaces, then the fd is closed.
 fn write_info(plan: &Plan, child: Pid, ids: &[(&str, u64)]) -> Result<(), SetupError> {
     let Some(fd) = plan.config.info_fd else { return Ok(()) };
-    let out = plan.user_fds.take(fd).map_err(|e| setup_errno("info-fd", "Write to info_fd", e))?;
+    let out =
+        plan.user_fds.take(fd).map_err(|e| setup_errno(Step::InfoFd, "Write to info_fd", e))?;
     status::write_all(&out, &status::info_json(child, ids))
-        .map_err(|e| setup_errno("info-fd", "Write to info_fd", e))
+        .map_err(|e| setup_errno(Step::InfoFd, "Write to info_fd", e))
 }
 
 /// --json-status-fd: its first line; the fd stays open for the lines that
@@ -125,10 +126,12 @@ fn start_json_status(
     ids: &[(&str, u64)],
 ) -> Result<Option<OwnedFd>, SetupError> {
     let Some(fd) = plan.config.json_status_fd else { return Ok(None) };
-    let out =
-        plan.user_fds.take(fd).map_err(|e| setup_errno("json-status-fd", "Write to info_fd", e))?;
+    let out = plan
+        .user_fds
+        .take(fd)
+        .map_err(|e| setup_errno(Step::JsonStatusFd, "Write to info_fd", e))?;
     status::write_all(&out, &status::status_first_line(child, ids))
-        .map_err(|e| setup_errno("json-status-fd", "Write to info_fd", e))?;
+        .map_err(|e| setup_errno(Step::JsonStatusFd, "Write to info_fd", e))?;
     Ok(Some(out))
 }
 
@@ -160,7 +163,7 @@ fn release(
     match write_no_sigpipe(&go, &[1u8]) {
         Ok(()) | Err(Errno::EPIPE) => Ok(None),
         Err(e) => {
-            let err = setup_errno("monitor", "Can't release the sandbox", e);
+            let err = setup_errno(Step::Monitor, "Can't release the sandbox", e);
             if let Some(json) = json {
                 let _ = status::write_all(json, &monitor_error_line(&err));
             }
@@ -295,7 +298,7 @@ fn wait_for_exit(
         }
     }
     let sfd = SignalFd::with_flags(&mask, SfdFlags::SFD_CLOEXEC | SfdFlags::SFD_NONBLOCK)
-        .map_err(|e| setup_errno("signalfd", "Can't create signalfd", e))?;
+        .map_err(|e| setup_errno(Step::Signalfd, "Can't create signalfd", e))?;
 
     loop {
         {
@@ -308,7 +311,7 @@ fn wait_for_exit(
             }
             match poll(&mut pfds, PollTimeout::NONE) {
                 Ok(_) | Err(Errno::EINTR) => {}
-                Err(e) => return Err(setup_errno("poll", "poll", e)),
+                Err(e) => return Err(setup_errno(Step::Poll, "poll", e)),
             }
         }
         reporter.pump();
@@ -319,7 +322,7 @@ fn wait_for_exit(
             match nix::unistd::read(s, &mut buf) {
                 Ok(4) => return Ok(i32::from_ne_bytes(buf)),
                 Ok(_) | Err(Errno::EAGAIN) | Err(Errno::EINTR) => {}
-                Err(e) => return Err(setup_errno("read", "read eventfd", e)),
+                Err(e) => return Err(setup_errno(Step::Read, "read eventfd", e)),
             }
         }
         loop {
@@ -329,7 +332,7 @@ fn wait_for_exit(
                 }
                 Ok(Some(_)) => {}
                 Ok(None) | Err(Errno::EAGAIN) | Err(Errno::EINTR) => break,
-                Err(e) => return Err(setup_errno("read", "read signalfd", e)),
+                Err(e) => return Err(setup_errno(Step::Read, "read signalfd", e)),
             }
         }
         loop {
@@ -342,7 +345,7 @@ fn wait_for_exit(
                 Err(Errno::ECHILD) if status_read.is_some() => break,
                 // Breaking out here would wait for a SIGCHLD already taken
                 // from the signalfd: for ever.
-                Err(e) => return Err(setup_errno("wait", "waitpid", e)),
+                Err(e) => return Err(setup_errno(Step::Wait, "waitpid", e)),
                 Ok(status) if status.pid() == Some(child) => {
                     // A report may have raced with the child's death.
                     if let Some(s) = status_read {

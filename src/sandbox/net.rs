@@ -7,7 +7,7 @@ use nix::sys::socket::{
     recv, send, socket, AddressFamily, MsgFlags, SockFlag, SockProtocol, SockType,
 };
 
-use crate::error::{setup_errno, SetupError};
+use crate::error::{setup_errno, SetupError, Step};
 
 const NLMSG_HDRLEN: usize = 16;
 const NLM_F_REQUEST: u16 = 0x01;
@@ -120,7 +120,9 @@ pub fn loopback_setup() -> Result<(), SetupError> {
         SockFlag::SOCK_CLOEXEC,
         SockProtocol::NetlinkRoute,
     )
-    .map_err(|e| setup_errno("loopback", "loopback: Failed to create NETLINK_ROUTE socket", e))?;
+    .map_err(|e| {
+        setup_errno(Step::Loopback, "loopback: Failed to create NETLINK_ROUTE socket", e)
+    })?;
     let mut index = LOOPBACK_IFINDEX;
     loop {
         let mut msgs = message(
@@ -131,10 +133,10 @@ pub fn loopback_setup() -> Result<(), SetupError> {
         );
         msgs.extend(message(RTM_NEWLINK, NLM_F_REQUEST | NLM_F_ACK, 2, &newlink_payload(index)));
         let acks = transact(&fd, &msgs, 2)
-            .map_err(|e| setup_errno("loopback", "loopback: Failed RTM_NEWADDR", e))?;
+            .map_err(|e| setup_errno(Step::Loopback, "loopback: Failed RTM_NEWADDR", e))?;
         if acks[0] == libc::ENODEV && index == LOOPBACK_IFINDEX {
             index = nix::net::if_::if_nametoindex("lo")
-                .map_err(|e| setup_errno("loopback", "loopback: Failed to look up lo", e))?;
+                .map_err(|e| setup_errno(Step::Loopback, "loopback: Failed to look up lo", e))?;
             if index != LOOPBACK_IFINDEX {
                 continue;
             }
@@ -143,7 +145,7 @@ pub fn loopback_setup() -> Result<(), SetupError> {
             0 | libc::EEXIST => {}
             e => {
                 return Err(setup_errno(
-                    "loopback",
+                    Step::Loopback,
                     "loopback: Failed RTM_NEWADDR",
                     Errno::from_raw(e),
                 ))
@@ -151,7 +153,7 @@ pub fn loopback_setup() -> Result<(), SetupError> {
         }
         if acks[1] != 0 {
             return Err(setup_errno(
-                "loopback",
+                Step::Loopback,
                 "loopback: Failed RTM_NEWLINK",
                 Errno::from_raw(acks[1]),
             ));

@@ -12,7 +12,7 @@ use nix::unistd::{getgid, getuid};
 
 use crate::cli::Validated;
 use crate::config::{CapOp, Config, ProcFallback, SetupOp};
-use crate::error::{setup_errno, SetupError};
+use crate::error::{setup_errno, SetupError, Step};
 use crate::sys;
 use crate::sys::fd::FdTable;
 
@@ -123,7 +123,7 @@ pub fn prepare(config: Validated, proc_fallback: ProcFallback) -> Result<Plan, S
     let last_cap = sys::caps::last_cap();
     let start = if is_root {
         sys::caps::capget()
-            .map_err(|e| setup_errno("capget", "capget (for uid == 0) failed", e))?
+            .map_err(|e| setup_errno(Step::Capget, "capget (for uid == 0) failed", e))?
             .effective
     } else {
         0
@@ -155,7 +155,7 @@ pub fn prepare(config: Validated, proc_fallback: ProcFallback) -> Result<Plan, S
 
     let proc_fd =
         open("/proc", OFlag::O_PATH | OFlag::O_CLOEXEC | OFlag::O_DIRECTORY, Mode::empty())
-            .map_err(|e| setup_errno("open-proc", "Can't open /proc", e))?;
+            .map_err(|e| setup_errno(Step::OpenProc, "Can't open /proc", e))?;
 
     let exec_path = cstring(&config.command[0]);
     let mut exec_argv: Vec<CString> = config.command.iter().map(|a| cstring(a)).collect();

@@ -15,7 +15,7 @@
 //!   `"landlock-scopes": ["abstract-unix-sockets", "signals"]`.
 
 use crate::config::Config;
-use crate::error::{setup_errno, setup_msg, SetupError};
+use crate::error::{setup_errno, setup_msg, SetupError, Step};
 use crate::sys::landlock::{self, SCOPES_ABI, SCOPE_ABSTRACT_UNIX_SOCKET, SCOPE_SIGNAL};
 
 /// The JSON key of the record (a list value, see `status::command_pid_line`).
@@ -88,7 +88,7 @@ pub fn check_available(config: &Config) -> Result<(), SetupError> {
     }
     match unavailable(landlock::abi_version()) {
         None => Ok(()),
-        Some(why) => Err(setup_msg("landlock", format!("{}: {why}", requirement(bits)))),
+        Some(why) => Err(setup_msg(Step::Landlock, format!("{}: {why}", requirement(bits)))),
     }
 }
 
@@ -106,7 +106,7 @@ pub fn apply(config: &Config) -> Result<Option<String>, SetupError> {
             nix::errno::Errno::E2BIG => format!("{call} (16 nested Landlock domains at most)"),
             _ => call.to_owned(),
         };
-        setup_errno("landlock", format!("{}: {what}", options(bits)), e)
+        setup_errno(Step::Landlock, format!("{}: {what}", options(bits)), e)
     })?;
     Ok(Some(format!("{RECORD_KEY}={}\n", names(bits).join(","))))
 }

@@ -108,7 +108,7 @@ pub fn exec_message(fallbacks: &[u8]) -> Vec<u8> {
 pub fn error_message(err: &crate::error::SetupError) -> Vec<u8> {
     use std::os::unix::ffi::OsStrExt;
     let mut m = vec![MSG_ERROR];
-    m.extend_from_slice(err.step.as_bytes());
+    m.extend_from_slice(err.step.as_str().as_bytes());
     m.push(0);
     if let Some(p) = &err.path {
         m.extend_from_slice(p.as_bytes());
@@ -187,7 +187,7 @@ mod tests {
         );
         assert_eq!(json_escape("a\"b\\c\n"), "a\\\"b\\\\c\\u000a");
         let err = crate::error::setup_errno(
-            "mount-proc",
+            crate::error::Step::MountProc,
             "Can't mount proc on /newroot/proc",
             nix::errno::Errno::EPERM,
         )
@@ -200,7 +200,7 @@ mod tests {
         );
         let bad: std::ffi::OsString =
             std::os::unix::ffi::OsStringExt::from_vec(b"/a\xffb".to_vec());
-        let err = crate::error::setup_msg("mkdir", "x").with_path(bad);
+        let err = crate::error::setup_msg(crate::error::Step::MkdirParents, "x").with_path(bad);
         assert!(error_line(&error_message(&err)[1..])
             .contains("\"path\": \"/a\\uFFFDb\", \"errno\": null"));
     }

@@ -11,7 +11,7 @@
 
 use nix::errno::Errno;
 
-use crate::error::{setup_errno, setup_msg, SetupError};
+use crate::error::{setup_errno, setup_msg, SetupError, Step};
 use crate::sys;
 
 /// Classic BPF opcodes we use.
@@ -147,12 +147,12 @@ pub fn apply_seccomp(program: &[u8]) -> Result<(), SetupError> {
 pub fn seccomp_failure(e: Errno) -> SetupError {
     match e {
         Errno::EINVAL => setup_msg(
-            "seccomp",
+            Step::Seccomp,
             "Unable to set up system call filtering as requested: prctl(PR_SET_SECCOMP) reported EINVAL. \
              (Hint: this requires a kernel configured with CONFIG_SECCOMP and CONFIG_SECCOMP_FILTER.)",
         ),
-        Errno::ENOMEM => setup_msg("seccomp", crate::limits::seccomp_stack_too_long()),
-        e => setup_errno("seccomp", "prctl(PR_SET_SECCOMP)", e),
+        Errno::ENOMEM => setup_msg(Step::Seccomp, crate::limits::seccomp_stack_too_long()),
+        e => setup_errno(Step::Seccomp, "prctl(PR_SET_SECCOMP)", e),
     }
 }
 

@@ -14,7 +14,7 @@ use nix::sys::stat::Mode;
 
 use super::ctx::{after_mount, read_proc, resolve_target, warn, At, Ctx, HostPath};
 use crate::config::BindKind;
-use crate::error::{setup_errno, Detail, SetupError};
+use crate::error::{setup_errno, Detail, SetupError, Step};
 use crate::report::show;
 use crate::sandbox::resolve::{relative, Dest, NewRoot};
 use crate::sys;
@@ -53,7 +53,7 @@ pub(super) fn remount_ro(ctx: &Ctx<'_>, at: At<'_>) -> Result<(), SetupError> {
     let flags = BindFlags { readonly: true, devices: false, recursive: false };
     bind_mount(ctx, None, at.rel, flags, at.target).map_err(|f| {
         SetupError::new(
-            "remount-ro",
+            Step::RemountRo,
             format!("Can't remount readonly on {}", show(at.typed)),
             Detail::Stage(f.stage, f.errno),
         )
@@ -294,7 +294,7 @@ fn mnt_id_of_fdinfo(text: &[u8]) -> Option<u32> {
 
 pub(super) fn bind_error(src: &OsStr, dest: &OsStr, f: BindFailure) -> SetupError {
     SetupError::new(
-        "bind-mount",
+        Step::BindMount,
         format!("Can't bind mount {} on {}", show(src), show(dest)),
         Detail::Stage(f.stage, f.errno),
     )
@@ -307,18 +307,17 @@ fn check_bind_fd(ctx: &Ctx<'_>, fd: i32, rel: &OsStr) -> Result<(), SetupError> 
     let owned = ctx
         .user_fds
         .take(fd)
-        .map_err(|e| setup_errno("bind-fd", format!("Can't stat fd {fd}"), e))?;
+        .map_err(|e| setup_errno(Step::BindFd, format!("Can't stat fd {fd}"), e))?;
     let fd_st = nix::sys::stat::fstat(&owned)
-        .map_err(|e| setup_errno("bind-fd", format!("Can't stat fd {fd}"), e))?;
+        .map_err(|e| setup_errno(Step::BindFd, format!("Can't stat fd {fd}"), e))?;
     let dest = NewRoot::path(rel);
-    let mount_st = ctx
-        .root
-        .lstat(rel)
-        .map_err(|e| setup_errno("bind-fd", format!("Can't stat mount at {}", show(&dest)), e))?;
+    let mount_st = ctx.root.lstat(rel).map_err(|e| {
+        setup_errno(Step::BindFd, format!("Can't stat mount at {}", show(&dest)), e)
+    })?;
     if fd_st.st_ino != mount_st.st_ino || fd_st.st_dev != mount_st.st_dev {
         // bwrap prints whatever errno was left over; on its usual path that
         // is EINVAL, and a fixed value keeps the message reproducible.
-        return Err(setup_errno("bind-fd", "Race condition binding dirfd", Errno::EINVAL));
+        return Err(setup_errno(Step::BindFd, "Race condition binding dirfd", Errno::EINVAL));
     }
     Ok(())
 }

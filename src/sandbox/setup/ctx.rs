@@ -13,7 +13,7 @@ use nix::sys::stat::Mode;
 use std::cell::Cell;
 
 use crate::config::ProcFallback;
-use crate::error::{setup_errno, Detail, SetupError};
+use crate::error::{setup_errno, Detail, SetupError, Step};
 use crate::report::{format_line, write_stderr, Level};
 use crate::sandbox::resolve::{Dest, NewRoot, Target};
 use crate::sys;
@@ -121,7 +121,7 @@ pub fn read_proc(ctx: &Ctx<'_>, name: &str) -> Result<Vec<u8>, Errno> {
     sys::fd::read_to_end(&fd)
 }
 
-pub fn mount_errno(step: &'static str, msg: String, e: Errno) -> SetupError {
+pub fn mount_errno(step: Step, msg: String, e: Errno) -> SetupError {
     SetupError::new(step, msg, Detail::Mount(e))
 }
 
@@ -134,7 +134,7 @@ pub fn octal(mode: u32) -> String {
 }
 
 pub fn newroot_err(e: Errno) -> SetupError {
-    setup_errno("newroot", "Can't open /newroot", e)
+    setup_errno(Step::Newroot, "Can't open /newroot", e)
 }
 
 pub fn join(dir: &OsStr, name: &str) -> OsString {

@@ -10,18 +10,18 @@ use nix::sys::stat::Mode;
 
 use super::bind::{bind_error, bind_mount, BindFlags};
 use super::ctx::{At, Ctx, Seq};
-use crate::error::{setup_errno, SetupError};
+use crate::error::{setup_errno, SetupError, Step};
 use crate::report::show;
 
 /// `--file FD DEST`: a new file with the fd's data.
 pub(super) fn file(ctx: &Ctx<'_>, at: At<'_>, fd: i32, perms: u32) -> Result<(), SetupError> {
     let dest_typed = at.typed;
     let out = ctx.root.create_file_in(at.fresh, at.rel, perms).map_err(|e| {
-        setup_errno("create-file", format!("Can't create file {}", show(dest_typed)), e)
+        setup_errno(Step::CreateFile, format!("Can't create file {}", show(dest_typed)), e)
             .with_path(dest_typed.to_owned())
     })?;
     let write_err = |e| {
-        setup_errno("write-file", format!("Can't write data to file {}", show(dest_typed)), e)
+        setup_errno(Step::WriteFile, format!("Can't write data to file {}", show(dest_typed)), e)
             .with_path(dest_typed.to_owned())
     };
     let input = ctx.user_fds.take(fd).map_err(write_err)?;
@@ -70,10 +70,10 @@ pub(super) fn bind_data(
         Mode::from_bits_truncate(perms),
     )
     .map_err(|e| {
-        setup_errno("bind-data", format!("Can't create tmpfile for {}", show(dest_typed)), e)
+        setup_errno(Step::BindData, format!("Can't create tmpfile for {}", show(dest_typed)), e)
     })?;
     let write_err = |e| {
-        setup_errno("write-file", format!("Can't write data to file {}", show(dest_typed)), e)
+        setup_errno(Step::WriteFile, format!("Can't write data to file {}", show(dest_typed)), e)
             .with_path(dest_typed.to_owned())
     };
     let input = ctx.user_fds.take(fd).map_err(write_err)?;

@@ -12,7 +12,7 @@ use nix::sys::stat::SFlag;
 
 use super::ctx::{At, Ctx};
 use crate::config::{DestNeed, SetupOp};
-use crate::error::{setup_errno, setup_msg, SetupError};
+use crate::error::{setup_errno, setup_msg, SetupError, Step};
 use crate::report::show;
 use crate::sandbox::resolve::{relative, Dest};
 
@@ -31,7 +31,7 @@ pub(super) fn prepare<'a>(
     let mkdir_parents = || -> Result<(), SetupError> {
         let mode = parent_mode(op.perms());
         fresh.set(ctx.root.mkdir_parents(rel, mode).map_err(|e| {
-            setup_errno("mkdir-parents", format!("Can't mkdir parents for {}", show(typed)), e)
+            setup_errno(Step::MkdirParents, format!("Can't mkdir parents for {}", show(typed)), e)
                 .with_path(typed.clone())
         })?);
         Ok(())
@@ -112,16 +112,20 @@ fn prepare_dest(
     make_parents: impl FnOnce() -> Result<Option<OwnedFd>, SetupError>,
 ) -> Result<Option<Dest>, SetupError> {
     let msg = |m: &str| {
-        setup_msg("destination", format!("{m} {}", show(dest_typed))).with_path(dest_typed)
+        setup_msg(Step::Destination, format!("{m} {}", show(dest_typed))).with_path(dest_typed)
     };
     let create_err = |e| {
-        setup_errno("create-file", format!("Can't create file {}", show(dest_typed)), e)
+        setup_errno(Step::CreateFile, format!("Can't create file {}", show(dest_typed)), e)
             .with_path(dest_typed)
     };
     let check = |found: Dest| -> Result<Option<Dest>, SetupError> {
         let st = nix::sys::stat::fstat(&found.fd).map_err(|e| {
-            setup_errno("destination", format!("Can't get type of dest {}", show(dest_typed)), e)
-                .with_path(dest_typed)
+            setup_errno(
+                Step::Destination,
+                format!("Can't get type of dest {}", show(dest_typed)),
+                e,
+            )
+            .with_path(dest_typed)
         })?;
         let fmt = SFlag::from_bits_truncate(st.st_mode) & SFlag::S_IFMT;
         if fmt == SFlag::S_IFLNK {

@@ -9,7 +9,7 @@ use nix::sys::stat::{Mode, SFlag};
 use super::bind::{apply_flags, bind_error, stage, BindFlags};
 use super::ctx::{join, mount_errno, mount_on, oldroot_path, At, Ctx};
 use super::fs::mount_tmpfs;
-use crate::error::{setup_errno, SetupError};
+use crate::error::{setup_errno, SetupError, Step};
 use crate::report::show;
 use crate::sandbox::resolve::{Dest, NewRoot};
 
@@ -39,7 +39,7 @@ pub(super) fn mount_dev(ctx: &Ctx<'_>, at: At<'_>) -> Result<(), SetupError> {
     let typed = show(dest_typed);
     let dest = NewRoot::path(rel);
     let tmpfs_err =
-        |e| mount_errno("mount-dev", format!("Can't mount tmpfs on {}", show(dest_typed)), e);
+        |e| mount_errno(Step::MountDev, format!("Can't mount tmpfs on {}", show(dest_typed)), e);
     let on_root = mount_on(ctx, pre, rel, tmpfs_err, |path| mount_tmpfs(ctx, path, 0o755, None))?;
     // From here on everything is inside the tmpfs we just mounted, where
     // nothing but what we make exists: plain names under its fd.
@@ -52,26 +52,26 @@ pub(super) fn mount_dev(ctx: &Ctx<'_>, at: At<'_>) -> Result<(), SetupError> {
     for node in ["null", "zero", "full", "random", "urandom", "tty"] {
         let node_src = OsString::from(format!("/oldroot/dev/{node}"));
         make_node_file(&dev, node).map_err(|e| {
-            setup_errno("mount-dev", format!("Can't create file {typed}/{node}"), e)
+            setup_errno(Step::MountDev, format!("Can't create file {typed}/{node}"), e)
         })?;
         bind_node(&node_src, &at(node), &join(&dest, node))?;
     }
     for (i, node) in ["stdin", "stdout", "stderr"].iter().enumerate() {
         let target = format!("/proc/self/fd/{i}");
         nix::unistd::symlinkat(target.as_str(), &dev.fd, *node).map_err(|e| {
-            setup_errno("mount-dev", format!("Can't create symlink {typed}/{node}"), e)
+            setup_errno(Step::MountDev, format!("Can't create symlink {typed}/{node}"), e)
         })?;
     }
     for (name, target) in [("fd", "/proc/self/fd"), ("core", "/proc/kcore")] {
         nix::unistd::symlinkat(target, &dev.fd, name).map_err(|e| {
-            setup_errno("mount-dev", format!("Can't create symlink {typed}/{name}"), e)
+            setup_errno(Step::MountDev, format!("Can't create symlink {typed}/{name}"), e)
         })?;
     }
     let dir_mode = Mode::from_bits_truncate(0o755);
     nix::sys::stat::mkdirat(&dev.fd, "shm", dir_mode)
-        .map_err(|e| setup_errno("mount-dev", format!("Can't create {typed}/shm"), e))?;
+        .map_err(|e| setup_errno(Step::MountDev, format!("Can't create {typed}/shm"), e))?;
     nix::sys::stat::mkdirat(&dev.fd, "pts", dir_mode)
-        .map_err(|e| setup_errno("mount-dev", format!("Can't create {typed}/pts"), e))?;
+        .map_err(|e| setup_errno(Step::MountDev, format!("Can't create {typed}/pts"), e))?;
     mount(
         Some("devpts"),
         at("pts").as_os_str(),
@@ -79,13 +79,14 @@ pub(super) fn mount_dev(ctx: &Ctx<'_>, at: At<'_>) -> Result<(), SetupError> {
         MsFlags::MS_NOSUID | MsFlags::MS_NOEXEC,
         Some("newinstance,ptmxmode=0666,mode=620"),
     )
-    .map_err(|e| mount_errno("mount-devpts", format!("Can't mount devpts on {typed}/pts"), e))?;
-    nix::unistd::symlinkat("pts/ptmx", &dev.fd, "ptmx")
-        .map_err(|e| setup_errno("mount-dev", format!("Can't make symlink at {typed}/ptmx"), e))?;
+    .map_err(|e| mount_errno(Step::MountDevpts, format!("Can't mount devpts on {typed}/pts"), e))?;
+    nix::unistd::symlinkat("pts/ptmx", &dev.fd, "ptmx").map_err(|e| {
+        setup_errno(Step::MountDev, format!("Can't make symlink at {typed}/ptmx"), e)
+    })?;
     if let Some(tty) = ctx.host_tty.filter(|t| !t.is_empty()) {
         let src = oldroot_path(tty);
         make_node_file(&dev, "console")
-            .map_err(|e| setup_errno("mount-dev", format!("creating {typed}/console"), e))?;
+            .map_err(|e| setup_errno(Step::MountDev, format!("creating {typed}/console"), e))?;
         bind_node(&src, &at("console"), &join(&dest, "console"))?;
     }
     // nosuid on every node bound above, in one call instead of one per

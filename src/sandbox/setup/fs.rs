@@ -9,7 +9,7 @@ use nix::mount::{mount, MsFlags};
 use nix::sys::stat::Mode;
 
 use super::ctx::{mount_errno, mount_on, octal, At, Ctx};
-use crate::error::{setup_errno, setup_msg, SetupError};
+use crate::error::{setup_errno, setup_msg, SetupError, Step};
 use crate::report::show;
 use crate::sandbox::resolve::relative;
 
@@ -21,7 +21,7 @@ pub(super) fn tmpfs(
     size: Option<u64>,
 ) -> Result<(), SetupError> {
     let tmpfs_err = |e| {
-        mount_errno("mount-tmpfs", format!("Can't mount tmpfs on {}", show(at.typed)), e)
+        mount_errno(Step::MountTmpfs, format!("Can't mount tmpfs on {}", show(at.typed)), e)
             .with_path(at.typed.to_owned())
     };
     mount_on(ctx, at.target, at.rel, tmpfs_err, |path| mount_tmpfs(ctx, path, perms, size))?;
@@ -31,7 +31,7 @@ pub(super) fn tmpfs(
 /// `--mqueue DEST`.
 pub(super) fn mqueue(ctx: &Ctx<'_>, at: At<'_>) -> Result<(), SetupError> {
     let mqueue_err = |e| {
-        mount_errno("mount-mqueue", format!("Can't mount mqueue on {}", show(at.typed)), e)
+        mount_errno(Step::MountMqueue, format!("Can't mount mqueue on {}", show(at.typed)), e)
             .with_path(at.typed.to_owned())
     };
     mount_on(ctx, at.target, at.rel, mqueue_err, |path| {
@@ -47,7 +47,7 @@ pub(super) fn mqueue(ctx: &Ctx<'_>, at: At<'_>) -> Result<(), SetupError> {
 pub(super) fn chmod(ctx: &Ctx<'_>, at: At<'_>, mode: u32) -> Result<(), SetupError> {
     let dest_typed = at.typed;
     let found = ctx.root.lookup(relative(dest_typed), libc::O_NOFOLLOW).map_err(|e| {
-        setup_errno("chmod", format!("Can't open {}", show(dest_typed)), e)
+        setup_errno(Step::Chmod, format!("Can't open {}", show(dest_typed)), e)
             .with_path(dest_typed.to_owned())
     })?;
     let magic = format!("self/fd/{}", found.fd.as_raw_fd());
@@ -58,7 +58,7 @@ pub(super) fn chmod(ctx: &Ctx<'_>, at: At<'_>, mode: u32) -> Result<(), SetupErr
         nix::sys::stat::FchmodatFlags::FollowSymlink,
     )
     .map_err(|e| {
-        setup_errno("chmod", format!("Can't chmod {} {}", octal(mode), show(dest_typed)), e)
+        setup_errno(Step::Chmod, format!("Can't chmod {} {}", octal(mode), show(dest_typed)), e)
             .with_path(dest_typed.to_owned())
     })
 }
@@ -107,19 +107,19 @@ fn make_symlink(
         Err((Errno::EEXIST, Some(existing))) => match existing {
             Ok(existing) if existing.as_os_str() == target => Ok(()),
             Ok(existing) => Err(setup_msg(
-                "symlink",
+                Step::Symlink,
                 format!("{}: existing destination is {}", msg(), show(existing.as_os_str())),
             )),
             Err(Errno::EINVAL) => Err(setup_msg(
-                "symlink",
+                Step::Symlink,
                 format!("{}: destination exists and is not a symlink", msg()),
             )),
             Err(e) => Err(setup_errno(
-                "symlink",
+                Step::Symlink,
                 format!("{}: destination exists, and cannot read symlink target", msg()),
                 e,
             )),
         },
-        Err((e, _)) => Err(setup_errno("symlink", msg(), e).with_path(dest_typed.to_owned())),
+        Err((e, _)) => Err(setup_errno(Step::Symlink, msg(), e).with_path(dest_typed.to_owned())),
     }
 }

@@ -27,7 +27,7 @@ use nix::errno::Errno;
 use nix::sys::stat::{stat, SFlag};
 
 use crate::config::{SetupOp, SourceSpec};
-use crate::error::{setup_errno, SetupError};
+use crate::error::{setup_errno, SetupError, Step};
 use crate::report::show;
 
 use ctx::{oldroot_path, At, HostPath, Seq};
@@ -46,7 +46,7 @@ pub fn resolve_sources(ops: &[SetupOp]) -> Result<Vec<Planned<'_>>, SetupError> 
     let resolve = |src: &OsStr| {
         std::fs::canonicalize(src).map(|p| p.into_os_string()).map_err(|e| {
             setup_errno(
-                "find-source",
+                Step::FindSource,
                 format!("Can't find source path {}", show(src)),
                 Errno::from_raw(e.raw_os_error().unwrap_or(libc::EIO)),
             )
@@ -110,7 +110,7 @@ fn host_path<'a>(planned: &'a Planned<'_>) -> Result<Option<Option<HostPath<'a>>
             Ok(None)
         }
         Err(e) => {
-            Err(setup_errno("stat-source", format!("Can't get type of source {}", show(p)), e)
+            Err(setup_errno(Step::StatSource, format!("Can't get type of source {}", show(p)), e)
                 .with_path(p.clone()))
         }
     }

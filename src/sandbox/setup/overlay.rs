@@ -12,7 +12,7 @@ use nix::sys::stat::Mode;
 
 use super::ctx::{mount_errno, mount_on, oldroot_path, At, Ctx, Seq, Source};
 use crate::config::OverlayKind;
-use crate::error::{setup_errno, setup_msg, SetupError};
+use crate::error::{setup_errno, setup_msg, SetupError, Step};
 use crate::report::show;
 
 /// Mount the overlay of `source`'s layers on the destination.
@@ -25,7 +25,7 @@ pub(super) fn mount(
 ) -> Result<(), SetupError> {
     let dest_typed = at.typed;
     let Source::Overlay { lower, upper } = source else {
-        return Err(setup_msg("overlay", "internal error: overlay sources not resolved"));
+        return Err(setup_msg(Step::Overlay, "internal error: overlay sources not resolved"));
     };
     // bwrap 0.13.1 hands overlayfs its layers as open fds
     // (`/proc/self/fd/N`), so the sandbox's mountinfo never names host
@@ -36,7 +36,9 @@ pub(super) fn mount(
             OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
             Mode::empty(),
         )
-        .map_err(|e| setup_errno("overlay", format!("Can't open overlay {what} {}", show(p)), e))
+        .map_err(|e| {
+            setup_errno(Step::Overlay, format!("Can't open overlay {what} {}", show(p)), e)
+        })
     };
     let fd_path = |fd: &OwnedFd| OsString::from(format!("/proc/self/fd/{}", fd.as_raw_fd()));
     let mut keep: Vec<OwnedFd> = Vec::new();
@@ -66,9 +68,9 @@ pub(super) fn mount(
         // 0.13.1 prints "(null)" for the destination here.
         let msg = format!("Can't make overlay mount on (null) with options {}", show(&options));
         if e == Errno::ELOOP {
-            setup_msg("overlay", format!("{msg}: Overlay directories may not overlap"))
+            setup_msg(Step::Overlay, format!("{msg}: Overlay directories may not overlap"))
         } else {
-            mount_errno("overlay", msg, e)
+            mount_errno(Step::Overlay, msg, e)
         }
         .with_path(dest_typed.to_owned())
     };
@@ -123,7 +125,7 @@ pub fn overlay_options(lower: &[OsString], upper: Option<&(OsString, OsString)>)
 fn proc_link_in_setup_root() -> Result<(), SetupError> {
     match nix::unistd::symlinkat("oldroot/proc", nix::fcntl::AT_FDCWD, "/proc") {
         Ok(()) | Err(Errno::EEXIST) => Ok(()),
-        Err(e) => Err(setup_errno("overlay", "Creating proc failed", e)),
+        Err(e) => Err(setup_errno(Step::Overlay, "Creating proc failed", e)),
     }
 }
 
@@ -133,9 +135,9 @@ fn make_tmp_overlay_dirs(n: u32) -> Result<(OsString, OsString), SetupError> {
     let upper = format!("/tmp-overlay-upper-{n}");
     let work = format!("/tmp-overlay-work-{n}");
     nix::unistd::mkdir(upper.as_str(), Mode::from_bits_truncate(0o755))
-        .map_err(|e| setup_errno("tmp-overlay", "Creating --tmp-overlay upperdir failed", e))?;
+        .map_err(|e| setup_errno(Step::TmpOverlay, "Creating --tmp-overlay upperdir failed", e))?;
     nix::unistd::mkdir(work.as_str(), Mode::from_bits_truncate(0o755))
-        .map_err(|e| setup_errno("tmp-overlay", "Creating --tmp-overlay workdir failed", e))?;
+        .map_err(|e| setup_errno(Step::TmpOverlay, "Creating --tmp-overlay workdir failed", e))?;
     Ok((upper.into(), work.into()))
 }
 

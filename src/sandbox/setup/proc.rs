@@ -12,7 +12,7 @@ use super::ctx::{
 };
 use super::ctx::{At, Ctx};
 use crate::config::ProcFallback;
-use crate::error::{setup_errno, SetupError};
+use crate::error::{setup_errno, SetupError, Step};
 use crate::report::show;
 use crate::sandbox::resolve::{Dest, NewRoot};
 use crate::sys;
@@ -34,13 +34,13 @@ pub(super) fn mount_proc(ctx: &Ctx<'_>, at: At<'_>) -> Result<(), SetupError> {
     // bwrap covers a few writable legacy entries read-only. They are
     // looked up inside the procfs just mounted, where none is a symlink.
     let proc_rel = if on_root { OsStr::new("") } else { rel };
-    let proc = ctx
-        .root
-        .lookup(proc_rel, libc::O_DIRECTORY)
-        .map_err(|e| setup_errno("proc-cover", format!("Can't access {}", show(dest_typed)), e))?;
+    let proc = ctx.root.lookup(proc_rel, libc::O_DIRECTORY).map_err(|e| {
+        setup_errno(Step::ProcCover, format!("Can't access {}", show(dest_typed)), e)
+    })?;
     for sub in ["sys", "sysrq-trigger", "irq", "bus"] {
         let path = NewRoot::path(&rel_join(rel, sub));
-        let access_err = |e| setup_errno("proc-cover", format!("Can't access {}", show(&path)), e);
+        let access_err =
+            |e| setup_errno(Step::ProcCover, format!("Can't access {}", show(&path)), e);
         // Effective credentials (AT_EACCESS): with a non-zero sandbox uid,
         // plain access() would drop our capabilities and miss entries the
         // setup could write.
@@ -104,11 +104,11 @@ fn mount_fresh_proc(
     pre: Option<Dest>,
 ) -> Result<bool, SetupError> {
     let (target, on_root) = mount_target(ctx, pre, rel).map_err(|e| {
-        mount_errno("mount-proc", format!("Can't mount proc on {}", show(dest)), e)
+        mount_errno(Step::MountProc, format!("Can't mount proc on {}", show(dest)), e)
             .with_path(dest.to_owned())
     })?;
     let refused = |e: Errno| {
-        mount_errno("mount-proc", format!("Can't mount proc on {}", show(dest)), e)
+        mount_errno(Step::MountProc, format!("Can't mount proc on {}", show(dest)), e)
             .with_path(dest.to_owned())
     };
     let err = match proc_mount(&target.path, None) {
