@@ -254,7 +254,7 @@ def cmd_report(a):
     P.append("")
     for b in broken:
         P.append(f"BROKEN: {b}")
-    P.append(f"SUMMARY: {'syscall counts identical' if diffs == 0 else f'{diffs} syscall count difference(s)'}; "
+    P.append(f"SUMMARY{' (INCOMPLETE: lines that failed were not compared)' if broken else ''}: {'syscall counts identical' if diffs == 0 else f'{diffs} syscall count difference(s)'}; "
              f"start-up {'within' if slow == 0 else f'{slow} line(s) over'} the {a.limit:.2f} limit"
              f"{f' ({noisy} line(s) too noisy to judge at this limit)' if noisy else ''}"
              f"{'; ' + str(len(broken)) + ' failure(s) of the check itself' if broken else ''}")
