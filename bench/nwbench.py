@@ -124,6 +124,31 @@ def binds_args(n):
     return args
 
 
+def scenarios(uid, gid, user, workdir):
+    """Scenarios 1-4 as (id, title, sandbox args, fds for pipes), for the
+    user running this; makes the Zuul work and home dirs under `workdir`.
+    Shared by `measure` and bench/refcheck.py (scripts/refactor-check.sh)."""
+    work = os.path.join(workdir, "zuul-work")
+    home = os.path.join(workdir, "zuul-home")
+    os.makedirs(work, exist_ok=True)
+    os.makedirs(home, exist_ok=True)
+    return [
+        ("1", "minimal: --ro-bind / / true", ["--ro-bind", "/", "/"], {}),
+        ("2", "--ro-bind / / --unshare-all --proc /proc --dev /dev true",
+         ["--ro-bind", "/", "/", "--unshare-all", "--proc", "/proc", "--dev", "/dev"], {}),
+        ("3", "Flatpak-like (/usr, 4 symlinks, proc, dev, tmpfs, unshare-all, "
+              "die-with-parent, new-session, 3 ro-bind-data, 3 setenv)",
+         flatpak_args(uid), flatpak_fds(uid, gid, user)),
+        ("4", "Zuul 14.3 command line (--file pipes for passwd/group, --disable-userns)",
+         zuul_args(uid, gid, work, home), zuul_fds(uid, gid, user, home)),
+    ]
+
+
+def bind_counts(quick):
+    """The N of scenario 5 (N binds)."""
+    return [10, 100] if quick else [10, 100, 1000, MAX_BINDS]
+
+
 # --------------------------------------------------------------------------
 # Running commands
 # --------------------------------------------------------------------------
@@ -398,16 +423,11 @@ def cmd_measure(a):
     # too, and the floor has to make one as well (`-r` maps root to itself).
     floor = ["/usr/bin/unshare", "-r", "-m", "-p", "-f", "-n", "-i", "-u"]
     tools = {"floor": floor, "bwrap": a.bwrap, "debian": a.debian_bwrap, "nestwrap": a.nestwrap}
-    os.makedirs(a.workdir, exist_ok=True)
-    work = os.path.join(a.workdir, "zuul-work")
-    home = os.path.join(a.workdir, "zuul-home")
-    os.makedirs(work, exist_ok=True)
-    os.makedirs(home, exist_ok=True)
 
     q = a.quick
     reps = 15 if q else 200
     warm = 2 if q else 10
-    bind_ns = [10, 100] if q else [10, 100, 1000, MAX_BINDS]
+    bind_ns = bind_counts(q)
     bind_reps = 5 if q else 30
     bind_budget = 10.0 if q else 30.0
     bind_timeout = 20.0 if q else 90.0
@@ -423,16 +443,7 @@ def cmd_measure(a):
     failed = []
     out["loadavg_before"] = open("/proc/loadavg").read().split()[0]
 
-    scen = [
-        ("1", "minimal: --ro-bind / / true", ["--ro-bind", "/", "/"], {}),
-        ("2", "--ro-bind / / --unshare-all --proc /proc --dev /dev true",
-         ["--ro-bind", "/", "/", "--unshare-all", "--proc", "/proc", "--dev", "/dev"], {}),
-        ("3", "Flatpak-like (/usr, 4 symlinks, proc, dev, tmpfs, unshare-all, "
-              "die-with-parent, new-session, 3 ro-bind-data, 3 setenv)",
-         flatpak_args(uid), flatpak_fds(uid, gid, user)),
-        ("4", "Zuul 14.3 command line (--file pipes for passwd/group, --disable-userns)",
-         zuul_args(uid, gid, work, home), zuul_fds(uid, gid, user, home)),
-    ]
+    scen = scenarios(uid, gid, user, a.workdir)
     with tempfile.TemporaryDirectory(dir=a.workdir) as tmp:
         for sid, title, sargs, fds in scen:
             log(f"  [{label}] scenario {sid}: {reps} paired rounds")
