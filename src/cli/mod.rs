@@ -1,6 +1,6 @@
 //! bwrap's command line: parse (pure) → validate (needs a few host facts).
 //!
-//! `parse` turns argv into a [`Config`] exactly as bwrap 0.13.1 reads it,
+//! `parse` turns argv into a [`crate::config::Config`] exactly as bwrap 0.13.1 reads it,
 //! with bwrap's error wording. It performs no namespace work; the only I/O it
 //! does is what bwrap does while parsing: reading `--args FD` and
 //! `--add-seccomp-fd FD` data. `validate` applies the cross-option rules that
@@ -12,22 +12,11 @@ pub mod validate;
 
 use std::ffi::OsString;
 
-use crate::config::Config;
 use crate::error::CliError;
 use crate::report::Reporter;
 
+pub use parse::Parsed;
 pub use validate::{validate, HostFacts, Validated};
-
-/// What the command line asks nestwrap to do.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Parsed {
-    /// `--help`: usage on stdout, exit 0.
-    Help,
-    /// `--version`: `bubblewrap 0.13.1` on stdout, exit 0.
-    Version,
-    /// Run COMMAND in a sandbox.
-    Run(Box<Config>),
-}
 
 /// Parse `args` (argv without `argv[0]`). Warnings such as
 /// `Only the last --chdir option will take effect` go to `reporter` as they

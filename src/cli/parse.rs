@@ -5,10 +5,10 @@
 //!   option"), and its table category picks one family function (`namespaces`,
 //!   `environment`, `filesystem`, ...), which has one match arm per option, in
 //!   the order of bwrap's `usage()`;
-//! * all of an option's values are taken first by [`take`] (the count and the
+//! * all of an option's values are taken first by `take` (the count and the
 //!   "takes N arguments" text come from the table), then its checks run in
 //!   bwrap's order;
-//! * every single-valued option goes through [`set_once`]: a repeat warns
+//! * every single-valued option goes through `set_once`: a repeat warns
 //!   `Only the last --NAME option will take effect` (NAME from the table)
 //!   before the new value is checked;
 //! * filesystem ops go into `Config::ops` in command-line order;
@@ -23,7 +23,7 @@ use std::os::unix::ffi::OsStrExt;
 use lexopt::{Arg, Parser};
 
 use super::spec::{self, Category, OptSpec, CAP_NAMES};
-use super::{validate, Parsed};
+use super::validate;
 use crate::config::{BindKind, CapOp, Config, EnvOp, FdNum, OverlayKind, ProcFallback, SetupOp};
 use crate::error::CliError;
 use crate::limits::{self, ArgsCounter, MAX_ARGS_DATA_BYTES, SECCOMP_READ_MAX};
@@ -41,6 +41,17 @@ pub const DIAGNOSE_NOT_FIRST: &str = "--diagnose must be the first argument";
 
 const OVERLAY_SRC_UNUSED: &str = "--overlay-src must be followed by another --overlay-src or one \
                                   of --overlay, --tmp-overlay, or --ro-overlay";
+
+/// What the command line asks nestwrap to do.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Parsed {
+    /// `--help`: usage on stdout, exit 0.
+    Help,
+    /// `--version`: `bubblewrap 0.13.1` on stdout, exit 0.
+    Version,
+    /// Run COMMAND in a sandbox.
+    Run(Box<Config>),
+}
 
 /// Parse argv (without `argv[0]`) the way bwrap does.
 pub fn parse_args(args: Vec<OsString>, reporter: &mut Reporter) -> Result<Parsed, CliError> {
