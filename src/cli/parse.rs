@@ -508,6 +508,12 @@ impl State<'_> {
     /// order; `--perms`, `--size` and `--overlay-src` only leave state
     /// pending for the op that follows.
     fn filesystem(&mut self, opt: &OptSpec, p: &mut Parser) -> Result<(), CliError> {
+        if let Some(make) = opt.dest_op {
+            // An op of DEST alone: the table says which.
+            let op = make(one_path(p, opt)?);
+            self.cfg.ops.push(op);
+            return Ok(());
+        }
         let name = opt.name;
         let op = match name {
             "--perms" | "--size" => return self.modifier(opt, p),
@@ -527,14 +533,10 @@ impl State<'_> {
                 let (fd, dest) = fd_and_dest(p, opt)?;
                 SetupOp::BindFd { fd, dest, readonly: name == "--ro-bind-fd" }
             }
-            "--remount-ro" => SetupOp::RemountRo { dest: one_path(p, opt)? },
-            "--proc" => SetupOp::Proc { dest: one_path(p, opt)? },
-            "--dev" => SetupOp::Dev { dest: one_path(p, opt)? },
             "--tmpfs" => {
                 let dest = one_path(p, opt)?;
                 SetupOp::Tmpfs { dest, perms: self.perms.take(), size: self.size.take() }
             }
-            "--mqueue" => SetupOp::Mqueue { dest: one_path(p, opt)? },
             "--dir" => SetupOp::Dir { dest: one_path(p, opt)?, perms: self.perms.take() },
             "--file" => {
                 let (fd, dest) = fd_and_dest(p, opt)?;

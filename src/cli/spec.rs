@@ -80,7 +80,7 @@ pub enum ValueKind {
 }
 
 /// One command-line option.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy)]
 pub struct OptSpec {
     /// The option as typed, with its leading `--`.
     pub name: &'static str,
@@ -95,6 +95,9 @@ pub struct OptSpec {
     pub missing: &'static str,
     /// Longer description for the man page.
     pub description: &'static str,
+    /// For an op that takes only DEST: the op it makes. The parser needs
+    /// no arm of its own for such an option.
+    pub dest_op: Option<fn(OsString) -> SetupOp>,
 }
 
 impl OptSpec {
@@ -114,6 +117,10 @@ pub fn find(name: &str) -> Option<&'static OptSpec> {
     OPTIONS.iter().find(|o| o.name == name)
 }
 
+use std::ffi::OsString;
+
+use crate::config::SetupOp;
+
 use Category as C;
 use ValueKind as K;
 
@@ -127,7 +134,14 @@ const fn opt(
     missing: &'static str,
     description: &'static str,
 ) -> OptSpec {
-    OptSpec { name, metavars, value_kinds, help, category, missing, description }
+    OptSpec { name, metavars, value_kinds, help, category, missing, description, dest_op: None }
+}
+
+impl OptSpec {
+    /// The entry of an op that takes only DEST, with the op it makes.
+    const fn makes(self, op: fn(OsString) -> SetupOp) -> OptSpec {
+        OptSpec { dest_op: Some(op), ..self }
+    }
 }
 
 /// Every option, in bwrap's `usage()` order.
@@ -269,7 +283,7 @@ pub const OPTIONS: &[OptSpec] = &[
         "Remount DEST as readonly; does not recursively remount",
         "--remount-ro takes one argument",
         "Make the mount at DEST read-only (and nosuid, nodev). Mounts below it are not \
-         changed."),
+         changed.").makes(|dest| SetupOp::RemountRo { dest }),
     opt("--overlay-src", &["SRC"], &[K::Dir], C::Filesystem,
         "Read files from SRC in the following overlay",
         "--overlay-src must be followed by another --overlay-src or one of --overlay, --tmp-overlay, or --ro-overlay",
@@ -300,17 +314,19 @@ pub const OPTIONS: &[OptSpec] = &[
     opt("--proc", &["DEST"], &[K::Dir], C::Filesystem, "Mount new procfs on DEST",
         "--proc takes an argument",
         "Mount procfs on DEST: a new instance when the sandbox has its own PID namespace, \
-         otherwise the caller's /proc."),
+         otherwise the caller's /proc.").makes(|dest| SetupOp::Proc { dest }),
     opt("--dev", &["DEST"], &[K::Dir], C::Filesystem, "Mount new dev on DEST",
         "--dev takes an argument",
         "Mount a new, minimal /dev on DEST: a tmpfs with null, zero, full, random, urandom \
-         and tty, the usual symbolic links, a shm directory and a private devpts instance."),
+         and tty, the usual symbolic links, a shm directory and a private devpts instance.")
+        .makes(|dest| SetupOp::Dev { dest }),
     opt("--tmpfs", &["DEST"], &[K::Dir], C::Filesystem, "Mount new tmpfs on DEST",
         "--tmpfs takes an argument",
         "Mount an empty tmpfs on DEST, with mode 0755 unless --perms is given and the size \
          given by --size if any."),
     opt("--mqueue", &["DEST"], &[K::Dir], C::Filesystem, "Mount new mqueue on DEST",
-        "--mqueue takes an argument", "Mount a POSIX message queue filesystem on DEST."),
+        "--mqueue takes an argument", "Mount a POSIX message queue filesystem on DEST.")
+        .makes(|dest| SetupOp::Mqueue { dest }),
     opt("--dir", &["DEST"], &[K::Dir], C::Filesystem, "Create dir at DEST",
         "--dir takes an argument",
         "Create the directory DEST, with mode 0755 unless --perms is given. An existing \
