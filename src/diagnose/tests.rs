@@ -12,6 +12,7 @@ use super::plan::{plan, predict};
 use super::probe::{id_mapped, parse_mounts, Depth, Facts, Mount, ProcProbe, Status, Tried};
 use super::*;
 use crate::cli::HostFacts;
+use crate::fallback::Fallbacks;
 use crate::sys::mount::ProcRefusal;
 
 fn mount(point: &str, fstype: &str, ro: bool, opts: &str) -> Mount {
@@ -109,12 +110,7 @@ fn args(a: &[&str]) -> Vec<OsString> {
     a.iter().map(OsString::from).collect()
 }
 
-fn fallbacks(
-    f: &Facts,
-    host: &HostFacts,
-    a: &[&str],
-    env: Option<&str>,
-) -> Vec<(&'static str, &'static str)> {
+fn fallbacks(f: &Facts, host: &HostFacts, a: &[&str], env: Option<&str>) -> Fallbacks {
     plan(args(a), f, host, env).fallbacks
 }
 

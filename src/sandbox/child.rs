@@ -29,6 +29,7 @@ use super::setup::{self, Ctx, Source};
 use super::status;
 use crate::config::{OverlayKind, SetupOp};
 use crate::error::{setup_errno, setup_msg, Detail, SetupError};
+use crate::fallback::{Fallback, Fallbacks};
 use crate::report::{format_line, write_stderr, Level};
 use crate::sys;
 
@@ -185,7 +186,7 @@ fn run(plan: &Plan, mut fds: ChildFds, report: Option<&OwnedFd>) -> Result<Never
             .map_err(|e| setup_errno("pivot-root", "can't open /", e))?;
     // Fallbacks used (and Landlock scopes entered), reported on the
     // monitor's `command-pid` JSON line.
-    let mut fallbacks = String::new();
+    let mut fallbacks = Fallbacks::default();
     let chroot_fallback = match nix::unistd::pivot_root(base, "oldroot") {
         Ok(()) => None,
         // A container seccomp profile refusing pivot_root, or a root
@@ -268,7 +269,7 @@ fn run(plan: &Plan, mut fds: ChildFds, report: Option<&OwnedFd>) -> Result<Never
                     crate::error::strerror(why)
                 ),
             );
-            fallbacks.push_str("pivot-root=locked-chroot\n");
+            fallbacks.push(Fallback::PivotRootLockedChroot);
         }
     }
 
@@ -294,10 +295,10 @@ fn run(plan: &Plan, mut fds: ChildFds, report: Option<&OwnedFd>) -> Result<Never
         own_userns.is_some() || (config.userns2_fd.is_none() && (plan.new_userns || chroot_locked));
     if ctx.proc_tier.get().is_some() && !command_in_own_userns {
         enter_own_userns(plan, libc::CLONE_NEWUSER | libc::CLONE_NEWNS, "proc-isolation")?;
-        fallbacks.push_str("proc-isolation=userns\n");
+        fallbacks.push(Fallback::ProcIsolationUserns);
     }
     let userns_lock = match own_userns {
-        Some(OwnUserns::DisableUserns { seccomp: true }) => Some("seccomp"),
+        Some(OwnUserns::DisableUserns { seccomp: true }) => Some(Fallback::UsernsLockSeccomp),
         _ => None,
     };
 
@@ -324,7 +325,7 @@ fn run(plan: &Plan, mut fds: ChildFds, report: Option<&OwnedFd>) -> Result<Never
         seccomp_programs.push(data);
     }
     seccomp_programs.extend(config.add_seccomp.iter().cloned());
-    check_seccomp_chain(&seccomp_programs, filtered_before, userns_lock == Some("seccomp"))?;
+    check_seccomp_chain(&seccomp_programs, filtered_before, userns_lock.is_some())?;
 
     sys::umask(old_umask);
 
@@ -343,7 +344,7 @@ fn run(plan: &Plan, mut fds: ChildFds, report: Option<&OwnedFd>) -> Result<Never
     // COMMAND's domain (COMMAND may signal its parent), and before any of
     // the caller's seccomp programs, which therefore cannot refuse it.
     if let Some(record) = super::scope::apply(config)? {
-        fallbacks.push_str(&record);
+        fallbacks.push(record);
     }
 
     if plan.needs_reaper {
@@ -394,16 +395,16 @@ fn run(plan: &Plan, mut fds: ChildFds, report: Option<&OwnedFd>) -> Result<Never
     drop(fds.status_write);
 
     if let Some(tier) = ctx.proc_tier.get() {
-        fallbacks.push_str(&format!("proc={tier}\n"));
+        fallbacks.push(Fallback::Proc(tier));
     }
-    if let Some(method) = userns_lock {
-        fallbacks.push_str(&format!("userns-lock={method}\n"));
+    if let Some(lock) = userns_lock {
+        fallbacks.push(lock);
     }
     if sys::openat2_emulated() {
         // Destinations were resolved by the userspace in-root resolver.
-        fallbacks.push_str("openat2=userspace\n");
+        fallbacks.push(Fallback::Openat2Userspace);
     }
-    exec_command(plan, &seccomp_programs, report, fallbacks.as_bytes())
+    exec_command(plan, &seccomp_programs, report, &fallbacks.encode())
 }
 
 /// Why COMMAND runs in a user namespace nestwrap made below the one the

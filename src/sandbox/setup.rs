@@ -19,6 +19,7 @@ use std::cell::Cell;
 
 use crate::config::{BindKind, OverlayKind, ProcFallback, SetupOp};
 use crate::error::{setup_errno, setup_msg, Detail, SetupError};
+use crate::fallback::{self, ProcTier};
 use crate::report::{format_line, show, write_stderr, Level};
 use crate::sys;
 use crate::sys::mount::{cstr, is_at_or_below, mount_setattr, parse_mountinfo};
@@ -80,7 +81,7 @@ pub struct Ctx<'a> {
     /// What to do when a fresh procfs is refused (`--proc-fallback`).
     pub proc_fallback: ProcFallback,
     /// The fallback tier `--proc` ended up using, for `--json-status-fd`.
-    pub proc_tier: Cell<Option<&'static str>>,
+    pub proc_tier: Cell<Option<ProcTier>>,
     /// A fresh procfs is possible (new pid namespace or `--pidns`).
     pub own_pidns: bool,
     pub host_tty: Option<&'a OsStr>,
@@ -1107,27 +1108,30 @@ fn mount_fresh_proc(
         }
         Err(e) => e,
     };
-    if err != Errno::EPERM || ctx.proc_fallback == ProcFallback::Never || !proc_is_masked(ctx) {
-        return Err(refused(err));
-    }
-    let tier = if proc_mount(&target.path, Some("subset=pid")).is_ok() {
+    // The order and the rule are crate::fallback's (shared with --diagnose).
+    let tier = fallback::proc_fallback(
+        err,
+        ctx.proc_fallback,
+        || proc_is_masked(ctx),
+        |tier| match tier {
+            ProcTier::SubsetPid => proc_mount(&target.path, Some("subset=pid")).is_ok(),
+            ProcTier::ParentBind => {
+                let src = OsStr::new("oldroot/proc");
+                // A plain MS_BIND of a procfs with locked submounts is EINVAL;
+                // the recursive bind carries the masks along.
+                let flags = BindFlags { readonly: false, devices: false, recursive: true };
+                ctx.root
+                    .lookup(rel, 0)
+                    .is_ok_and(|pre| bind_mount(ctx, Some(src), rel, flags, Some(pre)).is_ok())
+            }
+        },
+    )
+    .map_err(|_| refused(err))?;
+    if tier == ProcTier::SubsetPid {
         after_mount(ctx, on_root).map_err(newroot_err)?;
-        "subset-pid"
-    } else {
-        let src = OsStr::new("oldroot/proc");
-        // A plain MS_BIND of a procfs with locked submounts is EINVAL;
-        // the recursive bind carries the masks along.
-        let flags = BindFlags { readonly: false, devices: false, recursive: true };
-        let pre = ctx.root.lookup(rel, 0).map_err(|_| refused(err))?;
-        bind_mount(ctx, Some(src), rel, flags, Some(pre)).map_err(|_| refused(err))?;
-        "parent-bind"
-    };
+    }
     ctx.proc_tier.set(Some(tier));
     if ctx.proc_fallback == ProcFallback::Auto {
-        let cost = match tier {
-            "subset-pid" => "the sandbox's /proc has only process directories (no /proc/sys, /proc/meminfo, ...)",
-            _ => "the sandbox sees the container's processes and pid numbers in /proc, with the container's masks",
-        };
         warn(
             ctx.level_prefix,
             &format!(
@@ -1135,8 +1139,8 @@ fn mount_fresh_proc(
                  (\"Mount too revealing\"); using the {} fallback instead: {} \
                  (--proc-fallback never fails instead)",
                 show(dest),
-                tier,
-                cost
+                tier.name(),
+                tier.cost()
             ),
         );
     }
@@ -1148,20 +1152,16 @@ fn mount_fresh_proc(
 /// the new mount API is unavailable, falls back to looking for mounts on
 /// top of, or below, the parent's /proc (the masks that trigger the rule).
 fn proc_is_masked(ctx: &Ctx<'_>) -> bool {
-    use sys::mount::ProcRefusal;
-    match sys::mount::probe_proc_refusal(false) {
-        ProcRefusal::TooRevealing => true,
-        ProcRefusal::Other => false,
-        ProcRefusal::Unknown => read_proc(ctx, "self/mountinfo")
-            .ok()
-            .and_then(|t| parse_mountinfo(&t))
-            .is_some_and(|mounts| {
+    fallback::proc_masked(sys::mount::probe_proc_refusal(false), || {
+        read_proc(ctx, "self/mountinfo").ok().and_then(|t| parse_mountinfo(&t)).is_some_and(
+            |mounts| {
                 mounts.iter().any(|m| {
                     is_at_or_below(&m.mount_point, OsStr::new("/oldroot/proc"))
                         && m.mount_point != "/oldroot/proc"
                 })
-            }),
-    }
+            },
+        )
+    })
 }
 
 fn join(dir: &OsStr, name: &str) -> OsString {
