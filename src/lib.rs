@@ -12,6 +12,7 @@ pub mod config;
 pub(crate) mod diagnose;
 pub mod doc;
 pub mod error;
+pub(crate) mod fallback;
 pub mod json;
 pub mod limits;
 pub mod report;

@@ -530,8 +530,9 @@ pub fn fresh_procfs(f: &Facts) -> Check {
     match (&p.fresh, p.reason) {
         (Tried::Works, _) => check(id, Verdict::Ok, "a new procfs mounts in a new user + pid namespace"),
         (Tried::Fails { errno: Errno::EPERM, .. }, reason)
-            if reason == Some(ProcRefusal::TooRevealing)
-                || (reason == Some(ProcRefusal::Unknown) && !f.proc_masks().is_empty()) =>
+            if reason.is_some_and(|r| {
+                crate::fallback::proc_masked(r, || !f.proc_masks().is_empty())
+            }) =>
         {
             let how = if reason == Some(ProcRefusal::TooRevealing) {
                 "\"Mount too revealing\""

@@ -142,12 +142,10 @@ impl Report {
                     .iter()
                     .map(|a| format!("\"{}\"", json_escape(&a.to_string_lossy())))
                     .collect();
-                let fallbacks: Vec<String> =
-                    plan.fallbacks.iter().map(|(k, v)| format!("\"{k}\": \"{v}\"")).collect();
                 o.push_str(&format!(
-                    "  \"command\": {{\n    \"args\": [{}],\n    \"fallbacks\": {{{}}},\n    \"checks\": {}\n  }}\n",
+                    "  \"command\": {{\n    \"args\": [{}],\n    \"fallbacks\": {},\n    \"checks\": {}\n  }}\n",
                     args.join(", "),
-                    fallbacks.join(", "),
+                    plan.fallbacks.json_object(),
                     checks_json(&plan.checks, "    ")
                 ));
             }

@@ -10,15 +10,15 @@ use super::probe::{Facts, Tried};
 use crate::cli::{self, HostFacts, Parsed};
 use crate::config::{Config, ProcFallback, SetupOp};
 use crate::error::CliError;
+use crate::fallback::{self, Fallback, Fallbacks, ProcRefused, ProcTier};
 use crate::report::Reporter;
-use crate::sys::mount::ProcRefusal;
 
 /// The verdicts for one command line, and the fallbacks as they would be
 /// recorded on `--json-status-fd`'s `command-pid` line.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Plan {
     pub checks: Vec<Check>,
-    pub fallbacks: Vec<(&'static str, &'static str)>,
+    pub fallbacks: Fallbacks,
 }
 
 fn line(id: &'static str, verdict: Verdict, finding: impl Into<String>) -> Check {
@@ -59,7 +59,7 @@ pub fn plan_os(
         Ok(Parsed::Help) | Ok(Parsed::Version) => {
             return Plan {
                 checks: vec![line("command", Verdict::Ok, "prints help or version; no sandbox")],
-                fallbacks: vec![],
+                fallbacks: Fallbacks::default(),
             }
         }
         Err(e) => return refused(e),
@@ -96,24 +96,19 @@ fn refused(e: CliError) -> Plan {
             Verdict::Blocked,
             format!("nestwrap refuses this command line: {msg}"),
         )],
-        fallbacks: vec![],
+        fallbacks: Fallbacks::default(),
     }
 }
 
-/// The prediction proper (pure: testable with made-up facts).
+/// The prediction proper (pure: testable with made-up facts): one check
+/// per feature the command line needs, in this order.
 pub fn predict(cfg: &Config, explicit_user: bool, f: &Facts, host: &HostFacts) -> Plan {
     let mut p = Plan::default();
     let userns = cfg.unshare.user || cfg.userns_fd.is_some();
     let new_pidns = cfg.unshare.pid || cfg.pidns_fd.is_some();
 
-    if host.is_root && !host.has_sys_admin && !explicit_user && cfg.userns_fd.is_none() {
-        p.checks.push(line(
-            "userns",
-            Verdict::Fallback,
-            "implicit (container root without CAP_SYS_ADMIN; bwrap fails with \
-             \"Creating new namespace failed: Operation not permitted\")",
-        ));
-        p.fallbacks.push(("userns", "implicit"));
+    if let Some(check) = implicit_userns(cfg, explicit_user, host, &mut p.fallbacks) {
+        p.checks.push(check);
     }
     if cfg.unshare.user && !f.userns.works() {
         p.checks.push(line(
@@ -122,127 +117,21 @@ pub fn predict(cfg: &Config, explicit_user: bool, f: &Facts, host: &HostFacts) -
             format!("a new user namespace is needed but {}", f.userns.describe()),
         ));
     }
-
     if cfg.ops.iter().any(|op| matches!(op, SetupOp::Proc { .. })) {
         p.checks.push(proc_line(cfg, userns, new_pidns, f, &mut p.fallbacks));
     }
-
-    let mut extra_userns = 0;
-    if cfg.disable_userns && cfg.unshare.user && cfg.userns_block_fd.is_none() {
-        extra_userns += 1;
-        if f.proc_sys_read_only() {
-            if f.seccomp.works() {
-                p.checks.push(line(
-                    "userns-lock",
-                    Verdict::Fallback,
-                    "seccomp (/proc/sys is read-only; bwrap fails: \"cannot open \
-                     /proc/sys/user/max_user_namespaces: Read-only file system\")",
-                ));
-                p.fallbacks.push(("userns-lock", "seccomp"));
-            } else {
-                p.checks.push(line(
-                    "userns-lock",
-                    Verdict::Blocked,
-                    format!("/proc/sys is read-only and the seccomp lock {}", f.seccomp.describe()),
-                ));
-            }
-        } else {
-            p.checks.push(line("userns-lock", Verdict::Ok, "sysctl user.max_user_namespaces=1"));
-        }
+    if let Some(check) = userns_lock(cfg, f, &mut p.fallbacks) {
+        p.checks.push(check);
     }
-
-    match &f.pivot_root {
-        Tried::Fails { errno: Errno::EPERM | Errno::EINVAL, step } if step == "pivot_root" => {
-            extra_userns += 1;
-            if f.userns.works() {
-                p.checks.push(line(
-                    "pivot-root",
-                    Verdict::Fallback,
-                    "locked-chroot (pivot_root is refused; bwrap fails: \"pivot_root: \
-                     Operation not permitted\")",
-                ));
-                p.fallbacks.push(("pivot-root", "locked-chroot"));
-            } else {
-                p.checks.push(line(
-                    "pivot-root",
-                    Verdict::Blocked,
-                    "refused, and no user namespace to lock a chroot in: the sandbox fails",
-                ));
-            }
-        }
-        t @ Tried::Fails { step, .. } if step != "clone" => {
-            p.checks.push(line("pivot-root", Verdict::Blocked, t.describe()))
-        }
-        _ => {}
+    if let Some(check) = pivot_root(f, &mut p.fallbacks) {
+        p.checks.push(check);
     }
-
-    if cfg.unshare.net && !f.net.works() {
-        p.checks.push(line(
-            "net",
-            Verdict::Blocked,
-            format!("loopback setup {}", f.net.describe()),
-        ));
+    p.checks.extend(features(cfg, f));
+    if let Some(check) = nesting(cfg, f, userns, new_pidns) {
+        p.checks.push(check);
     }
-    if cfg.ops.iter().any(|op| matches!(op, SetupOp::Dev { .. })) && !f.devpts.works() {
-        p.checks.push(line("dev", Verdict::Blocked, format!("devpts {}", f.devpts.describe())));
-    }
-    if cfg.ops.iter().any(|op| matches!(op, SetupOp::Overlay { .. })) && !f.overlay.works() {
-        p.checks.push(line(
-            "overlay",
-            Verdict::Blocked,
-            format!("overlayfs with userxattr {}", f.overlay.describe()),
-        ));
-    }
-    if (cfg.seccomp_fd.is_some() || !cfg.add_seccomp.is_empty()) && !f.seccomp.works() {
-        p.checks.push(line(
-            "seccomp",
-            Verdict::Blocked,
-            format!("installing a filter {}", f.seccomp.describe()),
-        ));
-    }
-
-    if let Some(d) = f.depth {
-        let need_user = if userns { 1 + extra_userns } else { 0 };
-        let need_pid = u32::from(new_pidns);
-        // Only a real limit (ENOSPC) counts; EPERM is reported as userns.
-        let short = |left: u32, need: u32, stop: Option<Errno>| {
-            need > 0 && left < need && stop == Some(Errno::ENOSPC)
-        };
-        if short(d.user_left, need_user, d.user_stop) || short(d.pid_left, need_pid, d.pid_stop) {
-            p.checks.push(line(
-                "nesting",
-                Verdict::Blocked,
-                format!(
-                    "needs {need_user} user and {need_pid} pid namespace level(s), {} and \
-                     {} left: fails with \"Creating new namespace failed: nesting depth or \
-                     /proc/sys/user/max_*_namespaces exceeded (ENOSPC)\"",
-                    d.user_left, d.pid_left
-                ),
-            ));
-        }
-    }
-
-    let scopes = crate::sandbox::scope::requested(cfg);
-    if scopes != 0 {
-        let names = crate::sandbox::scope::names(scopes).join(", ");
-        let unavailable = crate::sandbox::scope::unavailable(f.landlock_abi);
-        p.checks.push(match (unavailable, &f.landlock_scopes) {
-            (Some(why), _) => line(
-                "landlock-scopes",
-                Verdict::Blocked,
-                format!("{names}: nestwrap fails before COMMAND runs: {why}"),
-            ),
-            (None, t @ Tried::Fails { .. }) => line(
-                "landlock-scopes",
-                Verdict::Blocked,
-                format!("{names}: entering the domain {}", t.describe()),
-            ),
-            (None, _) => line(
-                "landlock-scopes",
-                Verdict::Ok,
-                format!("{names} (Landlock ABI {})", f.landlock_abi.unwrap_or(0)),
-            ),
-        });
+    if let Some(check) = landlock_scopes(cfg, f) {
+        p.checks.push(check);
     }
 
     if p.checks.iter().all(|c| c.verdict == Verdict::Ok) {
@@ -251,12 +140,178 @@ pub fn predict(cfg: &Config, explicit_user: bool, f: &Facts, host: &HostFacts) -
     p
 }
 
+/// Container root without CAP_SYS_ADMIN: nestwrap creates a user namespace
+/// where bwrap fails.
+fn implicit_userns(
+    cfg: &Config,
+    explicit_user: bool,
+    host: &HostFacts,
+    fallbacks: &mut Fallbacks,
+) -> Option<Check> {
+    if !host.is_root || host.has_sys_admin || explicit_user || cfg.userns_fd.is_some() {
+        return None;
+    }
+    fallbacks.push(Fallback::UsernsImplicit);
+    Some(line(
+        "userns",
+        Verdict::Fallback,
+        "implicit (container root without CAP_SYS_ADMIN; bwrap fails with \
+         \"Creating new namespace failed: Operation not permitted\")",
+    ))
+}
+
+/// `--disable-userns` enters one more user namespace and locks it (the
+/// run's `lock_user_namespaces`, without `--userns-block-fd`).
+fn locks_userns(cfg: &Config) -> bool {
+    cfg.disable_userns && cfg.unshare.user && cfg.userns_block_fd.is_none()
+}
+
+/// How `--disable-userns` will lock: the sysctl, or the seccomp filter when
+/// `/proc/sys` is read-only.
+fn userns_lock(cfg: &Config, f: &Facts, fallbacks: &mut Fallbacks) -> Option<Check> {
+    if !locks_userns(cfg) {
+        return None;
+    }
+    if !f.proc_sys_read_only() {
+        return Some(line("userns-lock", Verdict::Ok, "sysctl user.max_user_namespaces=1"));
+    }
+    if !f.seccomp.works() {
+        return Some(line(
+            "userns-lock",
+            Verdict::Blocked,
+            format!("/proc/sys is read-only and the seccomp lock {}", f.seccomp.describe()),
+        ));
+    }
+    fallbacks.push(Fallback::UsernsLockSeccomp);
+    Some(line(
+        "userns-lock",
+        Verdict::Fallback,
+        "seccomp (/proc/sys is read-only; bwrap fails: \"cannot open \
+         /proc/sys/user/max_user_namespaces: Read-only file system\")",
+    ))
+}
+
+/// `pivot_root` itself is refused (EPERM, EINVAL): the run's locked-chroot
+/// fallback, which enters one more user namespace.
+fn pivot_root_refused(f: &Facts) -> bool {
+    matches!(&f.pivot_root,
+        Tried::Fails { errno: Errno::EPERM | Errno::EINVAL, step } if step == "pivot_root")
+}
+
+fn pivot_root(f: &Facts, fallbacks: &mut Fallbacks) -> Option<Check> {
+    if pivot_root_refused(f) {
+        if !f.userns.works() {
+            return Some(line(
+                "pivot-root",
+                Verdict::Blocked,
+                "refused, and no user namespace to lock a chroot in: the sandbox fails",
+            ));
+        }
+        fallbacks.push(Fallback::PivotRootLockedChroot);
+        return Some(line(
+            "pivot-root",
+            Verdict::Fallback,
+            "locked-chroot (pivot_root is refused; bwrap fails: \"pivot_root: \
+             Operation not permitted\")",
+        ));
+    }
+    match &f.pivot_root {
+        t @ Tried::Fails { step, .. } if step != "clone" => {
+            Some(line("pivot-root", Verdict::Blocked, t.describe()))
+        }
+        _ => None,
+    }
+}
+
+/// The features some options need, where the probe found them failing:
+/// loopback, devpts, overlayfs, seccomp.
+fn features(cfg: &Config, f: &Facts) -> Vec<Check> {
+    let has_op = |want: fn(&SetupOp) -> bool| cfg.ops.iter().any(want);
+    let mut checks = Vec::new();
+    if cfg.unshare.net && !f.net.works() {
+        checks.push(line("net", Verdict::Blocked, format!("loopback setup {}", f.net.describe())));
+    }
+    if has_op(|op| matches!(op, SetupOp::Dev { .. })) && !f.devpts.works() {
+        checks.push(line("dev", Verdict::Blocked, format!("devpts {}", f.devpts.describe())));
+    }
+    if has_op(|op| matches!(op, SetupOp::Overlay { .. })) && !f.overlay.works() {
+        checks.push(line(
+            "overlay",
+            Verdict::Blocked,
+            format!("overlayfs with userxattr {}", f.overlay.describe()),
+        ));
+    }
+    if (cfg.seccomp_fd.is_some() || !cfg.add_seccomp.is_empty()) && !f.seccomp.works() {
+        checks.push(line(
+            "seccomp",
+            Verdict::Blocked,
+            format!("installing a filter {}", f.seccomp.describe()),
+        ));
+    }
+    checks
+}
+
+/// Whether the namespace levels the sandbox spends are left (only a real
+/// limit, ENOSPC, counts; EPERM is reported as userns).
+fn nesting(cfg: &Config, f: &Facts, userns: bool, new_pidns: bool) -> Option<Check> {
+    let d = f.depth?;
+    // The --disable-userns lock and the locked chroot each add one.
+    let extra_userns = u32::from(locks_userns(cfg)) + u32::from(pivot_root_refused(f));
+    let need_user = if userns { 1 + extra_userns } else { 0 };
+    let need_pid = u32::from(new_pidns);
+    let short = |left: u32, need: u32, stop: Option<Errno>| {
+        need > 0 && left < need && stop == Some(Errno::ENOSPC)
+    };
+    if !short(d.user_left, need_user, d.user_stop) && !short(d.pid_left, need_pid, d.pid_stop) {
+        return None;
+    }
+    Some(line(
+        "nesting",
+        Verdict::Blocked,
+        format!(
+            "needs {need_user} user and {need_pid} pid namespace level(s), {} and \
+             {} left: fails with \"Creating new namespace failed: nesting depth or \
+             /proc/sys/user/max_*_namespaces exceeded (ENOSPC)\"",
+            d.user_left, d.pid_left
+        ),
+    ))
+}
+
+/// `--scope-*`: the ABI and whether a scoped domain could be entered.
+fn landlock_scopes(cfg: &Config, f: &Facts) -> Option<Check> {
+    let scopes = crate::sandbox::scope::requested(cfg);
+    if scopes == 0 {
+        return None;
+    }
+    let names = crate::sandbox::scope::names(scopes).join(", ");
+    let unavailable = crate::sandbox::scope::unavailable(f.landlock_abi);
+    Some(match (unavailable, &f.landlock_scopes) {
+        (Some(why), _) => line(
+            "landlock-scopes",
+            Verdict::Blocked,
+            format!("{names}: nestwrap fails before COMMAND runs: {why}"),
+        ),
+        (None, t @ Tried::Fails { .. }) => line(
+            "landlock-scopes",
+            Verdict::Blocked,
+            format!("{names}: entering the domain {}", t.describe()),
+        ),
+        (None, _) => line(
+            "landlock-scopes",
+            Verdict::Ok,
+            format!("{names} (Landlock ABI {})", f.landlock_abi.unwrap_or(0)),
+        ),
+    })
+}
+
+/// `--proc`: a fresh procfs, or the tier [`fallback::proc_fallback`] picks
+/// (the run's own rule) from the probe's answers.
 fn proc_line(
     cfg: &Config,
     userns: bool,
     new_pidns: bool,
     f: &Facts,
-    fallbacks: &mut Vec<(&'static str, &'static str)>,
+    fallbacks: &mut Fallbacks,
 ) -> Check {
     if !new_pidns {
         return line(
@@ -274,42 +329,45 @@ fn proc_line(
         Ok(p) => p,
         Err(t) => return line("proc", Verdict::Unknown, format!("not tried ({})", t.describe())),
     };
-    let masked = p.reason == Some(ProcRefusal::TooRevealing)
-        || (p.reason == Some(ProcRefusal::Unknown) && !f.proc_masks().is_empty());
-    match &p.fresh {
-        Tried::Works => line("proc", Verdict::Ok, "fresh procfs"),
-        Tried::Fails { errno: Errno::EPERM, .. } if masked => {
-            if cfg.proc_fallback == Some(ProcFallback::Never) {
-                return line(
-                    "proc",
-                    Verdict::Blocked,
-                    "fails as bwrap does (--proc-fallback never): \"Can't mount proc on \
-                     /proc: Operation not permitted\"",
-                );
-            }
-            if p.subset_pid.works() {
-                fallbacks.push(("proc", "subset-pid"));
-                line(
-                    "proc",
-                    Verdict::Fallback,
-                    "subset-pid (a subset=pid procfs: only process directories)",
-                )
-            } else {
-                fallbacks.push(("proc", "parent-bind"));
-                line(
-                    "proc",
-                    Verdict::Fallback,
-                    "parent-bind (the sandbox sees the container's pids)",
-                )
-            }
+    if p.fresh.works() {
+        return line("proc", Verdict::Ok, "fresh procfs");
+    }
+    let errno = p.fresh.errno();
+    let masked = p.reason.is_some_and(|r| fallback::proc_masked(r, || !f.proc_masks().is_empty()));
+    let mode = cfg.proc_fallback.unwrap_or_default();
+    // The run mounts each tier; here the probe says whether subset=pid
+    // mounts, and the parent bind always does.
+    let tier = match errno {
+        Some(e) => fallback::proc_fallback(
+            e,
+            mode,
+            || masked,
+            |tier| match tier {
+                ProcTier::SubsetPid => p.subset_pid.works(),
+                ProcTier::ParentBind => true,
+            },
+        ),
+        None => Err(ProcRefused::NotMasks),
+    };
+    match tier {
+        Ok(tier) => {
+            fallbacks.push(Fallback::Proc(tier));
+            line("proc", Verdict::Fallback, format!("{} ({})", tier.name(), tier.cost_short()))
         }
-        t => line(
+        Err(ProcRefused::Never) if masked => line(
+            "proc",
+            Verdict::Blocked,
+            "fails as bwrap does (--proc-fallback never): \"Can't mount proc on \
+             /proc: Operation not permitted\"",
+        ),
+        // (NoTier cannot happen here: the parent bind is taken to work.)
+        Err(_) => line(
             "proc",
             Verdict::Blocked,
             format!(
                 "fails, not because of masks (no fallback): \"Can't mount proc on \
                  /proc: {}\"",
-                t.errno().map(crate::error::strerror).unwrap_or("?")
+                errno.map(crate::error::strerror).unwrap_or("?")
             ),
         ),
     }

@@ -249,6 +249,44 @@ struct Ids {
 impl Facts {
     /// Read the environment and try every feature. Writes nothing.
     pub fn gather() -> Facts {
+        let (mut facts, ids) = Facts::read();
+        // A privileged exec is refused by nestwrap: do not exercise the
+        // privilege in probes either.
+        if facts.secure_exec {
+            return facts;
+        }
+        facts.userns = probe_userns(ids);
+        facts.depth = probe_depth(ids);
+        facts.mount_ns = probe_mount_ns(ids);
+        facts.proc = probe_proc(ids);
+        facts.net = probe_net(ids);
+        // The mount probes need a directory for their tmpfs (they run
+        // anyway, as they always did).
+        let has_tmp = facts.has_tmp;
+        let tmp_needed = |t: Tried| {
+            if has_tmp {
+                t
+            } else {
+                Tried::Skipped("no directory for the setup tmpfs".into())
+            }
+        };
+        facts.pivot_root = tmp_needed(probe_pivot_root(ids));
+        facts.overlay = tmp_needed(probe_overlay(ids));
+        facts.devpts = tmp_needed(probe_devpts(ids));
+        facts.seccomp =
+            tried(run_child(0, ids, |_, out| out.push(("result", probe_seccomp().encode()))));
+        facts.landlock_scopes = match facts.landlock_abi {
+            Ok(n) if n >= sys::landlock::SCOPES_ABI => tried(run_child(0, ids, |_, out| {
+                out.push(("result", probe_landlock_scopes().encode()))
+            })),
+            _ => Tried::Skipped("no Landlock ABI 6".into()),
+        };
+        facts
+    }
+
+    /// What reading files and asking the kernel tell, with every feature
+    /// still untried; and the ids the probe children map.
+    fn read() -> (Facts, Ids) {
         let uid = nix::unistd::getuid().as_raw();
         let euid = nix::unistd::geteuid().as_raw();
         let gid = nix::unistd::getgid().as_raw();
@@ -260,7 +298,7 @@ impl Facts {
             .unwrap_or_default();
         let has_tmp = crate::sandbox::prepare::setup_base().is_some();
         let uid_map = read_trim("/proc/self/uid_map").unwrap_or_default();
-        let mut facts = Facts {
+        let facts = Facts {
             uid,
             euid,
             gid,
@@ -293,107 +331,7 @@ impl Facts {
             landlock_abi: sys::landlock::abi_version(),
             landlock_scopes: Tried::Skipped("setuid".into()),
         };
-        // A privileged exec is refused by nestwrap: do not exercise the
-        // privilege in probes either.
-        if secure_exec {
-            return facts;
-        }
-        let user = libc::CLONE_NEWUSER;
-        let mnt = user | libc::CLONE_NEWNS;
-        facts.userns = tried(run_child(user, ids, |ids, out| {
-            out.push(("result", map_ids(ids).encode()));
-        }));
-        facts.depth = probe_depth(ids);
-        facts.mount_ns = tried(run_child(mnt, ids, |ids, out| {
-            out.push(("result", in_private_tmp(ids, |_| Ok(())).encode()));
-        }));
-        facts.proc = run_child(mnt | libc::CLONE_NEWPID, ids, probe_proc).map(|m| ProcProbe {
-            fresh: m.get("fresh").map(|v| Tried::decode(v)).unwrap_or(Tried::Skipped("?".into())),
-            reason: m.get("reason").map(|r| match r.as_str() {
-                "too-revealing" => ProcRefusal::TooRevealing,
-                "other" => ProcRefusal::Other,
-                _ => ProcRefusal::Unknown,
-            }),
-            subset_pid: m
-                .get("subset")
-                .map(|v| Tried::decode(v))
-                .unwrap_or(Tried::Skipped("?".into())),
-        });
-        facts.net = tried(run_child(user | libc::CLONE_NEWNET, ids, |ids, out| {
-            let r = match map_ids(ids) {
-                Tried::Works => match crate::sandbox::net::loopback_setup() {
-                    Ok(()) => Tried::Works,
-                    Err(e) => Tried::Fails {
-                        step: e.message.trim_start_matches("loopback: ").to_owned(),
-                        errno: e.errno().unwrap_or(Errno::UnknownErrno),
-                    },
-                },
-                other => other,
-            };
-            out.push(("result", r.encode()));
-        }));
-        let tmp_needed = |t: Tried| {
-            if has_tmp {
-                t
-            } else {
-                Tried::Skipped("no directory for the setup tmpfs".into())
-            }
-        };
-        facts.pivot_root = tmp_needed(tried(run_child(mnt, ids, |ids, out| {
-            let r = in_private_tmp(ids, |base| {
-                nix::unistd::chdir(base).map_err(|e| ("chdir", e))?;
-                nix::unistd::pivot_root(".", ".").map_err(|e| ("pivot_root", e))
-            });
-            out.push(("result", r.encode()));
-        })));
-        facts.overlay = tmp_needed(tried(run_child(mnt, ids, |ids, out| {
-            let r = in_private_tmp(ids, |base| {
-                for d in ["lower", "upper", "work", "merged"] {
-                    nix::unistd::mkdir(
-                        format!("{base}/{d}").as_str(),
-                        Mode::from_bits_truncate(0o755),
-                    )
-                    .map_err(|e| ("mkdir", e))?;
-                }
-                let options = format!(
-                    "upperdir={base}/upper,workdir={base}/work,lowerdir={base}/lower,userxattr"
-                );
-                mount(
-                    Some("overlay"),
-                    format!("{base}/merged").as_str(),
-                    Some("overlay"),
-                    MsFlags::MS_NOSUID | MsFlags::MS_NODEV,
-                    Some(options.as_str()),
-                )
-                .map_err(|e| ("mount overlay", e))
-            });
-            out.push(("result", r.encode()));
-        })));
-        facts.devpts = tmp_needed(tried(run_child(mnt, ids, |ids, out| {
-            let r = in_private_tmp(ids, |base| {
-                let pts = format!("{base}/pts");
-                nix::unistd::mkdir(pts.as_str(), Mode::from_bits_truncate(0o755))
-                    .map_err(|e| ("mkdir", e))?;
-                mount(
-                    Some("devpts"),
-                    pts.as_str(),
-                    Some("devpts"),
-                    MsFlags::MS_NOSUID | MsFlags::MS_NOEXEC,
-                    Some("newinstance,ptmxmode=0666,mode=620"),
-                )
-                .map_err(|e| ("mount devpts", e))
-            });
-            out.push(("result", r.encode()));
-        })));
-        facts.seccomp =
-            tried(run_child(0, ids, |_, out| out.push(("result", probe_seccomp().encode()))));
-        facts.landlock_scopes = match facts.landlock_abi {
-            Ok(n) if n >= sys::landlock::SCOPES_ABI => tried(run_child(0, ids, |_, out| {
-                out.push(("result", probe_landlock_scopes().encode()))
-            })),
-            _ => Tried::Skipped("no Landlock ABI 6".into()),
-        };
-        facts
+        (facts, ids)
     }
 
     /// Mounts strictly below `/proc` (what a container runtime's masks look
@@ -529,6 +467,108 @@ fn io_errno(e: std::io::Error) -> Errno {
     Errno::from_raw(e.raw_os_error().unwrap_or(libc::EIO))
 }
 
+/// A new user namespace whose child maps its own ids.
+fn probe_userns(ids: Ids) -> Tried {
+    tried(run_child(libc::CLONE_NEWUSER, ids, |ids, out| {
+        out.push(("result", map_ids(ids).encode()));
+    }))
+}
+
+/// A new user + mount namespace that can mount a tmpfs.
+fn probe_mount_ns(ids: Ids) -> Tried {
+    tried(run_child(MNT, ids, |ids, out| {
+        out.push(("result", in_private_tmp(ids, |_| Ok(())).encode()));
+    }))
+}
+
+/// [`proc_child`] in a new user + mount + pid namespace, read back.
+fn probe_proc(ids: Ids) -> Result<ProcProbe, Tried> {
+    run_child(MNT | libc::CLONE_NEWPID, ids, proc_child).map(|m| ProcProbe {
+        fresh: m.get("fresh").map(|v| Tried::decode(v)).unwrap_or(Tried::Skipped("?".into())),
+        reason: m.get("reason").map(|r| match r.as_str() {
+            "too-revealing" => ProcRefusal::TooRevealing,
+            "other" => ProcRefusal::Other,
+            _ => ProcRefusal::Unknown,
+        }),
+        subset_pid: m.get("subset").map(|v| Tried::decode(v)).unwrap_or(Tried::Skipped("?".into())),
+    })
+}
+
+/// A new network namespace whose loopback comes up as the run sets it up.
+fn probe_net(ids: Ids) -> Tried {
+    tried(run_child(libc::CLONE_NEWUSER | libc::CLONE_NEWNET, ids, |ids, out| {
+        let r = match map_ids(ids) {
+            Tried::Works => match crate::sandbox::net::loopback_setup() {
+                Ok(()) => Tried::Works,
+                Err(e) => Tried::Fails {
+                    step: e.message.trim_start_matches("loopback: ").to_owned(),
+                    errno: e.errno().unwrap_or(Errno::UnknownErrno),
+                },
+            },
+            other => other,
+        };
+        out.push(("result", r.encode()));
+    }))
+}
+
+/// `pivot_root` into a private tmpfs.
+fn probe_pivot_root(ids: Ids) -> Tried {
+    tried(run_child(MNT, ids, |ids, out| {
+        let r = in_private_tmp(ids, |base| {
+            nix::unistd::chdir(base).map_err(|e| ("chdir", e))?;
+            nix::unistd::pivot_root(".", ".").map_err(|e| ("pivot_root", e))
+        });
+        out.push(("result", r.encode()));
+    }))
+}
+
+/// An overlayfs with `userxattr` on a private tmpfs.
+fn probe_overlay(ids: Ids) -> Tried {
+    tried(run_child(MNT, ids, |ids, out| {
+        let r = in_private_tmp(ids, |base| {
+            for d in ["lower", "upper", "work", "merged"] {
+                nix::unistd::mkdir(format!("{base}/{d}").as_str(), Mode::from_bits_truncate(0o755))
+                    .map_err(|e| ("mkdir", e))?;
+            }
+            let options = format!(
+                "upperdir={base}/upper,workdir={base}/work,lowerdir={base}/lower,userxattr"
+            );
+            mount(
+                Some("overlay"),
+                format!("{base}/merged").as_str(),
+                Some("overlay"),
+                MsFlags::MS_NOSUID | MsFlags::MS_NODEV,
+                Some(options.as_str()),
+            )
+            .map_err(|e| ("mount overlay", e))
+        });
+        out.push(("result", r.encode()));
+    }))
+}
+
+/// A new devpts instance, as `--dev` mounts it.
+fn probe_devpts(ids: Ids) -> Tried {
+    tried(run_child(MNT, ids, |ids, out| {
+        let r = in_private_tmp(ids, |base| {
+            let pts = format!("{base}/pts");
+            nix::unistd::mkdir(pts.as_str(), Mode::from_bits_truncate(0o755))
+                .map_err(|e| ("mkdir", e))?;
+            mount(
+                Some("devpts"),
+                pts.as_str(),
+                Some("devpts"),
+                MsFlags::MS_NOSUID | MsFlags::MS_NOEXEC,
+                Some("newinstance,ptmxmode=0666,mode=620"),
+            )
+            .map_err(|e| ("mount devpts", e))
+        });
+        out.push(("result", r.encode()));
+    }))
+}
+
+/// The clone flags of the mount probes: a new user + mount namespace.
+const MNT: libc::c_int = libc::CLONE_NEWUSER | libc::CLONE_NEWNS;
+
 /// Map ids, make every mount a slave (nothing propagates back), mount a
 /// tmpfs where the sandbox would put its setup tmpfs (`/tmp`, or the first
 /// fallback directory that exists) in this private mount namespace, then
@@ -560,7 +600,7 @@ fn in_private_tmp(ids: Ids, f: impl FnOnce(&str) -> Result<(), (&'static str, Er
 
 /// In a new user + mount + pid namespace: a fresh procfs on `/proc`, the
 /// kernel's reason when refused, and the `subset=pid` variant.
-fn probe_proc(ids: Ids, out: &mut Out) {
+fn proc_child(ids: Ids, out: &mut Out) {
     if let t @ Tried::Fails { .. } = map_ids(ids) {
         out.push(("fresh", t.encode()));
         return;

@@ -12,6 +12,7 @@ use super::plan::{plan, predict};
 use super::probe::{id_mapped, parse_mounts, Depth, Facts, Mount, ProcProbe, Status, Tried};
 use super::*;
 use crate::cli::HostFacts;
+use crate::fallback::Fallbacks;
 use crate::sys::mount::ProcRefusal;
 
 fn mount(point: &str, fstype: &str, ro: bool, opts: &str) -> Mount {
@@ -109,12 +110,7 @@ fn args(a: &[&str]) -> Vec<OsString> {
     a.iter().map(OsString::from).collect()
 }
 
-fn fallbacks(
-    f: &Facts,
-    host: &HostFacts,
-    a: &[&str],
-    env: Option<&str>,
-) -> Vec<(&'static str, &'static str)> {
+fn fallbacks(f: &Facts, host: &HostFacts, a: &[&str], env: Option<&str>) -> Fallbacks {
     plan(args(a), f, host, env).fallbacks
 }
 
@@ -581,4 +577,77 @@ fn invalid_env_fallback_is_refused_as_the_run_refuses_it() {
     let a: Vec<&str> = ["--proc-fallback", "auto"].iter().chain(SANDBOX).copied().collect();
     let p = plan(args(&a), &container(), &user_host(), Some("bogus"));
     assert_eq!(p.fallbacks, auto);
+}
+
+/// The prediction takes the tier the run's own rule
+/// (`fallback::proc_fallback`, which `setup::mount_fresh_proc` calls) gives
+/// for the same refusal, masks, mode and subset=pid answer, and the run's
+/// rule is the one written down here: EPERM, masked ("Mount too revealing",
+/// or mounts below /proc when the kernel cannot say), not `never`, then
+/// subset=pid before the parent bind.
+#[test]
+fn proc_prediction_is_the_runs_rule_for_every_case() {
+    use crate::config::ProcFallback;
+    use crate::fallback::{proc_fallback, proc_masked, Fallback, ProcTier};
+    let reasons = [ProcRefusal::TooRevealing, ProcRefusal::Other, ProcRefusal::Unknown];
+    for errno in [Errno::EPERM, Errno::EACCES, Errno::EINVAL] {
+        for reason in reasons {
+            for masks in [false, true] {
+                for mode in [ProcFallback::Auto, ProcFallback::Quiet, ProcFallback::Never] {
+                    for subset in [false, true] {
+                        let mut f = container();
+                        if !masks {
+                            f.mounts.retain(|m| !m.mount_point.starts_with("/proc/"));
+                        }
+                        let subset_pid = if subset {
+                            Tried::Works
+                        } else {
+                            Tried::Fails { step: "mount proc subset=pid".into(), errno }
+                        };
+                        f.proc = Ok(ProcProbe {
+                            fresh: Tried::Fails { step: "mount proc".into(), errno },
+                            reason: Some(reason),
+                            subset_pid,
+                        });
+                        let name = match mode {
+                            ProcFallback::Auto => "auto",
+                            ProcFallback::Quiet => "quiet",
+                            ProcFallback::Never => "never",
+                        };
+                        let a: Vec<&str> =
+                            ["--proc-fallback", name].iter().chain(SANDBOX).copied().collect();
+                        let p = plan(args(&a), &f, &user_host(), None);
+                        let predicted: Vec<Fallback> = p.fallbacks.iter().collect();
+                        // The run: masked() answers as proc_is_masked would,
+                        // every tier mount answers as probed (the parent
+                        // bind works).
+                        let run = proc_fallback(
+                            errno,
+                            mode,
+                            || proc_masked(reason, || masks),
+                            |t| t == ProcTier::ParentBind || subset,
+                        )
+                        .ok();
+                        let masked = reason == ProcRefusal::TooRevealing
+                            || (reason == ProcRefusal::Unknown && masks);
+                        let want = (errno == Errno::EPERM && masked && mode != ProcFallback::Never)
+                            .then_some(if subset {
+                                ProcTier::SubsetPid
+                            } else {
+                                ProcTier::ParentBind
+                            });
+                        let case = (errno, reason, masks, mode, subset);
+                        assert_eq!(run, want, "{case:?}");
+                        assert_eq!(predicted, Vec::from_iter(want.map(Fallback::Proc)), "{case:?}");
+                        let c = p.checks.iter().find(|c| c.id == "proc").unwrap();
+                        let verdict =
+                            if want.is_some() { Verdict::Fallback } else { Verdict::Blocked };
+                        assert_eq!(c.verdict, verdict, "{case:?}: {c:?}");
+                        let never = errno == Errno::EPERM && masked && mode == ProcFallback::Never;
+                        assert_eq!(c.finding.starts_with("fails as bwrap does"), never, "{case:?}");
+                    }
+                }
+            }
+        }
+    }
 }

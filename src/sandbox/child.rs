@@ -29,6 +29,7 @@ use super::setup::{self, Ctx};
 use super::status;
 use crate::config::SetupOp;
 use crate::error::{setup_errno, setup_msg, Detail, SetupError, Step};
+use crate::fallback::{Fallback, Fallbacks};
 use crate::report::{format_line, write_stderr, Level};
 use crate::sys;
 
@@ -131,7 +132,7 @@ fn run(plan: &Plan, mut fds: ChildFds, report: Option<&OwnedFd>) -> Result<Never
 
     // Fallbacks used (and Landlock scopes entered), reported on the
     // monitor's `command-pid` JSON line.
-    let mut fallbacks = String::new();
+    let mut fallbacks = Fallbacks::default();
     let chroot_locked = leave_setup_root(plan, &mut setup_root, &mut fallbacks)?;
     if let Some(fd) = config.userns2_fd {
         sys::setns(fd, libc::CLONE_NEWUSER)
@@ -145,35 +146,35 @@ fn run(plan: &Plan, mut fds: ChildFds, report: Option<&OwnedFd>) -> Result<Never
         isolate_from_outside(plan, own_userns.is_some(), chroot_locked, &mut fallbacks)?;
     }
     let userns_lock = match own_userns {
-        Some(OwnUserns::DisableUserns { seccomp: true }) => Some("seccomp"),
+        Some(OwnUserns::DisableUserns { seccomp: true }) => Some(Fallback::UsernsLockSeccomp),
         _ => None,
     };
 
     drop_privs(plan)?;
     wait_block_fd(plan);
     let seccomp_programs = seccomp_programs(plan)?;
-    check_seccomp_chain(&seccomp_programs, filtered_before, userns_lock == Some("seccomp"))?;
+    check_seccomp_chain(&seccomp_programs, filtered_before, userns_lock.is_some())?;
     sys::umask(old_umask);
     enter_command_state(plan)?;
     // Landlock scopes, before the reaper is forked so that it shares
     // COMMAND's domain (COMMAND may signal its parent), and before any of
     // the caller's seccomp programs, which therefore cannot refuse it.
     if let Some(record) = super::scope::apply(config)? {
-        fallbacks.push_str(&record);
+        fallbacks.push(record);
     }
     fork_reaper(plan, fds.status_write.take(), report, &seccomp_programs)?;
 
     if let Some(tier) = ctx.proc_tier.get() {
-        fallbacks.push_str(&format!("proc={tier}\n"));
+        fallbacks.push(Fallback::Proc(tier));
     }
-    if let Some(method) = userns_lock {
-        fallbacks.push_str(&format!("userns-lock={method}\n"));
+    if let Some(lock) = userns_lock {
+        fallbacks.push(lock);
     }
     if sys::openat2_emulated() {
         // Destinations were resolved by the userspace in-root resolver.
-        fallbacks.push_str("openat2=userspace\n");
+        fallbacks.push(Fallback::Openat2Userspace);
     }
-    exec_command(plan, &seccomp_programs, report, fallbacks.as_bytes())
+    exec_command(plan, &seccomp_programs, report, &fallbacks.encode())
 }
 
 fn set_pdeathsig() -> Result<(), SetupError> {
@@ -332,7 +333,7 @@ fn chroot_instead_of_pivot(base: &str, why: Errno) -> Result<(), SetupError> {
 fn leave_setup_root(
     plan: &Plan,
     setup_root: &mut Option<SetupRoot>,
-    fallbacks: &mut String,
+    fallbacks: &mut Fallbacks,
 ) -> Result<bool, SetupError> {
     mount(
         Some("oldroot"),
@@ -363,7 +364,7 @@ fn leave_setup_root(
             crate::error::strerror(why)
         ),
     );
-    fallbacks.push_str("pivot-root=locked-chroot\n");
+    fallbacks.push(Fallback::PivotRootLockedChroot);
     Ok(true)
 }
 
@@ -379,14 +380,14 @@ fn isolate_from_outside(
     plan: &Plan,
     own_userns: bool,
     chroot_locked: bool,
-    fallbacks: &mut String,
+    fallbacks: &mut Fallbacks,
 ) -> Result<(), SetupError> {
     let config = &plan.config;
     let command_in_own_userns =
         own_userns || (config.userns2_fd.is_none() && (plan.new_userns || chroot_locked));
     if !command_in_own_userns {
         enter_own_userns(plan, libc::CLONE_NEWUSER | libc::CLONE_NEWNS, Step::ProcIsolation)?;
-        fallbacks.push_str("proc-isolation=userns\n");
+        fallbacks.push(Fallback::ProcIsolationUserns);
     }
     Ok(())
 }

@@ -243,8 +243,8 @@ impl StatusReporter {
                             self.forward(sig);
                         }
                         if let (Some(json), Some(pid)) = (&self.json, msg.pid) {
-                            let line =
-                                status::command_pid_line(pid, &status::parse_fallbacks(fallbacks));
+                            let fallbacks = crate::fallback::Fallbacks::decode(fallbacks);
+                            let line = status::command_pid_line(pid, &fallbacks);
                             let _ = status::write_all(json, &line);
                         }
                     }

@@ -16,10 +16,8 @@
 
 use crate::config::Config;
 use crate::error::{setup_errno, setup_msg, SetupError, Step};
+use crate::fallback::Fallback;
 use crate::sys::landlock::{self, SCOPES_ABI, SCOPE_ABSTRACT_UNIX_SOCKET, SCOPE_SIGNAL};
-
-/// The JSON key of the record (a list value, see `status::command_pid_line`).
-pub const RECORD_KEY: &str = "landlock-scopes";
 
 /// The scope bits the command line asks for.
 pub fn requested(config: &Config) -> u64 {
@@ -48,14 +46,7 @@ fn options(bits: u64) -> String {
 
 /// The record names (`abstract-unix-sockets`, `signals`).
 pub fn names(bits: u64) -> Vec<&'static str> {
-    let mut v = Vec::new();
-    if bits & SCOPE_ABSTRACT_UNIX_SOCKET != 0 {
-        v.push("abstract-unix-sockets");
-    }
-    if bits & SCOPE_SIGNAL != 0 {
-        v.push("signals");
-    }
-    v
+    crate::fallback::scope_names(bits)
 }
 
 /// What stands in the way of the scopes, given the ABI query's answer;
@@ -93,8 +84,8 @@ pub fn check_available(config: &Config) -> Result<(), SetupError> {
 }
 
 /// Enter the domain (in the process that becomes the reaper, or COMMAND
-/// when there is none). Returns the record line for the monitor.
-pub fn apply(config: &Config) -> Result<Option<String>, SetupError> {
+/// when there is none). Returns the record for the monitor.
+pub fn apply(config: &Config) -> Result<Option<Fallback>, SetupError> {
     let bits = requested(config);
     if bits == 0 {
         return Ok(None);
@@ -108,7 +99,7 @@ pub fn apply(config: &Config) -> Result<Option<String>, SetupError> {
         };
         setup_errno(Step::Landlock, format!("{}: {what}", options(bits)), e)
     })?;
-    Ok(Some(format!("{RECORD_KEY}={}\n", names(bits).join(","))))
+    Ok(Some(Fallback::LandlockScopes(bits)))
 }
 
 #[cfg(test)]

@@ -6,6 +6,7 @@ use std::os::fd::OwnedFd;
 use nix::unistd::Pid;
 
 use super::prepare::Plan;
+use crate::fallback::Fallbacks;
 use crate::json::json_escape;
 use crate::sys;
 
@@ -77,17 +78,11 @@ pub fn status_first_line(child: Pid, ids: &[(&str, u64)]) -> String {
 /// nestwrap's extra line, written just before COMMAND is executed, with
 /// the fallbacks the sandbox needed (`"proc": "parent-bind"`, ...) and the
 /// Landlock scopes it entered (a list).
-pub fn command_pid_line(pid: i32, fallbacks: &[(String, String)]) -> String {
+pub fn command_pid_line(pid: i32, fallbacks: &Fallbacks) -> String {
     let mut s = format!("{{ \"command-pid\": {pid}");
-    for (k, v) in fallbacks {
-        if k == super::scope::RECORD_KEY {
-            // A list: `"landlock-scopes": ["abstract-unix-sockets", "signals"]`.
-            let items: Vec<String> =
-                v.split(',').map(|i| format!("\"{}\"", json_escape(i))).collect();
-            s.push_str(&format!(", \"{}\": [{}]", json_escape(k), items.join(", ")));
-        } else {
-            s.push_str(&format!(", \"{}\": \"{}\"", json_escape(k), json_escape(v)));
-        }
+    for member in fallbacks.json_members() {
+        s.push_str(", ");
+        s.push_str(&member);
     }
     s.push_str(" }\n");
     s
@@ -97,7 +92,7 @@ pub fn command_pid_line(pid: i32, fallbacks: &[(String, String)]) -> String {
 pub const MSG_EXEC: u8 = b'X';
 pub const MSG_ERROR: u8 = b'E';
 
-/// "About to exec", with the fallbacks used as `key=value` lines.
+/// "About to exec", with the fallbacks used ([`Fallbacks::encode`]).
 pub fn exec_message(fallbacks: &[u8]) -> Vec<u8> {
     let mut m = vec![MSG_EXEC];
     m.extend_from_slice(fallbacks);
@@ -138,15 +133,6 @@ pub fn error_line(payload: &[u8]) -> String {
     )
 }
 
-/// `key=value` lines sent by COMMAND's process.
-pub fn parse_fallbacks(payload: &[u8]) -> Vec<(String, String)> {
-    String::from_utf8_lossy(payload)
-        .lines()
-        .filter_map(|l| l.split_once('='))
-        .map(|(k, v)| (k.to_owned(), v.to_owned()))
-        .collect()
-}
-
 /// The last line, only when COMMAND was executed.
 pub fn exit_code_line(code: i32) -> String {
     format!("{{ \"exit-code\": {code} }}\n")
@@ -173,14 +159,14 @@ mod tests {
             "{\n    \"child-pid\": 8389,\n    \"mnt-namespace\": 4026532179\n}\n"
         );
         assert_eq!(exit_code_line(3), "{ \"exit-code\": 3 }\n");
-        assert_eq!(command_pid_line(77, &[]), "{ \"command-pid\": 77 }\n");
-        let fb = parse_fallbacks(b"proc=parent-bind\nuserns-lock=seccomp\n");
+        assert_eq!(command_pid_line(77, &Fallbacks::default()), "{ \"command-pid\": 77 }\n");
+        let fb = Fallbacks::decode(b"proc=parent-bind\nuserns-lock=seccomp\n");
         assert_eq!(
             command_pid_line(5, &fb),
             "{ \"command-pid\": 5, \"proc\": \"parent-bind\", \"userns-lock\": \"seccomp\" }\n"
         );
         let fb =
-            parse_fallbacks(b"proc=parent-bind\nlandlock-scopes=abstract-unix-sockets,signals\n");
+            Fallbacks::decode(b"proc=parent-bind\nlandlock-scopes=abstract-unix-sockets,signals\n");
         assert_eq!(
             command_pid_line(6, &fb),
             "{ \"command-pid\": 6, \"proc\": \"parent-bind\", \"landlock-scopes\": [\"abstract-unix-sockets\", \"signals\"] }\n"

@@ -14,6 +14,7 @@ use std::cell::Cell;
 
 use crate::config::ProcFallback;
 use crate::error::{setup_errno, Detail, SetupError, Step};
+use crate::fallback::ProcTier;
 use crate::report::{format_line, write_stderr, Level};
 use crate::sandbox::resolve::{Dest, NewRoot, Target};
 use crate::sys;
@@ -49,7 +50,7 @@ pub struct Ctx<'a> {
     /// What to do when a fresh procfs is refused (`--proc-fallback`).
     pub proc_fallback: ProcFallback,
     /// The fallback tier `--proc` ended up using, for `--json-status-fd`.
-    pub proc_tier: Cell<Option<&'static str>>,
+    pub proc_tier: Cell<Option<ProcTier>>,
     /// A fresh procfs is possible (new pid namespace or `--pidns`).
     pub own_pidns: bool,
     pub host_tty: Option<&'a OsStr>,

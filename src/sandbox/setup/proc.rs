@@ -13,6 +13,7 @@ use super::ctx::{
 use super::ctx::{At, Ctx};
 use crate::config::ProcFallback;
 use crate::error::{setup_errno, SetupError, Step};
+use crate::fallback::{self, ProcTier};
 use crate::report::show;
 use crate::sandbox::resolve::{Dest, NewRoot};
 use crate::sys;
@@ -118,27 +119,30 @@ fn mount_fresh_proc(
         }
         Err(e) => e,
     };
-    if err != Errno::EPERM || ctx.proc_fallback == ProcFallback::Never || !proc_is_masked(ctx) {
-        return Err(refused(err));
-    }
-    let tier = if proc_mount(&target.path, Some("subset=pid")).is_ok() {
+    // The order and the rule are crate::fallback's (shared with --diagnose).
+    let tier = fallback::proc_fallback(
+        err,
+        ctx.proc_fallback,
+        || proc_is_masked(ctx),
+        |tier| match tier {
+            ProcTier::SubsetPid => proc_mount(&target.path, Some("subset=pid")).is_ok(),
+            ProcTier::ParentBind => {
+                let src = OsStr::new("oldroot/proc");
+                // A plain MS_BIND of a procfs with locked submounts is EINVAL;
+                // the recursive bind carries the masks along.
+                let flags = BindFlags { readonly: false, devices: false, recursive: true };
+                ctx.root
+                    .lookup(rel, 0)
+                    .is_ok_and(|pre| bind_mount(ctx, Some(src), rel, flags, Some(pre)).is_ok())
+            }
+        },
+    )
+    .map_err(|_| refused(err))?;
+    if tier == ProcTier::SubsetPid {
         after_mount(ctx, on_root).map_err(newroot_err)?;
-        "subset-pid"
-    } else {
-        let src = OsStr::new("oldroot/proc");
-        // A plain MS_BIND of a procfs with locked submounts is EINVAL;
-        // the recursive bind carries the masks along.
-        let flags = BindFlags { readonly: false, devices: false, recursive: true };
-        let pre = ctx.root.lookup(rel, 0).map_err(|_| refused(err))?;
-        bind_mount(ctx, Some(src), rel, flags, Some(pre)).map_err(|_| refused(err))?;
-        "parent-bind"
-    };
+    }
     ctx.proc_tier.set(Some(tier));
     if ctx.proc_fallback == ProcFallback::Auto {
-        let cost = match tier {
-            "subset-pid" => "the sandbox's /proc has only process directories (no /proc/sys, /proc/meminfo, ...)",
-            _ => "the sandbox sees the container's processes and pid numbers in /proc, with the container's masks",
-        };
         warn(
             ctx.level_prefix,
             &format!(
@@ -146,8 +150,8 @@ fn mount_fresh_proc(
                  (\"Mount too revealing\"); using the {} fallback instead: {} \
                  (--proc-fallback never fails instead)",
                 show(dest),
-                tier,
-                cost
+                tier.name(),
+                tier.cost()
             ),
         );
     }
@@ -159,18 +163,14 @@ fn mount_fresh_proc(
 /// the new mount API is unavailable, falls back to looking for mounts on
 /// top of, or below, the parent's /proc (the masks that trigger the rule).
 fn proc_is_masked(ctx: &Ctx<'_>) -> bool {
-    use sys::mount::ProcRefusal;
-    match sys::mount::probe_proc_refusal(false) {
-        ProcRefusal::TooRevealing => true,
-        ProcRefusal::Other => false,
-        ProcRefusal::Unknown => read_proc(ctx, "self/mountinfo")
-            .ok()
-            .and_then(|t| parse_mountinfo(&t))
-            .is_some_and(|mounts| {
+    fallback::proc_masked(sys::mount::probe_proc_refusal(false), || {
+        read_proc(ctx, "self/mountinfo").ok().and_then(|t| parse_mountinfo(&t)).is_some_and(
+            |mounts| {
                 mounts.iter().any(|m| {
                     is_at_or_below(&m.mount_point, OsStr::new("/oldroot/proc"))
                         && m.mount_point != "/oldroot/proc"
                 })
-            }),
-    }
+            },
+        )
+    })
 }
