@@ -77,7 +77,7 @@ fn mount_err(step: Step, msg: &str, e: Errno) -> SetupError {
 /// The child's steps, in bwrap's order: each is its own function below.
 fn run(plan: &Plan, mut fds: ChildFds, report: Option<&OwnedFd>) -> Result<Never, SetupError> {
     let config = &plan.config;
-    // The monitor cloned us non-dumpable (see sandbox::run); our own
+    // The monitor cloned us non-dumpable (see sandbox::dumpable); our own
     // /proc/self files must be ours to write the uid/gid maps.
     super::dumpable::set(true)?;
     if config.die_with_parent {
