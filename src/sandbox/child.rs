@@ -117,8 +117,9 @@ fn run(plan: &Plan, mut fds: ChildFds, report: Option<&OwnedFd>) -> Result<Never
         file_label: config.file_label.as_deref(),
         user_fds: &plan.user_fds,
     };
+    // `ops` stays until exec, as the sources always did: freeing it here
+    // would add a munmap(2) for long bind lists.
     setup::setup_newroot(&ctx, &ops)?;
-    drop(ops);
     if let Some(name) = &config.hostname {
         sys::sethostname(name.as_bytes()).map_err(|e| {
             setup_errno(
