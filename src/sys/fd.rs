@@ -44,6 +44,12 @@ pub fn read_fd_bounded_and_close(
 /// breaks a limit; the rest stays unread. The caller tells which limit from
 /// the data (`crate::limits`). An endless descriptor thus costs at most
 /// `max` bytes of memory and the time to read them.
+///
+/// Never inlined, like [`read_to_end`]: the 64 KiB buffer would become part
+/// of the caller's stack frame, which the stack probe then touches page by
+/// page on every call, even where the caller never reads (16 extra page
+/// faults per process at start-up, measured).
+#[inline(never)]
 pub fn read_bounded(
     fd: &OwnedFd,
     max: usize,
@@ -68,7 +74,8 @@ pub fn read_bounded(
     Ok(data)
 }
 
-/// Read everything from `fd` until EOF.
+/// Read everything from `fd` until EOF. Never inlined: see [`read_bounded`].
+#[inline(never)]
 pub fn read_to_end(fd: &OwnedFd) -> Result<Vec<u8>, Errno> {
     let mut data = Vec::new();
     let mut buf = [0u8; 65536];
