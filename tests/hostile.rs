@@ -989,3 +989,70 @@ fn podman_bwrap_080_control() {
     }
     assert_eq!(passed, ["plain@1000:1000"], "bwrap 0.8.0 passed: {passed:?}");
 }
+
+// ---- container root without CAP_SYS_ADMIN (rootless podman's default) -------
+
+/// A user namespace's root with CAP_SYS_ADMIN dropped from every set: what
+/// rootless podman gives a container's root.
+const CONTAINER_ROOT: &[&str] =
+    &["unshare", "-Ur", "setpriv", "--inh-caps=-sys_admin", "--bounding-set=-sys_admin", "--"];
+
+/// The implicit user namespace is a fallback only where bwrap 0.13.1 fails:
+/// no user namespace asked for. `--unshare-all` (`--unshare-user-try`) gets
+/// one from bwrap too. The run records `"userns": "implicit"` exactly where
+/// `--diagnose` predicts it, from the same decision.
+#[test]
+fn container_root_implicit_userns_recorded_where_predicted() {
+    if nestwrap_only("container-fallbacks") {
+        return;
+    }
+    let plain: &[&str] = &["--ro-bind", "/", "/"];
+    let all: &[&str] = &["--ro-bind", "/", "/", "--unshare-all"];
+    both(|as_| {
+        for (args, fallback) in [(plain, true), (all, false)] {
+            let o = Sandbox::new(as_)
+                .wrap(CONTAINER_ROOT)
+                .arg("--json-status-fd")
+                .arg("3")
+                .args(args)
+                .arg("true")
+                .read_fd(3)
+                .run();
+            o.ok();
+            let json = String::from_utf8_lossy(&o.fds[&3]).into_owned();
+            let line = json
+                .lines()
+                .find(|l| l.starts_with("{ \"command-pid\": "))
+                .unwrap_or_else(|| panic!("no command-pid line in {json:?}\n{o}"));
+            assert_eq!(line.contains("\"userns\": \"implicit\""), fallback, "{line}\n{o}");
+
+            let d = Sandbox::new(as_)
+                .wrap(CONTAINER_ROOT)
+                .arg("--diagnose")
+                .arg("--")
+                .args(args)
+                .arg("true")
+                .run();
+            assert_eq!(d.status, 0, "{d}");
+            let predicted = d.stdout.lines().any(|l| {
+                l.split_whitespace().collect::<Vec<_>>()[..]
+                    .starts_with(&["fallback", "userns:", "implicit"])
+            });
+            assert_eq!(predicted, fallback, "{d}");
+
+            if let Some(bwrap) = reference_bwrap() {
+                let r = Sandbox::new(as_)
+                    .wrap(CONTAINER_ROOT)
+                    .program(bwrap)
+                    .args(args)
+                    .arg("true")
+                    .run();
+                if fallback {
+                    r.fails_with("bwrap: Creating new namespace failed: Operation not permitted");
+                } else {
+                    r.ok();
+                }
+            }
+        }
+    });
+}

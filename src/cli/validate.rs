@@ -109,17 +109,28 @@ pub(crate) fn check_before_userns(cfg: &Config) -> Result<(), CliError> {
 /// false). Only [`validate`] makes one, and the sandbox takes nothing else,
 /// so no setup can start from a command line that skipped the checks.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Validated(Config);
+pub struct Validated {
+    config: Config,
+    implicit_userns: bool,
+}
 
 impl Validated {
     /// The validated configuration.
     pub fn config(&self) -> &Config {
-        &self.0
+        &self.config
     }
 
     /// The configuration, to be carried out.
     pub fn into_config(self) -> Config {
-        self.0
+        self.config
+    }
+
+    /// The user namespace is nestwrap's container fallback: root without
+    /// CAP_SYS_ADMIN asked for none, and bwrap fails there ("Creating new
+    /// namespace failed"). Recorded as `"userns": "implicit"` by the run
+    /// and predicted by `--diagnose`, both from this one decision.
+    pub fn implicit_userns(&self) -> bool {
+        self.implicit_userns
     }
 }
 
@@ -127,7 +138,7 @@ impl std::ops::Deref for Validated {
     type Target = Config;
 
     fn deref(&self) -> &Config {
-        &self.0
+        &self.config
     }
 }
 
@@ -145,6 +156,13 @@ pub fn validate(cfg: Config, host: &HostFacts) -> Result<Validated, CliError> {
     let user = u.user
         || ((!host.is_root || !host.has_sys_admin) && cfg.userns_fd.is_none())
         || (u.user_try && host.userns_available);
+    // Where bwrap would have one too (non-root, or asked for), it is no
+    // fallback.
+    let implicit_userns = user
+        && host.is_root
+        && !host.has_sys_admin
+        && !u.user
+        && !(u.user_try && host.userns_available);
 
     if cfg.command.is_empty() {
         return Err(CliError::Usage);
@@ -174,7 +192,7 @@ pub fn validate(cfg: Config, host: &HostFacts) -> Result<Validated, CliError> {
     }
     let cgroup = if u.cgroup_try { host.cgroupns_supported } else { u.cgroup };
     let unshare = Unshare { user, user_try: false, cgroup, cgroup_try: false, ..u };
-    Ok(Validated(Config { unshare, ..cfg }))
+    Ok(Validated { config: Config { unshare, ..cfg }, implicit_userns })
 }
 
 #[cfg(test)]
@@ -201,9 +219,20 @@ mod tests {
     #[test]
     fn container_root_gets_a_user_namespace() {
         let c = Config { command: vec![OsString::from("true")], ..Config::default() };
-        assert!(validate(c, &CONTAINER_ROOT).unwrap().unshare.user);
+        let v = validate(c, &CONTAINER_ROOT).unwrap();
+        assert!(v.unshare.user && v.implicit_userns());
         let c = Config { command: vec![OsString::from("true")], ..Config::default() };
-        assert!(!validate(c, &ROOT).unwrap().unshare.user);
+        let v = validate(c, &ROOT).unwrap();
+        assert!(!v.unshare.user && !v.implicit_userns());
+        // Asked for, or a non-root caller's: bwrap has one too, no fallback.
+        let c = Config { command: vec![OsString::from("true")], ..Config::default() };
+        let asked = Config { unshare: Unshare { user: true, ..Unshare::default() }, ..c.clone() };
+        assert!(!validate(asked, &CONTAINER_ROOT).unwrap().implicit_userns());
+        let tried =
+            Config { unshare: Unshare { user_try: true, ..Unshare::default() }, ..c.clone() };
+        assert!(!validate(tried, &CONTAINER_ROOT).unwrap().implicit_userns());
+        let v = validate(c, &USER).unwrap();
+        assert!(v.unshare.user && !v.implicit_userns());
         let c = Config {
             command: vec![OsString::from("true")],
             userns_fd: Some(3),

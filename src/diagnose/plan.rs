@@ -64,13 +64,12 @@ pub fn plan_os(
         }
         Err(e) => return refused(e),
     };
-    let explicit_user = cfg.unshare.user;
     if cfg.command.is_empty() {
         // COMMAND is optional here: judge the options.
         cfg.command.push("true".into());
     }
-    let mut cfg = match cli::validate(cfg, host) {
-        Ok(valid) => valid.into_config(),
+    let (implicit_userns, mut cfg) = match cli::validate(cfg, host) {
+        Ok(valid) => (valid.implicit_userns(), valid.into_config()),
         Err(e) => return refused(e),
     };
     if cfg.proc_fallback.is_none() {
@@ -82,7 +81,7 @@ pub fn plan_os(
             Some(Err(msg)) => return refused(CliError::msg(msg)),
         };
     }
-    predict(&cfg, explicit_user, facts, host)
+    predict(&cfg, implicit_userns, facts)
 }
 
 fn refused(e: CliError) -> Plan {
@@ -102,13 +101,14 @@ fn refused(e: CliError) -> Plan {
 
 /// The prediction proper (pure: testable with made-up facts): one check
 /// per feature the command line needs, in this order.
-pub fn predict(cfg: &Config, explicit_user: bool, f: &Facts, host: &HostFacts) -> Plan {
+/// `implicit_userns` is validate's decision ([`cli::Validated::implicit_userns`]).
+pub fn predict(cfg: &Config, implicit_userns: bool, f: &Facts) -> Plan {
     let mut p = Plan::default();
     let userns = cfg.unshare.user || cfg.userns_fd.is_some();
     let new_pidns = cfg.unshare.pid || cfg.pidns_fd.is_some();
 
-    if let Some(check) = implicit_userns(cfg, explicit_user, host, &mut p.fallbacks) {
-        p.checks.push(check);
+    if implicit_userns {
+        p.checks.push(implicit_userns_line(&mut p.fallbacks));
     }
     if cfg.unshare.user && !f.userns.works() {
         p.checks.push(line(
@@ -142,22 +142,14 @@ pub fn predict(cfg: &Config, explicit_user: bool, f: &Facts, host: &HostFacts) -
 
 /// Container root without CAP_SYS_ADMIN: nestwrap creates a user namespace
 /// where bwrap fails.
-fn implicit_userns(
-    cfg: &Config,
-    explicit_user: bool,
-    host: &HostFacts,
-    fallbacks: &mut Fallbacks,
-) -> Option<Check> {
-    if !host.is_root || host.has_sys_admin || explicit_user || cfg.userns_fd.is_some() {
-        return None;
-    }
+fn implicit_userns_line(fallbacks: &mut Fallbacks) -> Check {
     fallbacks.push(Fallback::UsernsImplicit);
-    Some(line(
+    line(
         "userns",
         Verdict::Fallback,
         "implicit (container root without CAP_SYS_ADMIN; bwrap fails with \
          \"Creating new namespace failed: Operation not permitted\")",
-    ))
+    )
 }
 
 /// `--disable-userns` enters one more user namespace and locks it (the

@@ -134,6 +134,9 @@ fn run(plan: &Plan, mut fds: ChildFds, report: Option<&OwnedFd>) -> Result<Never
     // Fallbacks used (and Landlock scopes entered), reported on the
     // monitor's `command-pid` JSON line.
     let mut fallbacks = Fallbacks::default();
+    if plan.implicit_userns {
+        fallbacks.push(Fallback::UsernsImplicit);
+    }
     let chroot_locked = leave_setup_root(plan, &mut setup_root, &mut fallbacks)?;
     if let Some(fd) = config.userns2_fd {
         sys::setns(fd, libc::CLONE_NEWUSER)

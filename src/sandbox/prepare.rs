@@ -53,6 +53,9 @@ pub struct Plan {
     pub monitor_gate: bool,
     /// `--proc-fallback`, else `NESTWRAP_PROC_FALLBACK`, else auto.
     pub proc_fallback: ProcFallback,
+    /// The user namespace is the container-root fallback
+    /// ([`crate::cli::Validated::implicit_userns`]).
+    pub implicit_userns: bool,
     /// The caller's fds that nestwrap consumes, claimed before any of ours.
     pub user_fds: FdTable,
 }
@@ -114,6 +117,7 @@ fn cstring(s: &std::ffi::OsStr) -> CString {
 /// Build the plan from a validated command line (implicit `--unshare-user`
 /// resolved) and the `/proc` fallback mode in force.
 pub fn prepare(config: Validated, proc_fallback: ProcFallback) -> Result<Plan, SetupError> {
+    let implicit_userns = config.implicit_userns();
     let config = config.into_config();
     // First, before we open anything that could reuse their numbers.
     let user_fds = FdTable::claim(consumed_fds(&config));
@@ -190,6 +194,7 @@ pub fn prepare(config: Validated, proc_fallback: ProcFallback) -> Result<Plan, S
             // line is the whole story and the child must not go on.
             || config.userns2_fd.is_some(),
         proc_fallback,
+        implicit_userns,
         user_fds,
         config,
     })
