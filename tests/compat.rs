@@ -1759,7 +1759,9 @@ const OPTIONS_0131: &[&str] = &[
 const MIN_SETUP_RUNS: usize = 20;
 
 /// Options with fewer than [`MIN_SETUP_RUNS`] setup-stage runs in a mode.
-fn thin_options(done: &[Done]) -> Vec<String> {
+/// (option, mode, setup-stage runs) for each option of bwrap 0.13.1 with
+/// fewer than `MIN_SETUP_RUNS` runs past parsing in that mode.
+fn thin_pairs(done: &[Done]) -> Vec<(&'static str, As, usize)> {
     let mut thin = Vec::new();
     for o in OPTIONS_0131 {
         for m in [As::Root, As::User] {
@@ -1768,11 +1770,87 @@ fn thin_options(done: &[Done]) -> Vec<String> {
                 .filter(|d| d.as_ == m && d.setup_stage && options_of(&d.case.argv).contains(*o))
                 .count();
             if n < MIN_SETUP_RUNS {
-                thin.push(format!("{o} [{m:?}]: {n}"));
+                thin.push((*o, m, n));
             }
         }
     }
     thin
+}
+
+fn thin_options(done: &[Done]) -> Vec<String> {
+    thin_pairs(done).into_iter().map(|(o, m, n)| format!("{o} [{m:?}]: {n}")).collect()
+}
+
+/// Run `jobs` on a few threads; each difference or harness error is re-run
+/// twice and counts only if it reproduces. Returns the runs and the cases
+/// whose difference did not reproduce.
+fn run_jobs(jobs: &[Job], nestwrap: &Path) -> (Vec<Done>, Vec<String>) {
+    let next = AtomicUsize::new(0);
+    let done: Mutex<Vec<Done>> = Mutex::new(Vec::new());
+    let flaky: Mutex<Vec<String>> = Mutex::new(Vec::new());
+    let threads = std::thread::available_parallelism().map(|n| n.get() * 2).unwrap_or(4).min(8);
+    std::thread::scope(|sc| {
+        for _ in 0..threads {
+            sc.spawn(|| loop {
+                let i = next.fetch_add(1, Ordering::Relaxed);
+                let Some(job) = jobs.get(i) else { break };
+                let (mut verdict, mut setup_stage) = run_job(job, nestwrap);
+                // bwrap's own output is racy in places (two processes
+                // writing stderr at once, a reaper racing COMMAND), and on a
+                // loaded machine a run can time out: a difference or a
+                // harness error counts only if it reproduces. Re-run twice.
+                let bad = |v: &Verdict| matches!(v, Verdict::Unexplained(_) | Verdict::Error(_));
+                for _ in 0..2 {
+                    if !bad(&verdict) {
+                        break;
+                    }
+                    let (again, st) = run_job(job, nestwrap);
+                    if !bad(&again) {
+                        flaky.lock().unwrap().push(format!("{} [{:?}]", job.case.name, job.as_));
+                        verdict = again;
+                        setup_stage = st;
+                    }
+                }
+                done.lock().unwrap().push(Done {
+                    case: job.case.clone(),
+                    as_: job.as_,
+                    verdict,
+                    setup_stage,
+                });
+            });
+        }
+    });
+    (done.into_inner().unwrap(), flaky.into_inner().unwrap())
+}
+
+/// More random cases for each (option, mode) under the floor: four times
+/// the runs it lacks, each using the option (bwrap may still stop some at
+/// parsing, hence the margin).
+fn top_up_jobs(
+    rng: &mut Rng,
+    thin: &[(&'static str, As, usize)],
+    next_case: &mut usize,
+    first_idx: usize,
+) -> Vec<Job> {
+    let mut jobs = Vec::new();
+    for &(opt, as_, have) in thin {
+        let want = 4 * (MIN_SETUP_RUNS - have);
+        let mut found = 0;
+        for _ in 0..20_000 {
+            if found == want {
+                break;
+            }
+            let mut case = gen_case(rng, *next_case);
+            *next_case += 1;
+            let fits = case.modes != Modes::Root || as_ == As::Root;
+            if fits && options_of(&case.argv).contains(opt) {
+                case.modes = Modes::Both;
+                jobs.push(Job { case, as_, idx: first_idx + jobs.len() });
+                found += 1;
+            }
+        }
+    }
+    jobs
 }
 
 fn target_dir() -> PathBuf {
@@ -1842,46 +1920,25 @@ fn differential_against_bwrap_0131() {
     }
     let hostname = nix::unistd::gethostname().ok();
     let nestwrap = binary().to_path_buf();
-    let next = AtomicUsize::new(0);
-    let done: Mutex<Vec<Done>> = Mutex::new(Vec::new());
-    let flaky: Mutex<Vec<String>> = Mutex::new(Vec::new());
-    let threads = std::thread::available_parallelism().map(|n| n.get() * 2).unwrap_or(4).min(8);
-    std::thread::scope(|sc| {
-        for _ in 0..threads {
-            sc.spawn(|| loop {
-                let i = next.fetch_add(1, Ordering::Relaxed);
-                let Some(job) = jobs.get(i) else { break };
-                let (mut verdict, mut setup_stage) = run_job(job, &nestwrap);
-                // bwrap's own output is racy in places (two processes
-                // writing stderr at once, a reaper racing COMMAND), and on a
-                // loaded machine a run can time out: a difference or a
-                // harness error counts only if it reproduces. Re-run twice.
-                let bad = |v: &Verdict| matches!(v, Verdict::Unexplained(_) | Verdict::Error(_));
-                for _ in 0..2 {
-                    if !bad(&verdict) {
-                        break;
-                    }
-                    let (again, st) = run_job(job, &nestwrap);
-                    if !bad(&again) {
-                        flaky.lock().unwrap().push(format!("{} [{:?}]", job.case.name, job.as_));
-                        verdict = again;
-                        setup_stage = st;
-                    }
-                }
-                done.lock().unwrap().push(Done {
-                    case: job.case.clone(),
-                    as_: job.as_,
-                    verdict,
-                    setup_stage,
-                });
-            });
+    let (mut done, mut flaky) = run_jobs(&jobs, &nestwrap);
+    // Every option must get its runs whatever the seed: where random cases
+    // left one thin, more random cases that use it follow (from the same
+    // generator, so the seed still reproduces the whole run).
+    let floor_applies = std::env::var_os("NESTWRAP_COMPAT_RANDOM").is_none() && modes.len() == 2;
+    let mut next_case = n_random;
+    for _ in 0..4 {
+        let thin = thin_pairs(&done);
+        if !floor_applies || thin.is_empty() {
+            break;
         }
-    });
-    let mut done = done.into_inner().unwrap();
+        let extra = top_up_jobs(&mut rng, &thin, &mut next_case, jobs.len() + done.len());
+        let (more, more_flaky) = run_jobs(&extra, &nestwrap);
+        done.extend(more);
+        flaky.extend(more_flaky);
+    }
     done.sort_by_key(|d| (d.case.name.clone(), d.as_ == As::User));
     assert_eq!(nix::unistd::gethostname().ok(), hostname, "a case changed the host's hostname");
     let (mut text, bad) = report(&done, seed, n_random, start.elapsed());
-    let flaky = flaky.into_inner().unwrap();
     let _ = writeln!(
         text,
         "\n## Differences that did not reproduce on a re-run ({})\n\n{}",
@@ -1894,7 +1951,7 @@ fn differential_against_bwrap_0131() {
     eprintln!("compat: report written to {}", path.display());
     assert_eq!(bad, 0, "{bad} unexplained differences or harness errors; see {}", path.display());
     // The corpus and the default random count must reach every option.
-    if std::env::var_os("NESTWRAP_COMPAT_RANDOM").is_none() && modes.len() == 2 {
+    if floor_applies {
         assert!(done.len() >= 3000, "only {} case x mode runs", done.len());
         let thin = thin_options(&done);
         assert!(thin.is_empty(), "options with < {MIN_SETUP_RUNS} setup-stage runs: {thin:?}");
