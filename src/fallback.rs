@@ -79,6 +79,25 @@ pub enum ProcRefused {
     NoTier,
 }
 
+/// Where COMMAND needs one more user + mount namespace behind a `/proc`
+/// fallback, which shows processes outside the sandbox (recorded as
+/// `"proc-isolation": "userns"`). Across a user namespace boundary the
+/// kernel refuses ptrace and every ptrace-mode `/proc` access, so COMMAND
+/// must share a user namespace with none of them. It shares one when
+/// nestwrap made none (a caller whose namespace holds CAP_SYS_ADMIN,
+/// `--userns`), unless the locked-chroot fallback made one, or when
+/// `--userns2` was the last one entered and nestwrap made none below it
+/// (`own_userns`: `--disable-userns`'s lock, or `--dev`'s second layer).
+/// The run and `--diagnose` both ask this.
+pub fn proc_isolation_needed(
+    new_userns: bool,
+    chroot_locked: bool,
+    userns2: bool,
+    own_userns: bool,
+) -> bool {
+    !(own_userns || (!userns2 && (new_userns || chroot_locked)))
+}
+
 /// Whether the kernel's refusal of a fresh procfs is its "mount too
 /// revealing" rule: the fs-context log says so, or, where the new mount API
 /// cannot tell ([`ProcRefusal::Unknown`]), `has_masks` finds mounts on or

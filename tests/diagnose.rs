@@ -219,6 +219,94 @@ fn masked_rig() {
     }
 }
 
+/// A sorted `key=value` list of a JSON object's members, through Python's
+/// parser (lists joined with `,`), leaving out `skip`.
+fn members(object_json: &str, skip: &str) -> Vec<String> {
+    let script = "import json,sys\n\
+                  o=json.load(sys.stdin)\n\
+                  for k in sorted(o):\n \
+                  v=o[k]\n \
+                  v=','.join(v) if isinstance(v,list) else v\n \
+                  print(f'{k}={v}')";
+    let mut c = Command::new("/usr/bin/python3")
+        .args(["-c", script])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("python3");
+    use std::io::Write;
+    c.stdin.take().unwrap().write_all(object_json.as_bytes()).unwrap();
+    let o = c.wait_with_output().unwrap();
+    assert!(o.status.success(), "{}\n{object_json}", String::from_utf8_lossy(&o.stderr));
+    let text = String::from_utf8(o.stdout).unwrap();
+    text.lines().filter(|l| !l.starts_with(&format!("{skip}="))).map(str::to_owned).collect()
+}
+
+/// For each command line, `--diagnose --json`'s `"fallbacks"` holds exactly
+/// the members the real run writes on its `command-pid` line: one
+/// `Fallbacks` type, one decision for each (proc tier, proc isolation,
+/// userns lock, Landlock scopes, userspace openat2).
+#[test]
+fn masked_rig_predictions_equal_records() {
+    if nestwrap_only("extension --diagnose") {
+        return;
+    }
+    let with = |extra: &[&'static str]| -> Vec<&'static str> {
+        SANDBOX.iter().copied().chain(extra.iter().copied()).collect()
+    };
+    let lines: Vec<Vec<&str>> = vec![
+        with(&[]),
+        with(&["--unshare-user", "--disable-userns"]),
+        with(&["--scope-signals", "--scope-abstract-unix-sockets"]),
+        with(&["--debug-opt=force-openat-fallback"]),
+        vec!["--ro-bind", "/", "/", "--unshare-pid", "--proc", "/proc"],
+    ];
+    // Seed-style nesting: container root that keeps CAP_SYS_ADMIN below the
+    // masks, so nestwrap makes no user namespace of its own.
+    let container_root: &[&str] = &["unshare", "-Urm", "--propagation", "private"];
+    let mut seen = std::collections::BTreeSet::new();
+    for as_ in [As::User, As::Root] {
+        if !require_rig(as_) {
+            continue;
+        }
+        for (args, wrapper) in lines.iter().flat_map(|a| [(a, &[][..]), (a, container_root)]) {
+            let d = in_rig(Rig::Masked, as_)
+                .wrap_more(wrapper)
+                .args(["--diagnose", "--json", "--"])
+                .args(args)
+                .arg("true")
+                .run();
+            report_ok_json(&d);
+            let report = json_compact(&d.stdout);
+            let at = report.find(r#""fallbacks": "#).unwrap_or_else(|| panic!("{report}"));
+            let rest = &report[at + r#""fallbacks": "#.len()..];
+            let predicted = members(&rest[..=rest.find('}').unwrap()], "");
+
+            let real = in_rig(Rig::Masked, as_)
+                .wrap_more(wrapper)
+                .args(["--json-status-fd", "3"])
+                .args(args)
+                .arg("true")
+                .read_fd(3)
+                .run();
+            real.ok();
+            let status = String::from_utf8_lossy(&real.fds[&3]).into_owned();
+            let line = status
+                .lines()
+                .find(|l| l.contains("\"command-pid\""))
+                .unwrap_or_else(|| panic!("{status}\n{real}"));
+            let recorded = members(line, "command-pid");
+            assert_eq!(predicted, recorded, "{as_:?} {wrapper:?} {args:?}\n{report}\n{line}");
+            seen.extend(recorded.into_iter().map(|m| m.split('=').next().unwrap().to_owned()));
+        }
+    }
+    if require_rig(As::User) || require_rig(As::Root) {
+        let want = ["landlock-scopes", "openat2", "proc", "proc-isolation", "userns-lock"];
+        assert!(want.iter().all(|k| seen.contains(*k)), "recorded only {seen:?}");
+    }
+}
+
 #[test]
 fn read_only_proc_sys_rig() {
     if nestwrap_only("extension --diagnose") {

@@ -92,8 +92,23 @@ pub fn environment(f: &Facts) -> Vec<Check> {
     v.push(hidepid(f.proc_mount().map(|m| m.super_opts.as_str())));
     v.push(proc_sys(f.proc_sys_read_only()));
     v.extend(features(f));
+    v.push(openat2(f.openat2_userspace));
     v.push(landlock(f));
     v
+}
+
+/// How sandbox destinations are resolved inside the new root.
+fn openat2(userspace: bool) -> Check {
+    if userspace {
+        check(
+            "openat2",
+            Verdict::Fallback,
+            "openat2 is refused (a kernel before 5.6 or a seccomp profile); destinations \
+             resolve with nestwrap's userspace in-root resolver, as strict as RESOLVE_IN_ROOT",
+        )
+    } else {
+        check("openat2", Verdict::Ok, "RESOLVE_IN_ROOT: destinations resolve in the kernel")
+    }
 }
 
 /// The Landlock ABI and whether `--scope-abstract-unix-sockets` and

@@ -126,11 +126,11 @@ pub fn predict(cfg: &Config, implicit_userns: bool, f: &Facts) -> Plan {
     if let Some(check) = pivot_root(f, &mut p.fallbacks) {
         p.checks.push(check);
     }
-    p.checks.extend(features(cfg, f));
+    p.checks.extend(features(cfg, f, &mut p.fallbacks));
     if let Some(check) = nesting(cfg, f, userns, new_pidns) {
         p.checks.push(check);
     }
-    if let Some(check) = landlock_scopes(cfg, f) {
+    if let Some(check) = landlock_scopes(cfg, f, &mut p.fallbacks) {
         p.checks.push(check);
     }
 
@@ -217,9 +217,18 @@ fn pivot_root(f: &Facts, fallbacks: &mut Fallbacks) -> Option<Check> {
 
 /// The features some options need, where the probe found them failing:
 /// loopback, devpts, overlayfs, seccomp.
-fn features(cfg: &Config, f: &Facts) -> Vec<Check> {
+fn features(cfg: &Config, f: &Facts, fallbacks: &mut Fallbacks) -> Vec<Check> {
     let has_op = |want: fn(&SetupOp) -> bool| cfg.ops.iter().any(want);
     let mut checks = Vec::new();
+    if f.openat2_userspace || cfg.debug_force_openat_fallback {
+        fallbacks.push(Fallback::Openat2Userspace);
+        checks.push(line(
+            "openat2",
+            Verdict::Fallback,
+            "userspace (openat2 is refused here: destinations resolve with nestwrap's \
+             in-root resolver, as strict as RESOLVE_IN_ROOT)",
+        ));
+    }
     if cfg.unshare.net && !f.net.works() {
         checks.push(line("net", Verdict::Blocked, format!("loopback setup {}", f.net.describe())));
     }
@@ -270,7 +279,7 @@ fn nesting(cfg: &Config, f: &Facts, userns: bool, new_pidns: bool) -> Option<Che
 }
 
 /// `--scope-*`: the ABI and whether a scoped domain could be entered.
-fn landlock_scopes(cfg: &Config, f: &Facts) -> Option<Check> {
+fn landlock_scopes(cfg: &Config, f: &Facts, fallbacks: &mut Fallbacks) -> Option<Check> {
     let scopes = crate::sandbox::scope::requested(cfg);
     if scopes == 0 {
         return None;
@@ -288,11 +297,15 @@ fn landlock_scopes(cfg: &Config, f: &Facts) -> Option<Check> {
             Verdict::Blocked,
             format!("{names}: entering the domain {}", t.describe()),
         ),
-        (None, _) => line(
-            "landlock-scopes",
-            Verdict::Ok,
-            format!("{names} (Landlock ABI {})", f.landlock_abi.unwrap_or(0)),
-        ),
+        (None, _) => {
+            // Recorded by the run as a list, like the fallbacks.
+            fallbacks.push(Fallback::LandlockScopes(scopes));
+            line(
+                "landlock-scopes",
+                Verdict::Ok,
+                format!("{names} (Landlock ABI {})", f.landlock_abi.unwrap_or(0)),
+            )
+        }
     })
 }
 
@@ -344,7 +357,24 @@ fn proc_line(
     match tier {
         Ok(tier) => {
             fallbacks.push(Fallback::Proc(tier));
-            line("proc", Verdict::Fallback, format!("{} ({})", tier.name(), tier.cost_short()))
+            let mut finding = format!("{} ({})", tier.name(), tier.cost_short());
+            // The run's rule, with what is known here: `--dev`'s second
+            // layer (own_userns under --userns2) needs the capability set,
+            // which only the run computes.
+            let chroot_locked = pivot_root_refused(f) && f.userns.works();
+            let userns2 = cfg.userns2_fd.is_some();
+            if fallback::proc_isolation_needed(
+                cfg.unshare.user,
+                chroot_locked,
+                userns2,
+                locks_userns(cfg),
+            ) {
+                fallbacks.push(Fallback::ProcIsolationUserns);
+                finding.push_str(
+                    "; COMMAND gets one more user namespace, shared with no outside process",
+                );
+            }
+            line("proc", Verdict::Fallback, finding)
         }
         Err(ProcRefused::Never) if masked => line(
             "proc",

@@ -223,6 +223,10 @@ pub struct Facts {
     pub landlock_abi: Result<u32, Errno>,
     /// Entering a domain with both scopes (ABI 6) in a throwaway child.
     pub landlock_scopes: Tried,
+    /// `openat2` with `RESOLVE_IN_ROOT` is refused here (a kernel before
+    /// 5.6, or a seccomp profile): the sandbox resolves destinations with
+    /// the userspace in-root resolver (`"openat2": "userspace"`).
+    pub openat2_userspace: bool,
 }
 
 fn read_trim(path: &str) -> Option<String> {
@@ -330,6 +334,7 @@ impl Facts {
             // A query without side effects.
             landlock_abi: sys::landlock::abi_version(),
             landlock_scopes: Tried::Skipped("setuid".into()),
+            openat2_userspace: probe_openat2(),
         };
         (facts, ids)
     }
@@ -751,4 +756,15 @@ fn pid_chain() -> (u32, Errno) {
 fn report_chain(w: &OwnedFd, level: u32, e: Errno) -> ! {
     let _ = nix::unistd::write(w, format!("{level} {}\n", e as i32).as_bytes());
     sys::exit_now(0)
+}
+
+/// Whether this process's first `openat2(RESOLVE_IN_ROOT)` is refused, so
+/// that it resolves in userspace from then on: the run's own decision
+/// (`sys::openat2`), taken here on `/`, without side effects.
+fn probe_openat2() -> bool {
+    use nix::fcntl::OFlag;
+    let flags = OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC;
+    let Ok(root) = nix::fcntl::open("/", flags, Mode::empty()) else { return false };
+    let _ = sys::openat2(&root, c".", libc::O_PATH, 0, sys::RESOLVE_IN_ROOT_NO_MAGIC);
+    sys::openat2_emulated()
 }

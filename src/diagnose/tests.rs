@@ -66,6 +66,7 @@ fn plain() -> Facts {
         seccomp: Tried::Works,
         landlock_abi: Ok(7),
         landlock_scopes: Tried::Works,
+        openat2_userspace: false,
     }
 }
 
@@ -551,7 +552,9 @@ fn landlock_scopes_in_a_command_line() {
     let c = p.checks.iter().find(|c| c.id == "landlock-scopes").expect("landlock-scopes check");
     assert_eq!(c.verdict, Verdict::Ok, "{p:?}");
     assert_eq!(c.finding, "abstract-unix-sockets, signals (Landlock ABI 7)");
-    assert!(p.fallbacks.is_empty(), "scopes are no fallback: {p:?}");
+    // Not a fallback, but recorded beside them on the command-pid line, and
+    // `"fallbacks"` holds what the run records there.
+    assert_eq!(p.fallbacks, [("landlock-scopes", "abstract-unix-sockets,signals")], "{p:?}");
     let mut f = plain();
     f.landlock_abi = Err(Errno::EOPNOTSUPP);
     let p = plan(args(&a), &f, &user_host(), None);
@@ -653,4 +656,46 @@ fn proc_prediction_is_the_runs_rule_for_every_case() {
             }
         }
     }
+}
+
+#[test]
+fn proc_isolation_predicted_where_the_run_adds_it() {
+    // Container root that keeps CAP_SYS_ADMIN (seed-style nesting) asks for
+    // no user namespace: behind the parent bind, COMMAND would share one
+    // with the container's processes, so the run adds one.
+    let f = container();
+    let root =
+        HostFacts { is_root: true, has_sys_admin: true, real_uid: 0, real_gid: 0, ..user_host() };
+    let pid: &[&str] = &["--ro-bind", "/", "/", "--unshare-pid", "--proc", "/proc", "true"];
+    assert_eq!(
+        fallbacks(&f, &root, pid, None),
+        [("proc", "parent-bind"), ("proc-isolation", "userns")]
+    );
+    let p = plan(args(pid), &f, &root, None);
+    let c = p.checks.iter().find(|c| c.id == "proc").unwrap();
+    assert!(c.finding.contains("one more user namespace"), "{c:?}");
+    // With a user namespace of its own, nothing more is needed.
+    let own: Vec<&str> = ["--unshare-user"].iter().chain(pid).copied().collect();
+    assert_eq!(fallbacks(&f, &root, &own, None), [("proc", "parent-bind")]);
+    assert_eq!(fallbacks(&f, &user_host(), pid, None), [("proc", "parent-bind")]);
+    // The rule itself is the run's (fallback::proc_isolation_needed).
+    assert!(crate::fallback::proc_isolation_needed(false, false, false, false));
+    assert!(!crate::fallback::proc_isolation_needed(true, false, false, false));
+    assert!(!crate::fallback::proc_isolation_needed(false, true, false, false));
+    assert!(crate::fallback::proc_isolation_needed(true, false, true, false));
+    assert!(!crate::fallback::proc_isolation_needed(true, false, true, true));
+}
+
+#[test]
+fn openat2_userspace_predicted_where_the_run_records_it() {
+    let plain_args: &[&str] = &["--ro-bind", "/", "/", "true"];
+    assert!(fallbacks(&plain(), &user_host(), plain_args, None).is_empty());
+    assert_eq!(by_id(&plain(), "openat2").verdict, Verdict::Ok);
+    let mut f = plain();
+    f.openat2_userspace = true;
+    assert_eq!(by_id(&f, "openat2").verdict, Verdict::Fallback);
+    assert_eq!(fallbacks(&f, &user_host(), plain_args, None), [("openat2", "userspace")]);
+    // bwrap's testing hook forces it on any kernel, in the run and here.
+    let forced = ["--debug-opt=force-openat-fallback", "--ro-bind", "/", "/", "true"];
+    assert_eq!(fallbacks(&plain(), &user_host(), &forced, None), [("openat2", "userspace")]);
 }

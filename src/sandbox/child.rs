@@ -29,7 +29,7 @@ use super::setup::{self, Ctx};
 use super::status;
 use crate::config::SetupOp;
 use crate::error::{setup_errno, setup_msg, Detail, SetupError, Step};
-use crate::fallback::{Fallback, Fallbacks};
+use crate::fallback::{self, Fallback, Fallbacks};
 use crate::report::{format_line, write_stderr, Level};
 use crate::sys;
 
@@ -379,17 +379,16 @@ fn leave_setup_root(
 /// ptrace and every ptrace-mode /proc access (root, cwd, mem, environ, fd,
 /// map_files). COMMAND shares one when nestwrap made none (a caller whose
 /// namespace holds CAP_SYS_ADMIN, --userns) or when --userns2 was the last
-/// one entered; then one more user + mount namespace goes below it.
+/// one entered; then one more user + mount namespace goes below it
+/// ([`fallback::proc_isolation_needed`], which `--diagnose` asks too).
 fn isolate_from_outside(
     plan: &Plan,
     own_userns: bool,
     chroot_locked: bool,
     fallbacks: &mut Fallbacks,
 ) -> Result<(), SetupError> {
-    let config = &plan.config;
-    let command_in_own_userns =
-        own_userns || (config.userns2_fd.is_none() && (plan.new_userns || chroot_locked));
-    if !command_in_own_userns {
+    let userns2 = plan.config.userns2_fd.is_some();
+    if fallback::proc_isolation_needed(plan.new_userns, chroot_locked, userns2, own_userns) {
         enter_own_userns(plan, libc::CLONE_NEWUSER | libc::CLONE_NEWNS, Step::ProcIsolation)?;
         fallbacks.push(Fallback::ProcIsolationUserns);
     }
